@@ -1,0 +1,1 @@
+"""The service layer: OAuth flows, refresh and token hand-out. Never imports Textual."""

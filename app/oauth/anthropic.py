@@ -1,0 +1,242 @@
+"""Anthropic (Claude Pro/Max): Authorization Code + PKCE, pasted-code parsing, refresh, test call."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
+from app.oauth.endpoints import Endpoints
+from app.oauth.expiry import expires_at_ms
+from app.oauth.http import oauth_error, request_json
+from app.sanitize import for_display, strip_escapes
+
+PROVIDER_ID = "anthropic"
+DISPLAY_NAME = "Anthropic (Claude Pro/Max)"
+CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+SCOPES = (
+    "org:create_api_key user:profile user:inference user:sessions:claude_code "
+    "user:mcp_servers user:file_upload"
+)
+CALLBACK_PATH = "/callback"
+API_VERSION = "2023-06-01"
+API_BETA = "claude-code-20250219,oauth-2025-04-20"
+SYSTEM_PROMPT = "You are Claude Code, Anthropic's official CLI for Claude."
+TEST_MODEL = "claude-haiku-4-5"
+WHAT = "Anthropic"
+
+# Codes are base64url-ish; anything else was not copied from the browser.
+_CODE_RE = re.compile(r"^[A-Za-z0-9._~\-]{1,2048}$")
+_PASTE_MARKERS = re.compile(r"\x1b?\[20[01]~")
+
+
+def redirect_uri_for(port: int) -> str:
+    """The redirect URI for a loopback listener on ``port``."""
+    return f"http://localhost:{port}{CALLBACK_PATH}"
+
+
+def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, state: str) -> str:
+    """The URL the user opens to authorize pi-tui."""
+    query = {
+        "code": "true",
+        "client_id": CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "scope": SCOPES,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": state,
+    }
+    return f"{endpoints.anthropic_authorize}?{urlencode(query)}"
+
+
+def parse_pasted(text: str, expected_state: str) -> str:
+    """Return the authorization code from whatever the user pasted.
+
+    Accepts ``code#state``, the whole redirect URL, a ``code=…&state=…`` query, or a bare
+    code. Raises LoginInputError with a sentence for empty input, a provider error, a state
+    from another login attempt, or text that is not a code.
+    """
+    cleaned = "".join(strip_escapes(_PASTE_MARKERS.sub("", text)).split())
+    if not cleaned:
+        raise LoginInputError(
+            "Nothing was pasted. Authorize in the browser, copy the code it shows, and paste it here."
+        )
+    code, state, error = _split_pasted(cleaned)
+    if error:
+        raise LoginInputError(
+            f"Anthropic did not authorize the login ({for_display(error, limit=200)}). "
+            "Open the link again and choose Authorize."
+        )
+    if state is not None and not secrets.compare_digest(
+        state.encode("utf-8", "replace"), expected_state.encode("ascii")
+    ):
+        raise LoginInputError(
+            "That code belongs to a different login attempt (its state does not match). "
+            "Open the link shown here, authorize, and paste the new code."
+        )
+    if not code:
+        raise LoginInputError(
+            "No authorization code found in what you pasted. Paste the code the browser shows "
+            "after you authorize (it looks like abc123…#xyz…)."
+        )
+    if not _CODE_RE.match(code):
+        raise LoginInputError(
+            "That doesn't look like an authorization code. Copy the whole code from the "
+            "browser page and paste it again."
+        )
+    return code
+
+
+def _split_pasted(text: str) -> tuple[str, str | None, str | None]:
+    """(code, state, error) from a pasted string, without judging them."""
+    if text.lower().startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        params = parse_qs(parts.query) | parse_qs(parts.fragment)
+        return _from_params(params)
+    if "code=" in text or "error=" in text:
+        return _from_params(parse_qs(text.lstrip("?#")))
+    code, sep, state = text.partition("#")
+    return code, (state if sep else None), None
+
+
+def _from_params(params: dict[str, list[str]]) -> tuple[str, str | None, str | None]:
+    def first(name: str) -> str | None:
+        values = params.get(name)
+        return values[0] if values else None
+
+    error = first("error")
+    if error:
+        description = first("error_description")
+        return "", first("state"), f"{error}: {description}" if description else error
+    code = first("code") or ""
+    code, sep, state_in_code = code.partition("#")
+    return code, first("state") or (state_in_code if sep else None), None
+
+
+def _entry_from_token_response(data: Any, *, now_ms: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build pi's stored entry from a token response; keeps the old refresh token if none came."""
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
+        raise NetworkError("Anthropic's answer had no access token; try again in a moment.")
+    refresh = data.get("refresh_token")
+    if not isinstance(refresh, str) or not refresh:
+        if previous is None:
+            raise NetworkError("Anthropic's answer had no refresh token; try logging in again.")
+        refresh = previous["refresh"]
+    entry: dict[str, Any] = dict(previous or {})
+    entry.update(
+        type="oauth",
+        refresh=refresh,
+        access=data["access_token"],
+        expires=expires_at_ms(data.get("expires_in"), now_ms=now_ms),
+    )
+    account = data.get("account")
+    if isinstance(account, dict) and isinstance(account.get("email_address"), str):
+        entry["email"] = for_display(account["email_address"], limit=200)
+    return entry
+
+
+async def exchange_code(
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    *,
+    code: str,
+    state: str,
+    verifier: str,
+    redirect_uri: str,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """Trade an authorization code for tokens. Never retried: a code is single-use."""
+    body = {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "code": code,
+        "state": state,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    response = await request_json(
+        client, "POST", endpoints.anthropic_token, what=WHAT, json=body,
+        headers={"Accept": "application/json"},
+    )
+    error, description = oauth_error(response.data)
+    if response.status >= 400 or error:
+        if error == "invalid_grant":
+            raise LoginInputError(
+                "Anthropic rejected that code: it has expired or was already used. "
+                "Open the link again, authorize, and paste the new code."
+            )
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
+    return _entry_from_token_response(response.data, now_ms=_now_ms(now_ms))
+
+
+async def refresh(
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    entry: dict[str, Any],
+    *,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """Refresh ``entry``; returns the new entry. Raises RefreshError (``revoked`` on invalid_grant)."""
+    body = {"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": entry["refresh"]}
+    response = await request_json(
+        client, "POST", endpoints.anthropic_token, what=WHAT, json=body,
+        headers={"Accept": "application/json"},
+    )
+    error, description = oauth_error(response.data)
+    if response.status >= 400 or error:
+        if error == "invalid_grant":
+            raise RefreshError(
+                "Anthropic no longer accepts this login (it was revoked or replaced). "
+                "Log in again to continue.",
+                revoked=True,
+            )
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise RefreshError(f"Anthropic refused the refresh ({detail}); try again later.")
+    return _entry_from_token_response(response.data, now_ms=_now_ms(now_ms), previous=entry)
+
+
+def api_headers(access: str) -> dict[str, str]:
+    """Headers for an Anthropic API call made with an OAuth token."""
+    return {
+        "Authorization": f"Bearer {access}",
+        "anthropic-version": API_VERSION,
+        "anthropic-beta": API_BETA,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+
+
+async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
+    """Make one real Messages API call; return a one-line success sentence or raise AuthError."""
+    body = {
+        "model": TEST_MODEL,
+        "max_tokens": 1,
+        "system": [{"type": "text", "text": SYSTEM_PROMPT}],
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    response = await request_json(
+        client, "POST", f"{endpoints.anthropic_api}/v1/messages", what=WHAT,
+        json=body, headers=api_headers(access),
+    )
+    error, description = oauth_error(response.data)
+    if response.status >= 400 or error:
+        detail = for_display(description or error or "unknown error", limit=200)
+        if response.status in (401, 403):
+            raise AuthError(
+                f"Anthropic rejected the token (HTTP {response.status}: {detail}). "
+                "Press r to refresh, or log in again."
+            )
+        raise AuthError(f"The test call failed (HTTP {response.status}: {detail}).")
+    model = response.data.get("model", TEST_MODEL) if isinstance(response.data, dict) else TEST_MODEL
+    return f"OK: {for_display(model, limit=80)} answered the test call."
+
+
+def _now_ms(now_ms: int | None) -> int:
+    return int(time.time() * 1000) if now_ms is None else now_ms

@@ -1,0 +1,121 @@
+"""The loopback listener that receives the OAuth redirect from a browser on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+from app.errors import LoginInputError
+from app.sanitize import for_display
+
+_READ_TIMEOUT = 10.0
+_MAX_REQUEST = 16 * 1024
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>pi-tui</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 4em auto; max-width: 36em">
+<h1>{title}</h1><p>{body}</p></body></html>"""
+
+
+class CallbackListener:
+    """Listens on 127.0.0.1 (and ::1 when possible) for ``GET /callback?code=…&state=…``.
+
+    Resolves once: with the code when the state matches, with LoginInputError when the
+    provider sent ``error=``. Requests with another state are answered and ignored, so a
+    stray tab cannot end the login.
+    """
+
+    def __init__(self, expected_state: str, path: str) -> None:
+        self._expected_state = expected_state
+        self._path = path
+        self._result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._servers: list[asyncio.Server] = []
+        self.port = 0
+
+    @classmethod
+    async def start(cls, port: int, *, expected_state: str, path: str) -> CallbackListener:
+        """Bind ``port`` (falling back to an ephemeral port when it is taken)."""
+        listener = cls(expected_state, path)
+        try:
+            server = await asyncio.start_server(listener._handle, "127.0.0.1", port)
+        except OSError:
+            if port == 0:
+                raise
+            server = await asyncio.start_server(listener._handle, "127.0.0.1", 0)
+        listener._servers.append(server)
+        listener.port = server.sockets[0].getsockname()[1]
+        # Browsers may resolve "localhost" to ::1 first; listening there too is best effort.
+        with contextlib.suppress(OSError):
+            listener._servers.append(
+                await asyncio.start_server(listener._handle, "::1", listener.port)
+            )
+        return listener
+
+    async def wait(self) -> str:
+        """The authorization code, once a browser delivers it."""
+        return await asyncio.shield(self._result)
+
+    async def close(self) -> None:
+        """Stop listening; a pending :meth:`wait` is cancelled."""
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        self._servers.clear()
+        if not self._result.done():
+            self._result.cancel()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(_READ_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            writer.close()
+            return
+        status, title, body = self._answer(head[:_MAX_REQUEST])
+        page = _PAGE.format(title=html.escape(title), body=html.escape(body)).encode()
+        writer.write(
+            f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
+            f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode() + page
+        )
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+
+    def _answer(self, head: bytes) -> tuple[str, str, str]:
+        """Return (status line, title, text) for one request, resolving the login if it is the one."""
+        try:
+            method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+        except ValueError:
+            return "400 Bad Request", "Bad request", "pi-tui did not understand this request."
+        parts = urlsplit(target)
+        if method != "GET" or parts.path != self._path:
+            return "404 Not Found", "Not found", "This address only receives pi-tui's login."
+        params = parse_qs(parts.query)
+        state = params.get("state", [""])[0]
+        if not secrets.compare_digest(state.encode(), self._expected_state.encode()):
+            return (
+                "400 Bad Request",
+                "Not this login",
+                "This response belongs to a different login attempt and was ignored. "
+                "Use the link pi-tui shows now.",
+            )
+        if self._result.done():
+            return "200 OK", "Already done", "This login is already complete. You can close this tab."
+        error = params.get("error", [""])[0]
+        if error:
+            detail = for_display(params.get("error_description", [error])[0], limit=200)
+            self._result.set_exception(
+                LoginInputError(
+                    f"Anthropic did not authorize the login ({detail}). Open the link again and choose Authorize."
+                )
+            )
+            return "200 OK", "Login not authorized", f"{detail}. Return to pi-tui to try again."
+        code = params.get("code", [""])[0]
+        if not code:
+            return "400 Bad Request", "No code", "The redirect carried no authorization code."
+        self._result.set_result(code)
+        return "200 OK", "Logged in", "pi-tui received the authorization. You can close this tab."

@@ -1,0 +1,31 @@
+"""Expiry arithmetic shared by every provider (pi's convention: the 5-minute buffer is baked in)."""
+
+from __future__ import annotations
+
+import math
+
+BUFFER_MS = 5 * 60 * 1000
+DEFAULT_LIFETIME_S = 3600
+MAX_LIFETIME_S = 366 * 24 * 3600
+
+
+def expires_at_ms(expires_in: object, *, now_ms: int) -> int:
+    """The ``expires`` value to store for a token that lives ``expires_in`` seconds.
+
+    A missing or non-numeric value is taken as one hour; a huge one is capped at a year. A
+    lifetime shorter than twice the buffer keeps half of it, so a short-lived token is
+    still used before it is refreshed instead of being due the moment it arrives.
+    """
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or not math.isfinite(expires_in):
+        seconds: float = DEFAULT_LIFETIME_S
+    else:
+        seconds = min(max(float(expires_in), 0.0), MAX_LIFETIME_S)
+    lifetime_ms = int(seconds * 1000)
+    buffer = BUFFER_MS if lifetime_ms >= 2 * BUFFER_MS else lifetime_ms // 2
+    return now_ms + lifetime_ms - buffer
+
+
+def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
+    """True when the stored token should be refreshed before use (now ≥ expires)."""
+    expires = entry.get("expires")
+    return not isinstance(expires, int | float) or now_ms >= expires

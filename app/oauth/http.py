@@ -1,0 +1,134 @@
+"""The one place HTTP requests are made: client factory, deadlines, and error sentences.
+
+Every provider module calls :func:`request_json`, so a timeout, a 5xx, a 429, an HTML page
+or an empty body turns into the same kind of :class:`NetworkError` sentence everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app import __version__
+from app.errors import NetworkError
+
+TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+# A server that drips bytes never trips the read timeout; this caps the whole request.
+DEADLINE_SECONDS = 60.0
+USER_AGENT = f"pi-tui/{__version__}"
+
+
+def make_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.AsyncClient:
+    """An AsyncClient with explicit timeouts; proxies come from the usual environment variables."""
+    return httpx.AsyncClient(timeout=timeout, headers={"User-Agent": USER_AGENT}, trust_env=True)
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A response whose body parsed as JSON (any status)."""
+
+    status: int
+    data: Any
+    headers: Mapping[str, str]
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    deadline: float = DEADLINE_SECONDS,
+    **kwargs: Any,
+) -> JsonResponse:
+    """Send one request and parse a JSON body, or raise NetworkError with a sentence.
+
+    ``what`` names the server in messages ("Anthropic", "GitHub"). 4xx answers with a JSON
+    body are returned, not raised: the caller knows what an OAuth error means. 5xx, 429 and
+    bodies that are not JSON are raised here.
+    """
+    try:
+        async with asyncio.timeout(deadline):
+            response = await client.request(method, url, **kwargs)
+    except TimeoutError:
+        raise NetworkError(
+            f"{what} did not answer within {deadline:.0f} s. Check your connection and try again."
+        ) from None
+    except httpx.TimeoutException:
+        raise NetworkError(
+            f"{what} timed out ({url_host(url)}). Check your connection and try again."
+        ) from None
+    except httpx.HTTPError as exc:
+        raise NetworkError(
+            f"Could not reach {what} at {url_host(url)} ({type(exc).__name__}). "
+            "Check your connection or proxy settings and try again."
+        ) from None
+    return parse_json_response(response, what=what)
+
+
+def parse_json_response(response: httpx.Response, *, what: str) -> JsonResponse:
+    """Turn an httpx response into a JsonResponse, raising NetworkError for unusable ones."""
+    status = response.status_code
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("retry-after"))
+        hint = f"try again in {wait} s" if wait is not None else "try again in a minute"
+        raise NetworkError(f"{what} is rate limiting requests (HTTP 429); {hint}.")
+    data: Any = None
+    body = response.content
+    if body.strip():
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+    if status >= 500:
+        raise NetworkError(f"{what} had a server error (HTTP {status}); try again in a moment.")
+    if data is None:
+        kind = "an empty answer" if not body.strip() else _describe_body(response)
+        raise NetworkError(f"{what} sent {kind} (HTTP {status}) instead of JSON; try again later.")
+    return JsonResponse(status=status, data=data, headers=response.headers)
+
+
+def _describe_body(response: httpx.Response) -> str:
+    content_type = response.headers.get("content-type", "")
+    if "html" in content_type or response.content.lstrip()[:1] == b"<":
+        return "an HTML page"
+    return "something unreadable"
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> int | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(int(value), 86_400)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0, min(int(when.timestamp() - now), 86_400))
+
+
+def url_host(url: str) -> str:
+    """The host (and port) of ``url`` for messages; never the path or query."""
+    return httpx.URL(url).netloc.decode("ascii", "replace") or url
+
+
+def oauth_error(data: Any) -> tuple[str, str]:
+    """``(error, description)`` from an OAuth error body; empty strings when absent."""
+    if not isinstance(data, dict):
+        return "", ""
+    error = data.get("error")
+    if isinstance(error, dict):  # Anthropic API style: {"error": {"type", "message"}}
+        return str(error.get("type") or ""), str(error.get("message") or "")
+    return str(error or ""), str(data.get("error_description") or "")
