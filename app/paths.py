@@ -14,16 +14,14 @@ STORE_NAME = "oauth.json"
 LOCK_SUFFIX = ".lock"
 
 
-def agent_dir(override: str | os.PathLike[str] | None = None,
-              env: Mapping[str, str] | None = None) -> Path:
+def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Return pi's agent directory (not created here)."""
     env = os.environ if env is None else env
     raw = os.fspath(override) if override else env.get("PI_CODING_AGENT_DIR") or "~/.pi/agent"
     return Path(os.path.expanduser(raw))
 
 
-def store_path(override: str | os.PathLike[str] | None = None,
-               env: Mapping[str, str] | None = None) -> Path:
+def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Return the path of pi's credential file, ``<agent dir>/oauth.json``."""
     return agent_dir(override, env) / STORE_NAME
 

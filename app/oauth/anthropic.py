@@ -119,9 +119,15 @@ def _from_params(params: dict[str, list[str]]) -> tuple[str, str | None, str | N
     return code, first("state") or (state_in_code if sep else None), None
 
 
-def _entry_from_token_response(data: Any, *, now_ms: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def _entry_from_token_response(
+    data: Any, *, now_ms: int, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Build pi's stored entry from a token response; keeps the old refresh token if none came."""
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("access_token"), str)
+        or not data["access_token"]
+    ):
         raise NetworkError("Anthropic's answer had no access token; try again in a moment.")
     refresh = data.get("refresh_token")
     if not isinstance(refresh, str) or not refresh:
@@ -161,7 +167,11 @@ async def exchange_code(
         "code_verifier": verifier,
     }
     response = await request_json(
-        client, "POST", endpoints.anthropic_token, what=WHAT, json=body,
+        client,
+        "POST",
+        endpoints.anthropic_token,
+        what=WHAT,
+        json=body,
         headers={"Accept": "application/json"},
     )
     error, description = oauth_error(response.data)
@@ -184,9 +194,17 @@ async def refresh(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Refresh ``entry``; returns the new entry. Raises RefreshError (``revoked`` on invalid_grant)."""
-    body = {"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": entry["refresh"]}
+    body = {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "refresh_token": entry["refresh"],
+    }
     response = await request_json(
-        client, "POST", endpoints.anthropic_token, what=WHAT, json=body,
+        client,
+        "POST",
+        endpoints.anthropic_token,
+        what=WHAT,
+        json=body,
         headers={"Accept": "application/json"},
     )
     error, description = oauth_error(response.data)
@@ -222,8 +240,12 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
         "messages": [{"role": "user", "content": "Hi"}],
     }
     response = await request_json(
-        client, "POST", f"{endpoints.anthropic_api}/v1/messages", what=WHAT,
-        json=body, headers=api_headers(access),
+        client,
+        "POST",
+        f"{endpoints.anthropic_api}/v1/messages",
+        what=WHAT,
+        json=body,
+        headers=api_headers(access),
     )
     error, description = oauth_error(response.data)
     if response.status >= 400 or error:
@@ -240,3 +262,8 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
 
 def _now_ms(now_ms: int | None) -> int:
     return int(time.time() * 1000) if now_ms is None else now_ms
+
+
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+    """The provider-module form of :func:`test_call` (the service passes the whole entry)."""
+    return await test_call(client, endpoints, entry["access"])

@@ -48,9 +48,7 @@ class CallbackListener:
         listener.port = server.sockets[0].getsockname()[1]
         # Browsers may resolve "localhost" to ::1 first; listening there too is best effort.
         with contextlib.suppress(OSError):
-            listener._servers.append(
-                await asyncio.start_server(listener._handle, "::1", listener.port)
-            )
+            listener._servers.append(await asyncio.start_server(listener._handle, "::1", listener.port))
         return listener
 
     async def wait(self) -> str:
@@ -79,7 +77,8 @@ class CallbackListener:
         page = _PAGE.format(title=html.escape(title), body=html.escape(body)).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode() + page
+            f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode()
+            + page
         )
         with contextlib.suppress(OSError):
             await writer.drain()
@@ -104,13 +103,18 @@ class CallbackListener:
                 "Use the link pi-tui shows now.",
             )
         if self._result.done():
-            return "200 OK", "Already done", "This login is already complete. You can close this tab."
+            return (
+                "200 OK",
+                "Already done",
+                "This login is already complete. You can close this tab.",
+            )
         error = params.get("error", [""])[0]
         if error:
             detail = for_display(params.get("error_description", [error])[0], limit=200)
             self._result.set_exception(
                 LoginInputError(
-                    f"Anthropic did not authorize the login ({detail}). Open the link again and choose Authorize."
+                    f"Anthropic did not authorize the login ({detail}). "
+                    "Open the link again and choose Authorize."
                 )
             )
             return "200 OK", "Login not authorized", f"{detail}. Return to pi-tui to try again."

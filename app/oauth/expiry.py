@@ -16,7 +16,11 @@ def expires_at_ms(expires_in: object, *, now_ms: int) -> int:
     lifetime shorter than twice the buffer keeps half of it, so a short-lived token is
     still used before it is refreshed instead of being due the moment it arrives.
     """
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or not math.isfinite(expires_in):
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int | float)
+        or not math.isfinite(expires_in)
+    ):
         seconds: float = DEFAULT_LIFETIME_S
     else:
         seconds = min(max(float(expires_in), 0.0), MAX_LIFETIME_S)

@@ -33,4 +33,8 @@ class Pkce:
     def generate(cls) -> Pkce:
         """Fresh 32-byte verifier and 32-byte state."""
         verifier = b64url(secrets.token_bytes(32))
-        return cls(verifier=verifier, challenge=challenge_for(verifier), state=b64url(secrets.token_bytes(32)))
+        return cls(
+            verifier=verifier,
+            challenge=challenge_for(verifier),
+            state=b64url(secrets.token_bytes(32)),
+        )

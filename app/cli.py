@@ -1,0 +1,189 @@
+"""The ``pi-tui`` command line (same conventions as ``gh auth``).
+
+``status`` and ``token`` are on the hot path of scripts: they import neither Textual nor
+httpx (nor asyncio) unless a refresh is due. The full-screen app is imported lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+from app import __version__
+from app.errors import ConfigError, PiTuiError, StoreError
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; ``--agent-dir`` is accepted before or after the command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--agent-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="pi's agent directory (default: $PI_CODING_AGENT_DIR or ~/.pi/agent)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="pi-tui",
+        description="Log in to Claude Pro/Max and GitHub Copilot for the pi coding agent.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"pi-tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    login = commands.add_parser("login", parents=[common], help="open the app at the login flow")
+    login.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    logout = commands.add_parser("logout", parents=[common], help="remove a stored login")
+    logout.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    status = commands.add_parser("status", parents=[common], help="show where each login stands")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    token = commands.add_parser("token", parents=[common], help="print a valid access token")
+    token.add_argument("provider", help="anthropic or github-copilot")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Entry point of the ``pi-tui`` script; returns the exit code."""
+    env = os.environ if env is None else env
+    args = build_parser().parse_args(argv)
+    try:
+        from app.oauth.endpoints import load_endpoints
+
+        load_endpoints(env)  # a bad override is a start-up error, whatever the command
+        handler = _COMMANDS.get(args.command or "", _run_app)
+        return handler(args, env)
+    except PiTuiError as exc:
+        print(f"pi-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pi-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _store(args: argparse.Namespace, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+    from app.paths import store_path
+    from app.store import CredentialStore
+
+    return CredentialStore(store_path(getattr(args, "agent_dir", None), env))
+
+
+def _provider_id(name: str | None) -> str:
+    from app.providers import provider
+
+    if name is None:
+        raise ConfigError("Name a provider: anthropic or github-copilot.")
+    return provider(name.strip().lower()).id
+
+
+def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.credentials import resolve
+    from app.oauth.expiry import is_due
+    from app.providers import provider
+
+    info = provider(_provider_id(args.provider))
+    store = _store(args, env)
+    found = resolve(info, store, env)
+    if found.token and (found.entry is None or not is_due(found.entry, now_ms=int(time.time() * 1000))):
+        print(found.token)
+        return 0
+    import asyncio
+
+    from app.oauth.service import AuthService
+
+    service = AuthService(store, env=env)
+    print(asyncio.run(service.get_token(info.id)))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.credentials import State, all_statuses
+
+    store = _store(args, env)
+    now_ms = int(time.time() * 1000)
+    statuses = all_statuses(store, env, now_ms=now_ms)
+    if args.json:
+        doc = {"store": str(store.path), "providers": [s.to_json(now_ms=now_ms) for s in statuses]}
+        print(json.dumps(doc, indent=2))
+    else:
+        from app.timefmt import expiry
+
+        print(f"Store: {store.path}")
+        for s in statuses:
+            line = f"{s.name}: {s.state.value}"
+            if s.source:
+                details = [f"via {s.source}"]
+                details += [x for x in (s.account, s.enterprise) if x]
+                if s.expires_ms is not None:
+                    details.append(expiry(s.expires_ms, now_ms))
+                details.append(f"token {s.masked_token}")
+                line += " (" + ", ".join(details) + ")"
+            elif s.state is State.NOT_LOGGED_IN:
+                line += f" — run `pi-tui login {s.provider}`"
+            print(line)
+            if s.shadowed:
+                print(f"  also set, not used: {', '.join(s.shadowed)}")
+            if s.last_error:
+                print(f"  {s.last_error}")
+    unreadable = any(s.state is State.UNREADABLE for s in statuses)
+    return StoreError.exit_code if unreadable else 0
+
+
+def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.provider is None and not args.yes and sys.stdin.isatty():
+        return _run_app(args, env, start="logout")
+    provider_id = _provider_id(args.provider)
+    store = _store(args, env)
+    if store.get(provider_id) is None:
+        print(f"Not logged in to {provider_id}; nothing to do.")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"Add --yes to log out of {provider_id} without a prompt.")
+        answer = input(f"Log out of {provider_id} and delete its stored tokens? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Cancelled; nothing was changed.")
+            return 1
+    from app.oauth.service import AuthService
+
+    AuthService(store, env=env).logout(provider_id)
+    print(f"Logged out of {provider_id}. Removed its entry from {store.path}")
+    return 0
+
+
+def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    provider_id = _provider_id(args.provider) if args.provider else None
+    return _run_app(args, env, start="login", provider=provider_id)
+
+
+def _run_app(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    *,
+    start: str = "status",
+    provider: str | None = None,
+) -> int:
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise ConfigError(
+            "pi-tui needs a terminal for the full-screen app; use `pi-tui status` or "
+            "`pi-tui token PROVIDER` in scripts."
+        )
+    from app.tui.run import run_app
+
+    return run_app(_store(args, env), env=env, start=start, provider=provider)
+
+
+_COMMANDS = {
+    "token": _cmd_token,
+    "status": _cmd_status,
+    "logout": _cmd_logout,
+    "login": _cmd_login,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Which credential wins for a provider, and where each provider stands.
+
+Resolution order for ``anthropic``: stored OAuth login → ``ANTHROPIC_OAUTH_TOKEN`` →
+``ANTHROPIC_API_KEY``. ``github-copilot``: the stored login only. Nothing here makes a
+network request or imports httpx; refreshing is :class:`app.oauth.service.AuthService`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from app.errors import StoreError
+from app.mask import mask
+from app.oauth.expiry import is_due
+from app.providers import PROVIDERS, ProviderInfo
+from app.store import CredentialStore
+
+STORED = "oauth.json"
+
+
+class State(StrEnum):
+    """Where a provider's login stands."""
+
+    LOGGED_IN = "logged in"
+    DUE = "expired, will refresh"
+    REFRESH_FAILED = "refresh failed"
+    NOT_LOGGED_IN = "not logged in"
+    UNREADABLE = "store unreadable"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The winning credential source for a provider and the sources it shadows."""
+
+    provider: str
+    source: str | None
+    shadowed: tuple[str, ...]
+    entry: dict[str, Any] | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    error: str | None = None
+
+
+def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str]) -> Resolution:
+    """Find every source that has a credential; the first one wins. Makes no request."""
+    sources: list[tuple[str, str | None, dict[str, Any] | None]] = []
+    error = None
+    try:
+        entry = store.get(provider.id)
+    except StoreError as exc:
+        entry, error = None, str(exc)
+    if entry is not None:
+        sources.append((STORED, entry["access"], entry))
+    sources.extend((name, env[name], None) for name in provider.env_vars if env.get(name))
+    if not sources:
+        return Resolution(provider.id, None, (), error=error)
+    (source, token, winner), *rest = sources
+    return Resolution(provider.id, source, tuple(s for s, _, _ in rest), winner, token, error)
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """One provider's row in the status panel and in ``pi-tui status``. Holds no secret."""
+
+    provider: str
+    name: str
+    state: State
+    source: str | None = None
+    shadowed: tuple[str, ...] = ()
+    account: str | None = None
+    expires_ms: int | None = None
+    enterprise: str | None = None
+    api_base: str | None = None
+    masked_token: str | None = None
+    last_error: str | None = None
+    available: bool = True
+
+    def to_json(self, *, now_ms: int) -> dict[str, Any]:
+        """The ``pi-tui status --json`` form."""
+        return {
+            "provider": self.provider,
+            "name": self.name,
+            "state": self.state.value,
+            "source": self.source,
+            "shadowed": list(self.shadowed),
+            "account": self.account,
+            "expires": self.expires_ms,
+            "expires_in_seconds": None
+            if self.expires_ms is None
+            else max(0, (self.expires_ms - now_ms) // 1000),
+            "enterprise": self.enterprise,
+            "api_base": self.api_base,
+            "token": self.masked_token,
+            "error": self.last_error,
+        }
+
+
+def account_status(
+    provider: ProviderInfo,
+    store: CredentialStore,
+    env: Mapping[str, str],
+    *,
+    now_ms: int,
+    last_error: str | None = None,
+) -> AccountStatus:
+    """Describe one provider from the store and the environment."""
+    found = resolve(provider, store, env)
+    base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN, available=provider.available)
+    if found.source is None:
+        state = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
+        return replace(base, state=state, last_error=found.error or last_error)
+    fields: dict[str, Any] = {
+        "source": found.source,
+        "shadowed": found.shadowed,
+        "masked_token": mask(found.token),
+        "last_error": last_error or found.error,
+    }
+    entry = found.entry
+    if entry is None:
+        return replace(base, state=State.LOGGED_IN, **fields)
+    if last_error:
+        state = State.REFRESH_FAILED
+    else:
+        state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
+    account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
+    return replace(
+        base,
+        state=state,
+        account=account if isinstance(account, str) else None,
+        expires_ms=int(entry["expires"]),
+        enterprise=entry.get("enterpriseUrl") if isinstance(entry.get("enterpriseUrl"), str) else None,
+        api_base=_api_base(provider.id, entry, env),
+        **fields,
+    )
+
+
+def _api_base(provider_id: str, entry: dict[str, Any], env: Mapping[str, str]) -> str | None:
+    if provider_id != "github-copilot":
+        return None
+    from app.oauth.copilot_urls import api_base_url  # no httpx there
+
+    return api_base_url(entry.get("access", ""), entry.get("enterpriseUrl"), env=env)
+
+
+def all_statuses(
+    store: CredentialStore,
+    env: Mapping[str, str] | None = None,
+    *,
+    now_ms: int | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> list[AccountStatus]:
+    """Every provider's status, in registry order."""
+    env = os.environ if env is None else env
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    errors = errors or {}
+    return [
+        account_status(p, store, env, now_ms=now_ms, last_error=errors.get(p.id)) for p in PROVIDERS.values()
+    ]

@@ -1,0 +1,283 @@
+"""AuthService: login, logout, refresh, test and token hand-out over every provider.
+
+The one door the screens and the command line go through. Reports progress by return
+values, exceptions and plain async iterators — never through widgets. Provider modules
+(and with them httpx) are imported on first use, so building a service is cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app import providers
+from app.credentials import AccountStatus, account_status, resolve
+from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError
+from app.mask import mask
+from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
+from app.oauth.expiry import is_due
+from app.oauth.pkce import Pkce
+from app.store import CredentialStore
+
+if TYPE_CHECKING:
+    import httpx
+
+    from app.oauth.callback import CallbackListener
+
+log = logging.getLogger("pi_tui.service")
+
+ClientFactory = Callable[[], "httpx.AsyncClient"]
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A finished login: what to tell the user."""
+
+    provider: str
+    name: str
+    path: Path
+    account: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The success sentence shown on screen and printed by the command line."""
+        return f"Logged in to {self.name}. Credentials saved to {self.path}"
+
+
+class AuthService:
+    """Everything the UI can do with logins. Construct one per app or command."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        *,
+        env: Mapping[str, str] | None = None,
+        endpoints: Endpoints | None = None,
+        clock: Callable[[], float] = time.time,
+        client_factory: ClientFactory | None = None,
+        poll_scale: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.env = os.environ if env is None else env
+        self.endpoints = endpoints or load_endpoints(self.env)
+        self.clock = clock
+        # Shrinks device-flow waits in tests; the fake server scales its own clock to match.
+        self.poll_scale = poll_scale
+        self._client_factory = client_factory
+        self._errors: dict[str, str] = {}
+
+    # -- reading -----------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The injected clock, in epoch milliseconds."""
+        return int(self.clock() * 1000)
+
+    def providers(self) -> list[providers.ProviderInfo]:
+        """Every known provider, in display order."""
+        return list(providers.PROVIDERS.values())
+
+    def status(self, provider_id: str) -> AccountStatus:
+        """One provider's status (no network)."""
+        info = providers.provider(provider_id)
+        return account_status(
+            info,
+            self.store,
+            self.env,
+            now_ms=self.now_ms(),
+            last_error=self._errors.get(provider_id),
+        )
+
+    def statuses(self) -> list[AccountStatus]:
+        """Every provider's status (no network)."""
+        return [self.status(p.id) for p in self.providers()]
+
+    def client(self) -> httpx.AsyncClient:
+        """A new HTTP client (the injected factory in tests)."""
+        if self._client_factory is not None:
+            return self._client_factory()
+        from app.oauth.http import make_client
+
+        return make_client()
+
+    # -- tokens ------------------------------------------------------------------------
+
+    async def get_token(self, provider_id: str) -> str:
+        """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
+        info = providers.provider(provider_id)
+        found = resolve(info, self.store, self.env)
+        if found.source is None:
+            if found.error:
+                raise NotLoggedIn(found.error)
+            raise NotLoggedIn(_how_to_log_in(info))
+        if found.entry is None:
+            assert found.token is not None
+            return found.token
+        if not is_due(found.entry, now_ms=self.now_ms()):
+            return str(found.entry["access"])
+        entry = await self._refresh(provider_id, seen=found.entry, force=False)
+        return str(entry["access"])
+
+    async def refresh(self, provider_id: str) -> AccountStatus:
+        """Refresh now, even when not due (unless another process just did)."""
+        seen = self.store.get(provider_id)
+        if seen is None:
+            raise NotLoggedIn(_how_to_log_in(providers.provider(provider_id)))
+        await self._refresh(provider_id, seen=seen, force=True)
+        return self.status(provider_id)
+
+    async def _refresh(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
+        """Refresh under the store lock; another process's fresh token wins without a request."""
+        module = providers.load(provider_id)
+        async with self.store.transaction() as tx:
+            entry = tx.get(provider_id)
+            if entry is None:
+                raise NotLoggedIn(_how_to_log_in(providers.provider(provider_id)))
+            now = self.now_ms()
+            someone_else_refreshed = entry.get("access") != seen.get("access")
+            if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
+                return entry
+            log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
+            try:
+                async with self.client() as client:
+                    new = await module.refresh(client, self.endpoints, entry, now_ms=now)
+            except RefreshError as exc:
+                if exc.revoked:
+                    # pi itself may have rotated the token without our lock: trust the file.
+                    latest = tx.get(provider_id)
+                    if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                        self._errors.pop(provider_id, None)
+                        return latest
+                self._errors[provider_id] = str(exc)
+                raise
+            except (NetworkError, AuthError) as exc:
+                self._errors[provider_id] = str(exc)
+                raise
+            tx.put(provider_id, new)
+        self._errors.pop(provider_id, None)
+        log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
+        return new
+
+    # -- actions -----------------------------------------------------------------------
+
+    async def test(self, provider_id: str) -> str:
+        """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
+        token = await self.get_token(provider_id)
+        module = providers.load(provider_id)
+        entry = self.store.get(provider_id) or {"access": token}
+        if entry.get("access") != token:
+            entry = {"access": token}
+        async with self.client() as client:
+            return str(await module.test(client, self.endpoints, entry))
+
+    def logout(self, provider_id: str) -> bool:
+        """Remove the stored login; True if there was one."""
+        providers.provider(provider_id)
+        removed = self.store.delete(provider_id)
+        self._errors.pop(provider_id, None)
+        log.info("logged out of %s (removed=%s)", provider_id, removed)
+        return removed
+
+    async def save_login(self, provider_id: str, entry: dict[str, Any]) -> LoginResult:
+        """Store a new login under the lock and describe it."""
+        async with self.store.transaction() as tx:
+            tx.put(provider_id, entry)
+        self._errors.pop(provider_id, None)
+        info = providers.provider(provider_id)
+        log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
+        account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
+        return LoginResult(provider_id, info.name, self.store.path, account)
+
+    async def start_anthropic_login(self) -> AnthropicLogin:
+        """Begin an Anthropic login: PKCE, the loopback listener (if enabled), the URL."""
+        from app.oauth import anthropic
+        from app.oauth.callback import CallbackListener
+
+        pkce = Pkce.generate()
+        port = self.endpoints.callback_port
+        listener = None
+        if port is not None:
+            try:
+                listener = await CallbackListener.start(
+                    port, expected_state=pkce.state, path=anthropic.CALLBACK_PATH
+                )
+            except OSError as exc:
+                log.warning("no loopback listener: %s", exc)
+        bound = listener.port if listener else (port or 0)
+        redirect = anthropic.redirect_uri_for(bound or DEFAULT_CALLBACK_PORT)
+        url = anthropic.authorize_url(
+            self.endpoints, redirect_uri=redirect, challenge=pkce.challenge, state=pkce.state
+        )
+        return AnthropicLogin(self, pkce, redirect, url, listener)
+
+
+def _how_to_log_in(info: providers.ProviderInfo) -> str:
+    extra = ""
+    if info.env_vars:
+        extra = " (or set " + " or ".join(info.env_vars) + ")"
+    return f"Not logged in to {info.name}. Run `pi-tui login {info.id}`{extra}."
+
+
+@dataclass
+class AnthropicLogin:
+    """One Anthropic login attempt. Either the browser callback or a paste completes it, once."""
+
+    service: AuthService
+    pkce: Pkce = field(repr=False)
+    redirect_uri: str
+    url: str
+    listener: CallbackListener | None = field(default=None, repr=False)
+    result: LoginResult | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def listening(self) -> bool:
+        """True when a browser on this machine can complete the login by itself."""
+        return self.listener is not None
+
+    async def wait_for_callback(self) -> LoginResult:
+        """Wait for the browser redirect, then exchange the code. Never returns without a listener."""
+        if self.listener is None:
+            await asyncio.Event().wait()
+        assert self.listener is not None
+        code = await self.listener.wait()
+        return await self._exchange(code)
+
+    async def submit(self, pasted: str) -> LoginResult:
+        """Complete the login with what the user pasted; LoginInputError says what to fix."""
+        from app.oauth.anthropic import parse_pasted
+
+        if self.result is not None:
+            return self.result
+        code = parse_pasted(pasted, self.pkce.state)
+        return await self._exchange(code)
+
+    async def _exchange(self, code: str) -> LoginResult:
+        from app.oauth.anthropic import exchange_code
+
+        async with self._lock:
+            if self.result is not None:
+                return self.result
+            async with self.service.client() as client:
+                entry = await exchange_code(
+                    client,
+                    self.service.endpoints,
+                    code=code,
+                    state=self.pkce.state,
+                    verifier=self.pkce.verifier,
+                    redirect_uri=self.redirect_uri,
+                    now_ms=self.service.now_ms(),
+                )
+            self.result = await self.service.save_login("anthropic", entry)
+        await self.aclose()
+        return self.result
+
+    async def aclose(self) -> None:
+        """Stop the loopback listener."""
+        if self.listener is not None:
+            await self.listener.close()

@@ -1,0 +1,55 @@
+"""The provider registry: ids (pi's), display names, and where each one's protocol lives.
+
+Light on purpose: ``pi-tui status`` reads it without importing any HTTP code. Adding a
+provider is one module under ``app/oauth`` plus one entry here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from app.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What the rest of the app needs to know about a provider without loading it."""
+
+    id: str
+    name: str
+    module: str
+    # Environment variables that can stand in for a stored login, in resolution order.
+    env_vars: tuple[str, ...] = ()
+    available: bool = True
+
+
+PROVIDERS: dict[str, ProviderInfo] = {
+    "anthropic": ProviderInfo(
+        id="anthropic",
+        name="Anthropic (Claude Pro/Max)",
+        module="app.oauth.anthropic",
+        env_vars=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+    ),
+    "github-copilot": ProviderInfo(
+        id="github-copilot",
+        name="GitHub Copilot",
+        module="app.oauth.github_copilot",
+        available=False,
+    ),
+}
+
+
+def provider(provider_id: str) -> ProviderInfo:
+    """The provider with this id, or a ConfigError listing the known ones."""
+    try:
+        return PROVIDERS[provider_id]
+    except KeyError:
+        known = ", ".join(PROVIDERS)
+        raise ConfigError(f"Unknown provider {provider_id!r}; choose one of: {known}.") from None
+
+
+def load(provider_id: str) -> ModuleType:
+    """Import the provider's protocol module (this is where httpx gets imported)."""
+    return importlib.import_module(provider(provider_id).module)
