@@ -53,3 +53,9 @@ def provider(provider_id: str) -> ProviderInfo:
 def load(provider_id: str) -> ModuleType:
     """Import the provider's protocol module (this is where httpx gets imported)."""
     return importlib.import_module(provider(provider_id).module)
+
+
+def login_hint(info: ProviderInfo) -> str:
+    """The sentence for "no credential": how to log in, and which variables would also do."""
+    extra = f" (or set {' or '.join(info.env_vars)})" if info.env_vars else ""
+    return f"Not logged in to {info.name}. Run `pi-tui login {info.id}`{extra}."

@@ -114,7 +114,7 @@ class AuthService:
         if found.source is None:
             if found.error:
                 raise NotLoggedIn(found.error)
-            raise NotLoggedIn(_how_to_log_in(info))
+            raise NotLoggedIn(providers.login_hint(info))
         if found.entry is None:
             assert found.token is not None
             return found.token
@@ -127,7 +127,7 @@ class AuthService:
         """Refresh now, even when not due (unless another process just did)."""
         seen = self.store.get(provider_id)
         if seen is None:
-            raise NotLoggedIn(_how_to_log_in(providers.provider(provider_id)))
+            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
         await self._refresh(provider_id, seen=seen, force=True)
         return self.status(provider_id)
 
@@ -137,7 +137,7 @@ class AuthService:
         async with self.store.transaction() as tx:
             entry = tx.get(provider_id)
             if entry is None:
-                raise NotLoggedIn(_how_to_log_in(providers.provider(provider_id)))
+                raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
             now = self.now_ms()
             someone_else_refreshed = entry.get("access") != seen.get("access")
             if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
@@ -214,13 +214,6 @@ class AuthService:
             self.endpoints, redirect_uri=redirect, challenge=pkce.challenge, state=pkce.state
         )
         return AnthropicLogin(self, pkce, redirect, url, listener)
-
-
-def _how_to_log_in(info: providers.ProviderInfo) -> str:
-    extra = ""
-    if info.env_vars:
-        extra = " (or set " + " or ".join(info.env_vars) + ")"
-    return f"Not logged in to {info.name}. Run `pi-tui login {info.id}`{extra}."
 
 
 @dataclass

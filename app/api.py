@@ -1,0 +1,104 @@
+"""The library face of pi-tui: a valid token for other Python code.
+
+``get_api_key("anthropic")`` follows the resolution order (stored login, refreshed under the
+store lock when due → ``ANTHROPIC_OAUTH_TOKEN`` → ``ANTHROPIC_API_KEY``); ``get_credential``
+also says which source won and which ones it shadows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.credentials import resolve
+from app.errors import NotLoggedIn
+from app.oauth.expiry import is_due
+from app.paths import store_path
+from app.providers import login_hint, provider
+from app.store import CredentialStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A usable token and where it came from. ``token`` never shows in ``repr``."""
+
+    provider: str
+    token: str = field(repr=False)
+    source: str
+    shadowed: tuple[str, ...] = ()
+
+
+async def aget_credential(
+    provider_id: str,
+    *,
+    agent_dir: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Credential:
+    """The winning credential for ``provider_id``, refreshed if due (async form)."""
+    env = os.environ if env is None else env
+    info = provider(provider_id)
+    store = CredentialStore(store_path(agent_dir, env))
+    found = resolve(info, store, env)
+    if found.source is None or found.token is None:
+        raise NotLoggedIn(found.error or login_hint(info))
+    token = found.token
+    if found.entry is not None and is_due(found.entry, now_ms=int(time.time() * 1000)):
+        from app.oauth.service import AuthService
+
+        token = await AuthService(store, env=env).get_token(info.id)
+    return Credential(info.id, token, found.source, found.shadowed)
+
+
+def get_credential(
+    provider_id: str,
+    *,
+    agent_dir: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Credential:
+    """Blocking form of :func:`aget_credential`; safe to call from inside a running event loop."""
+    return _run(aget_credential(provider_id, agent_dir=agent_dir, env=env))
+
+
+def get_api_key(
+    provider_id: str,
+    *,
+    agent_dir: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """A valid token for ``provider_id`` ("anthropic" or "github-copilot"), refreshed if due."""
+    return get_credential(provider_id, agent_dir=agent_dir, env=env).token
+
+
+def default_store(agent_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the credentials live for this environment."""
+    return store_path(agent_dir)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from async code: run on a private loop in a thread instead of nesting loops.
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="pi-tui-get-api-key")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
