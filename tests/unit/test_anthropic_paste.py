@@ -59,7 +59,9 @@ def test_rejected_paste_forms_explain_what_to_do(pasted: str, phrase: str) -> No
 
 
 def test_error_description_from_provider_is_shown_without_escapes() -> None:
-    url = f"http://localhost/callback?error=access_denied&error_description=%1B%5B31mNope%1B%5B0m&state={STATE}"
+    url = (
+        f"http://localhost/callback?error=access_denied&error_description=%1B%5B31mNope%1B%5B0m&state={STATE}"
+    )
     with pytest.raises(LoginInputError) as caught:
         parse_pasted(url, STATE)
     message = str(caught.value)

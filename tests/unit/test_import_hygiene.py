@@ -54,9 +54,10 @@ def _store_with_valid_token(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("argv", [["token", "anthropic"], ["status"], ["status", "--json"]])
 def test_status_and_token_load_neither_textual_nor_httpx(tmp_path: Path, argv: list[str]) -> None:
     agent = _store_with_valid_token(tmp_path)
+    args = [*argv, "--agent-dir", str(agent)]
     code = (
         "import contextlib, io\nfrom app.cli import main\n"
-        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({argv + ['--agent-dir', str(agent)]!r}, env={{}}) == 0"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({args!r}, env={{}}) == 0"
     )
     loaded = _loaded_after(code)
     assert "app.cli" in loaded

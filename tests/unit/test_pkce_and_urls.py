@@ -66,7 +66,13 @@ def test_defaults_point_at_the_real_providers() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8080/x", "http://localhost:1/", "http://[::1]:9/", "http://127.1.2.3", "https://proxy.corp"],
+    [
+        "http://127.0.0.1:8080/x",
+        "http://localhost:1/",
+        "http://[::1]:9/",
+        "http://127.1.2.3",
+        "https://proxy.corp",
+    ],
 )
 def test_override_accepts_https_and_loopback_http(url: str) -> None:
     endpoints = load_endpoints({"PI_TUI_ANTHROPIC_TOKEN_URL": url})
@@ -87,7 +93,9 @@ def test_override_wins_over_derived_github_hosts() -> None:
     assert endpoints.github_base("ghe.example.com") == "http://127.0.0.1:1/gh"
 
 
-@pytest.mark.parametrize(("raw", "port"), [("0", 0), ("off", None), ("OFF", None), ("8123", 8123), ("", 53692)])
+@pytest.mark.parametrize(
+    ("raw", "port"), [("0", 0), ("off", None), ("OFF", None), ("8123", 8123), ("", 53692)]
+)
 def test_callback_port_values(raw: str, port: int | None) -> None:
     assert load_endpoints({"PI_TUI_CALLBACK_PORT": raw}).callback_port == port
 

@@ -73,7 +73,13 @@ def test_is_due_at_and_after_expiry() -> None:
 
 @pytest.mark.parametrize(
     ("ms", "text"),
-    [(0, "0s"), (42_000, "42s"), (723_000, "12m 03s"), (28_440_000, "7h 54m"), (2 * 86_400_000 + 3_600_000, "2d 1h")],
+    [
+        (0, "0s"),
+        (42_000, "42s"),
+        (723_000, "12m 03s"),
+        (28_440_000, "7h 54m"),
+        (2 * 86_400_000 + 3_600_000, "2d 1h"),
+    ],
 )
 def test_duration(ms: int, text: str) -> None:
     assert duration(ms) == text

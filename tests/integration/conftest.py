@@ -1,0 +1,5 @@
+"""Integration tests talk to the loopback fake providers."""
+
+from tests.fakes.fixtures import fake, fake_env
+
+__all__ = ["fake", "fake_env"]

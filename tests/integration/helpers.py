@@ -1,0 +1,42 @@
+"""Shared pieces for integration tests: a store in a temp agent dir, seeded logins."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from app.store import CredentialStore
+
+HOUR_MS = 3_600_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def make_store(tmp_path: Path) -> CredentialStore:
+    """A store in ``tmp_path/agent`` (created by the store on first write)."""
+    return CredentialStore(tmp_path / "agent" / "oauth.json", lock_timeout=10.0)
+
+
+def seed_anthropic(
+    store: CredentialStore, tokens: dict[str, str], *, expires: int, **extra: Any
+) -> dict[str, Any]:
+    """Write an Anthropic login with the fake's live ``tokens`` into ``store``."""
+    entry = {"type": "oauth", "refresh": tokens["refresh"], "access": tokens["access"], "expires": expires}
+    entry.update(extra)
+    store.put("anthropic", entry)
+    return entry
+
+
+def read_doc(store: CredentialStore) -> dict[str, Any]:
+    return json.loads(store.path.read_text())
+
+
+def write_raw(store: CredentialStore, doc: dict[str, Any]) -> None:
+    """Write a whole document as pi would (0600, parents 0700), bypassing the store's checks."""
+    store.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store.path.write_text(json.dumps(doc, indent=2))
+    store.path.chmod(0o600)
