@@ -53,6 +53,8 @@ class LoginInputError(AuthError):
 class NotLoggedIn(AuthError):
     """No credential exists for the provider."""
 
+    exit_code = 1
+
 
 class RefreshError(AuthError):
     """A refresh failed. ``revoked`` is True only when the server says the login is dead."""

@@ -1,0 +1,177 @@
+"""The command line, run as real processes against the fake server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app import __version__
+from tests.fakes.server import FakeProviders
+from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_version_and_help() -> None:
+    assert run_cli("--version").stdout.strip() == f"pi-tui {__version__}"
+    help_text = run_cli("--help").stdout
+    for command in ("login", "logout", "status", "token", "--agent-dir"):
+        assert command in help_text
+
+
+def test_status_with_nothing_logged_in_exits_zero(tmp_path: Path) -> None:
+    out = run_cli("status", "--agent-dir", str(tmp_path / "agent"))
+    assert out.returncode == 0
+    assert "Anthropic (Claude Pro/Max): not logged in — run `pi-tui login anthropic`" in out.stdout
+
+
+def test_status_json_masks_tokens(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    tokens = fake.anthropic.seed_login()
+    seed_anthropic(store, tokens, expires=now_ms() + HOUR_MS, email="me@example.com")
+    out = run_cli(
+        "status",
+        "--json",
+        "--agent-dir",
+        str(store.path.parent),
+        env={"ANTHROPIC_API_KEY": "sk-ant-api03-" + "k" * 40},
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    row = next(p for p in doc["providers"] if p["provider"] == "anthropic")
+    assert row["state"] == "logged in" and row["account"] == "me@example.com"
+    assert row["source"] == "oauth.json" and row["shadowed"] == ["ANTHROPIC_API_KEY"]
+    assert row["token"] == f"sk-ant-oat01-…{tokens['access'][-4:]}"
+    assert 3500 < row["expires_in_seconds"] <= 3600
+    for secret in (tokens["access"], tokens["refresh"], "k" * 40):
+        assert secret not in out.stdout
+
+
+def test_token_prints_valid_token_without_request(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    tokens = fake.anthropic.seed_login()
+    seed_anthropic(store, tokens, expires=now_ms() + HOUR_MS)
+    out = run_cli("token", "anthropic", "--agent-dir", str(store.path.parent), env=fake.env())
+    assert (out.returncode, out.stdout) == (0, tokens["access"] + "\n")
+    assert fake.requests == []
+
+
+def test_token_without_login_exits_1_with_reason(tmp_path: Path) -> None:
+    out = run_cli("token", "anthropic", "--agent-dir", str(tmp_path))
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert "Not logged in to Anthropic (Claude Pro/Max). Run `pi-tui login anthropic`" in out.stderr
+
+
+def test_token_falls_back_to_env_api_key(tmp_path: Path) -> None:
+    out = run_cli(
+        "token", "anthropic", "--agent-dir", str(tmp_path), env={"ANTHROPIC_API_KEY": "sk-ant-api03-xyz"}
+    )
+    assert (out.returncode, out.stdout) == (0, "sk-ant-api03-xyz\n")
+
+
+def test_token_refresh_failure_exits_nonzero_and_keeps_login(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    before = seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
+    fake.fail("anthropic.refresh", status=502, body="<html>bad gateway</html>", content_type="text/html")
+    out = run_cli("token", "anthropic", "--agent-dir", str(store.path.parent), env=fake.env())
+    assert out.returncode == 4 and "server error (HTTP 502)" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert store.get("anthropic") == before
+
+
+def test_bad_override_is_a_startup_error_naming_the_variable(tmp_path: Path) -> None:
+    out = run_cli(
+        "status",
+        "--agent-dir",
+        str(tmp_path),
+        env={"PI_TUI_ANTHROPIC_TOKEN_URL": "http://evil.example/token"},
+    )
+    assert out.returncode == 2
+    assert "PI_TUI_ANTHROPIC_TOKEN_URL must use https://" in out.stderr
+
+
+def test_unknown_provider_lists_known_ones(tmp_path: Path) -> None:
+    out = run_cli("token", "openai", "--agent-dir", str(tmp_path))
+    assert out.returncode == 2 and "choose one of: anthropic, github-copilot" in out.stderr
+
+
+def test_logout_yes_removes_entry(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
+    out = run_cli("logout", "anthropic", "--yes", "--agent-dir", str(store.path.parent))
+    assert out.returncode == 0 and "Logged out of anthropic" in out.stdout
+    assert read_doc(store) == {}
+
+
+def test_logout_without_yes_and_without_terminal_asks_for_yes(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
+    out = run_cli("logout", "anthropic", "--agent-dir", str(store.path.parent))
+    assert out.returncode == 2 and "--yes" in out.stderr
+    assert store.get("anthropic") is not None
+
+
+def test_agent_dir_env_variable_is_used(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    tokens = fake.anthropic.seed_login()
+    seed_anthropic(store, tokens, expires=now_ms() + HOUR_MS)
+    out = run_cli("token", "anthropic", env={"PI_CODING_AGENT_DIR": str(store.path.parent)})
+    assert out.stdout.strip() == tokens["access"]
+
+
+def test_full_screen_app_without_terminal_says_what_to_use(tmp_path: Path) -> None:
+    out = run_cli("--agent-dir", str(tmp_path))
+    assert out.returncode == 2 and "pi-tui status" in out.stderr
+
+
+def test_eight_processes_refresh_once_and_agree(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
+    fake.set_latency("anthropic.refresh", 0.3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
+    env.update(fake.env())
+    start_at = time.time() + 1.0  # every process waits for the same moment, then asks at once
+    code = (
+        "import sys, time; from app.cli import main\n"
+        f"time.sleep(max(0, {start_at} - time.time()))\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, "token", "anthropic", "--agent-dir", str(store.path.parent)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for _ in range(8)
+    ]
+    results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
+    assert [r[2] for r in results] == [0] * 8, [r[1] for r in results]
+    printed = {r[0].strip() for r in results}
+    assert len(printed) == 1
+    assert printed == {store.get("anthropic")["access"]}  # type: ignore[index]
+    assert fake.count("anthropic.refresh") == 1
+    assert fake.anthropic.is_access_valid(printed.pop())
