@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import httpx
 
     from app.oauth.callback import CallbackListener
+    from app.oauth.github_copilot import CopilotLogin
 
 log = logging.getLogger("pi_tui.service")
 
@@ -192,6 +193,12 @@ class AuthService:
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
         return LoginResult(provider_id, info.name, self.store.path, account)
+
+    async def start_copilot_login(self, domain: str | None = None) -> CopilotLogin:
+        """Begin a GitHub Copilot device login (``domain`` None: github.com); asks for a user code."""
+        from app.oauth.github_copilot import CopilotLogin
+
+        return await CopilotLogin.start(self, domain)
 
     async def start_anthropic_login(self) -> AnthropicLogin:
         """Begin an Anthropic login: PKCE, the loopback listener (if enabled), the URL."""
