@@ -12,11 +12,15 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from app import __version__
 from app.errors import ConfigError, PiTuiError, StoreError
 
-EXIT_USAGE = 2
+if TYPE_CHECKING:
+    from app.store import CredentialStore
+
+Start = Literal["status", "login", "logout"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +69,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 130
 
 
-def _store(args: argparse.Namespace, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
     from app.paths import store_path
     from app.store import CredentialStore
 
@@ -164,7 +168,7 @@ def _run_app(
     args: argparse.Namespace,
     env: Mapping[str, str],
     *,
-    start: str = "status",
+    start: Start = "status",
     provider: str | None = None,
 ) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
