@@ -36,7 +36,6 @@ PROVIDERS: dict[str, ProviderInfo] = {
         id="github-copilot",
         name="GitHub Copilot",
         module="app.oauth.github_copilot",
-        available=False,
     ),
 }
 
