@@ -1,0 +1,1 @@
+"""Reliability: many processes, crashes mid-write, damaged stores, a real terminal."""
