@@ -85,7 +85,7 @@ def parse_json_response(response: httpx.Response, *, what: str) -> JsonResponse:
     if body.strip():
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile "[[[[…" body
             data = None
     if status >= 500:
         raise NetworkError(f"{what} had a server error (HTTP {status}); try again in a moment.")
@@ -107,11 +107,13 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> int |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(int(value), 86_400)
+    # isascii: "²" and other Unicode digits pass isdigit() but not int(); a value too long
+    # for int() (over 4300 digits) is a long wait all the same.
+    if value.isascii() and value.isdigit():
+        return min(int(value), 86_400) if len(value) <= 9 else 86_400
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year like 9999999999
         return None
     if when is None or when.tzinfo is None:
         return None
