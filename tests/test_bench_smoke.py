@@ -1,0 +1,38 @@
+"""``bench/run.py`` still runs and prints its table. No timing is asserted: machines are noisy."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_token_prints_a_well_formed_row(tmp_path: Path) -> None:
+    saved = tmp_path / "bench.json"
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "token", "--json", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("machine: nproc=")
+    header = [c.strip() for c in lines[1].strip("|").split("|")]
+    assert header == ["figure", "value", "baseline", "ratio", "target", "met"]
+    rows = [line for line in lines if line.startswith("| 1. token anthropic")]
+    assert len(rows) == 1, out.stdout
+    _, value, baseline, ratio, target, met = (c.strip() for c in rows[0].strip("|").split("|"))
+    assert re.fullmatch(r"\d+\.\d ms", value), value
+    assert re.fullmatch(r"\d+\.\d ms", baseline), baseline
+    assert re.fullmatch(r"\d+\.\d\d×", ratio), ratio
+    assert target == "≤ 2.00×"
+    assert met in ("yes", "NO")
+    doc = json.loads(saved.read_text())
+    (row,) = doc["rows"]
+    assert len(row["samples"]) == len(row["baseline_samples"]) == 5
