@@ -1,0 +1,29 @@
+"""Start the full-screen app from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from app.logs import setup_logging
+from app.oauth.service import AuthService
+
+if TYPE_CHECKING:
+    from app.store import CredentialStore
+    from app.tui.app import Start
+
+
+def run_app(
+    store: CredentialStore,
+    *,
+    env: Mapping[str, str],
+    start: Start = "status",
+    provider: str | None = None,
+) -> int:
+    """Run PiTuiApp over ``store`` until the user quits; returns the exit code."""
+    from app.tui.app import PiTuiApp
+
+    log_path = setup_logging(env)
+    service = AuthService(store, env=env)
+    PiTuiApp(service, start=start, provider=provider, log_path=log_path).run()
+    return 0

@@ -1,0 +1,160 @@
+"""Anthropic (Claude Pro/Max): the authorization link, then a pasted code or the browser's redirect."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.style import Style
+from textual.widgets import Footer, Header, Input, Static
+
+from app.tui.feedback import describe
+from app.tui.widgets.code_input import CodeInput
+
+if TYPE_CHECKING:
+    from app.oauth.service import AnthropicLogin, AuthService, LoginResult
+    from app.tui.app import PiTuiApp
+
+WAITING = "Waiting for the browser… or paste the code below."
+PASTE_ONLY = "After you authorize, the browser shows a code: paste it below."
+
+
+class AnthropicLoginScreen(Screen[None]):
+    """Shows the whole link, copies and opens it, and takes the code either way it comes back."""
+
+    app: PiTuiApp
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    exchanging: reactive[bool] = reactive(False)
+
+    def __init__(self, service: AuthService) -> None:
+        super().__init__(id="anthropic-login")
+        self.service = service
+        self.login: AnthropicLogin | None = None
+        self._done = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="login"):
+            yield Static("Log in to Anthropic (Claude Pro/Max)", classes="title")
+            yield Static("Open this link and choose Authorize:", classes="step")
+            yield Static("Preparing the login link…", id="url")
+            yield Static("", id="link-status", markup=False)
+            yield Static("", id="waiting")
+            code = CodeInput(placeholder="Paste the code here (it looks like abc123…#xyz…)", id="code")
+            code.cursor_blink = self.app.cursor_blink
+            code.disabled = True
+            yield code
+            yield Static("", id="feedback", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._start(open_browser=True)
+
+    async def on_unmount(self) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        login, self.login = self.login, None
+        if login is not None:
+            await login.aclose()
+
+    def watch_exchanging(self, exchanging: bool) -> None:
+        if exchanging:
+            self._feedback("Exchanging the code…")
+        self._ready_input()
+
+    def _ready_input(self) -> None:
+        """The code input takes text only while there is a login and no exchange is running."""
+        code = self.query_one("#code", CodeInput)
+        code.disabled = self.exchanging or self.login is None
+        if not code.disabled:
+            code.focus()
+
+    def _feedback(self, text: str, *, error: bool = False) -> None:
+        feedback = self.query_one("#feedback", Static)
+        feedback.update(text)
+        feedback.set_class(error, "-error")
+        feedback.scroll_visible()
+
+    @work(exclusive=True, group="start", exit_on_error=False)
+    async def _start(self, *, open_browser: bool) -> None:
+        """Get a fresh link (a new PKCE pair and state), show it, copy it, open it."""
+        await self._close()
+        try:
+            login = await self.service.start_anthropic_login()
+        except Exception as exc:
+            self.query_one("#url", Static).update("No link: the login could not start.")
+            self._feedback(describe(exc), error=True)
+            return
+        self.login = login
+        self.query_one("#url", Static).update(Content.styled(login.url, Style(link=login.url)))
+        self.query_one("#waiting", Static).update(WAITING if login.listening else PASTE_ONLY)
+        self._ready_input()
+        status = [self.app.copy_text(login.url, "Link")]
+        if open_browser:
+            opened = await asyncio.to_thread(self.app.opener, login.url)
+            status.append(opened.message)
+        self.query_one("#link-status", Static).update(" ".join(status))
+        if login.listening:
+            self._wait_for_browser(login)
+
+    @work(exclusive=True, group="callback", exit_on_error=False)
+    async def _wait_for_browser(self, login: AnthropicLogin) -> None:
+        """The loopback path: the browser on this machine delivers the code by itself."""
+        try:
+            result = await login.wait_for_callback()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.login is not login or self._done:
+                return
+            # The listener has answered once and is spent: start over with a new link.
+            self._feedback(f"{describe(exc)} A new link was made and copied.", error=True)
+            self._start(open_browser=False)
+            return
+        self._finish(result)
+
+    @on(CodeInput.Pasted)
+    def _pasted(self, event: CodeInput.Pasted) -> None:
+        self._submit(event.text)
+
+    @on(Input.Submitted, "#code")
+    def _typed(self, event: Input.Submitted) -> None:
+        self._submit(event.value)
+
+    @work(exclusive=True, group="submit", exit_on_error=False)
+    async def _submit(self, text: str) -> None:
+        """The paste path: exchange whatever the user pasted or typed."""
+        login = self.login
+        if login is None or self.exchanging:
+            return
+        self.exchanging = True
+        try:
+            result = await login.submit(text)
+        except Exception as exc:
+            self._feedback(describe(exc), error=True)
+            self.query_one("#code", CodeInput).clear()
+            self.exchanging = False
+            return
+        self._finish(result)
+
+    def _finish(self, result: LoginResult) -> None:
+        if self._done:
+            return
+        self._done = True
+        from app.tui.screens.login_done import LoginDoneScreen
+
+        self.app.switch_screen(LoginDoneScreen(result))
+
+    def action_cancel(self) -> None:
+        """Esc: stop waiting and go back; the workers stop and the listener closes on unmount."""
+        self.app.pop_screen()

@@ -1,0 +1,153 @@
+"""GitHub Copilot, step two: the device code, large and copied, while we poll GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from app.timefmt import duration
+from app.tui.feedback import describe
+
+if TYPE_CHECKING:
+    from app.oauth.service import AuthService, LoginResult
+    from app.tui.app import PiTuiApp
+
+
+def spaced(code: str) -> str:
+    """``WDJB-MJHT`` as ``W D J B - M J H T``: easier to read off and type."""
+    return " ".join(code)
+
+
+def progress(event: Any) -> str:
+    """One line about what polling is doing, from a poll event."""
+    if event.kind == "slow_down":
+        return f"GitHub asked us to slow down; checking every {event.interval:g} s."
+    times = "once" if event.polls == 1 else f"{event.polls} times"
+    checked = f" (checked {times})" if event.polls else ""
+    return f"Waiting for you to approve…{checked}"
+
+
+class DeviceCodeScreen(Screen[None]):
+    """Starts the device flow, shows the code and link, counts down, and polls until done.
+
+    The login object comes from ``service.start_copilot_login(domain)``: it has ``user_code``,
+    ``verification_uri``, ``expires_at_ms``, ``interval``, ``domain``, an async ``poll()``
+    yielding events (``kind`` waiting/slow_down/done, ``interval``, ``polls``, ``result``)
+    and ``aclose()``.
+    """
+
+    app: PiTuiApp
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Cancel"),
+        Binding("n", "restart", "New code"),
+    ]
+
+    failed: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(self, service: AuthService, domain: str | None = None) -> None:
+        super().__init__(id="device-code")
+        self.service = service
+        self.domain = domain
+        self.login: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        host = self.domain or "github.com"
+        with VerticalScroll(id="device"):
+            yield Static(f"Log in to GitHub Copilot ({host})", classes="title", markup=False)
+            yield Static("Asking GitHub for a code…", id="instructions", markup=False)
+            with Center():
+                yield Static("", id="user-code", markup=False)
+            yield Static("", id="link-status", markup=False)
+            yield Static("", id="countdown")
+            yield Static("", id="progress", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#user-code").display = False
+        self.set_interval(1.0, self._tick)
+        self._run()
+
+    async def on_unmount(self) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        login, self.login = self.login, None
+        if login is not None:
+            await login.aclose()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "restart":
+            return self.failed
+        return True
+
+    def watch_failed(self, failed: bool) -> None:
+        # A failed code is dimmed and its countdown hidden (see app.tcss).
+        self.set_class(failed, "-failed")
+
+    def action_restart(self) -> None:
+        """n: after a failure, ask GitHub for a new code."""
+        self._run()
+
+    def _show(self, widget_id: str, text: str, *, error: bool = False) -> None:
+        widget = self.query_one(f"#{widget_id}", Static)
+        widget.update(text)
+        widget.set_class(error, "-error")
+
+    @work(exclusive=True, group="device", exit_on_error=False)
+    async def _run(self) -> None:
+        """Start the flow, then follow the poll until GitHub answers for good."""
+        self.failed = False
+        await self._close()
+        self._show("progress", "")
+        try:
+            self.login = login = await self.service.start_copilot_login(self.domain)
+            self._show_code(login)
+            await self._open(login)
+            async for event in login.poll():
+                if event.kind == "done":
+                    self._finish(event.result)
+                    return
+                self._show("progress", progress(event))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failed = True
+            self._show("progress", f"{describe(exc)} Press n for a new code, or Esc to go back.", error=True)
+
+    def _show_code(self, login: Any) -> None:
+        self._show("instructions", f"Open {login.verification_uri} and enter this code:")
+        code = self.query_one("#user-code", Static)
+        code.update(spaced(login.user_code))
+        code.display = True
+        self._show("progress", "Waiting for you to approve…")
+        self._tick()
+
+    async def _open(self, login: Any) -> None:
+        copied = self.app.copy_text(login.user_code, "Code")
+        opened = await asyncio.to_thread(self.app.opener, login.verification_uri)
+        self._show("link-status", f"{copied} {opened.message}")
+
+    def _tick(self) -> None:
+        """Once a second: the time left on the code."""
+        if self.login is None:
+            return
+        left = self.login.expires_at_ms - self.service.now_ms()
+        if left > 0:
+            self._show("countdown", f"The code expires in {duration(left)}.")
+        else:
+            self._show("countdown", "The code has expired.", error=True)
+
+    def _finish(self, result: LoginResult) -> None:
+        from app.tui.screens.login_done import LoginDoneScreen
+
+        self.app.switch_screen(LoginDoneScreen(result))

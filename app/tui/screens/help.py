@@ -1,0 +1,57 @@
+"""Every key and what it does, and where pi-tui keeps things."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+MORE_KEYS = (
+    ("↑ ↓ / tab", "Select a provider's card"),
+    ("ctrl+p", "Command palette: every action by name"),
+    ("esc", "Back, or cancel a login in progress"),
+)
+
+
+def keys() -> list[tuple[str, str]]:
+    """The status screen's keys (from its bindings) and the ones that work everywhere."""
+    from app.tui.screens.status import StatusScreen
+
+    shown = [b for b in StatusScreen.BINDINGS if isinstance(b, Binding) and b.show]
+    return [(b.key_display or b.key, b.tooltip) for b in shown] + list(MORE_KEYS)
+
+
+class HelpScreen(Screen[None]):
+    """Keys, the store path and the log path. Esc, q or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "app.pop_screen", "Close", key_display="esc"),
+    ]
+
+    def __init__(self, store_path: Path, log_path: Path | None) -> None:
+        super().__init__(id="help")
+        self.store_path = store_path
+        self.log_path = log_path
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="help-body"):
+            yield Static("Keys", classes="title")
+            for key, what in keys():
+                yield Static(f"{key:<11} {what}", classes="key-line", markup=False)
+            yield Static(
+                "Logging in to Anthropic: the link is copied for you; authorize in the browser, "
+                "then paste the code it shows (or let this machine's browser finish by itself).",
+                classes="para",
+            )
+            yield Static("Files", classes="title")
+            yield Static(f"Credentials  {self.store_path}", classes="key-line", markup=False)
+            logs = str(self.log_path) if self.log_path else "not written (no log file for this run)"
+            yield Static(f"Logs         {logs}", classes="key-line", markup=False)
+            yield Static("Tokens are shown masked everywhere, logs included.", classes="para")
+        yield Footer()

@@ -1,0 +1,36 @@
+"""The end of a successful login: what happened and where the tokens went."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+if TYPE_CHECKING:
+    from app.oauth.service import LoginResult
+
+
+class LoginDoneScreen(Screen[None]):
+    """Shows ``result.message``; Enter or Esc returns to the status panel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "app.pop_screen", "Back to status"),
+        Binding("escape", "app.pop_screen", "Back", show=False),
+    ]
+
+    def __init__(self, result: LoginResult) -> None:
+        super().__init__(id="login-done")
+        self.result = result
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="done"):
+            yield Static(f"✓ {self.result.message}", id="done-message", markup=False)
+            if self.result.account:
+                yield Static(f"Account: {self.result.account}", id="done-account", markup=False)
+            yield Static("Press Enter to return to the status panel.", classes="hint")
+        yield Footer()

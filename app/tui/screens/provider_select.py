@@ -1,0 +1,76 @@
+"""Choose a provider to log in to (or out of)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from app.credentials import STORED, AccountStatus
+
+Mode = Literal["login", "logout"]
+
+
+class ProviderSelectScreen(Screen[str | None]):
+    """An option list of providers; dismisses with the chosen id, or None on Esc."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Back"),
+        Binding("enter", "choose", "Select", show=True),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
+    ]
+
+    def __init__(self, statuses: list[AccountStatus], *, mode: Mode = "login") -> None:
+        super().__init__(id=f"select-{mode}")
+        self.statuses = statuses
+        self.mode = mode
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="select"):
+            yield Static(f"Select provider to {self.mode}:", classes="title")
+            yield OptionList(*(self._option(s) for s in self.statuses), id="providers")
+        yield Footer()
+
+    def _option(self, status: AccountStatus) -> Option:
+        stored = status.source == STORED
+        label = f"{'✓' if stored else ' '} {status.name}"
+        if not status.available:
+            return Option(f"{label}  (not yet available)", id=status.provider, disabled=True)
+        if self.mode == "logout" and not stored:
+            return Option(f"{label}  (not logged in)", id=status.provider, disabled=True)
+        return Option(label, id=status.provider)
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = next(
+            (i for i in range(options.option_count) if not options.get_option_at_index(i).disabled),
+            None,
+        )
+
+    def action_move(self, step: int) -> None:
+        """j/k move like the arrow keys."""
+        options = self.query_one(OptionList)
+        if step > 0:
+            options.action_cursor_down()
+        else:
+            options.action_cursor_up()
+
+    def action_cancel(self) -> None:
+        """Esc: back without choosing."""
+        self.dismiss(None)
+
+    def action_choose(self) -> None:
+        """Enter: take the highlighted provider."""
+        self.query_one(OptionList).action_select()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

@@ -1,0 +1,157 @@
+"""Helpers for the TUI tests: waiting on the app, reading the screen, scripted Copilot logins."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from app.oauth.pkce import Pkce
+from app.oauth.service import AnthropicLogin, AuthService, LoginResult
+from app.store import CredentialStore
+
+HOUR_MS = 3_600_000
+
+
+def screen_text(app: App[Any]) -> str:
+    """Everything visible on the current screen, as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def flat(app: App[Any]) -> str:
+    """The text of every shown Static on the current screen, whitespace folded (wrapping undone)."""
+    shown = (str(w.content) for w in app.screen.query(Static) if w.display and w.parent.display)
+    return " ".join(" ".join(shown).split())
+
+
+def card(app: App[Any], provider: str) -> str:
+    """The text of a provider's card on the status screen, one ``label value`` per line."""
+    panel = app.screen_stack[0].query_one(f"#panel-{provider}")
+    return "\n".join(f"{label} {value}".strip() for label, value, _ in panel.rows())
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` is true; fail with the screen's text otherwise."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out; screen was:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def wait_for_screen(pilot: Pilot[Any], name: str, timeout: float = 10.0) -> None:
+    """Wait until the top screen's class is ``name``."""
+    await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == name, timeout)
+
+
+async def wait_for_text(pilot: Pilot[Any], text: str, timeout: float = 10.0) -> None:
+    """Wait until ``text`` is on screen (line breaks folded)."""
+    await wait_until(pilot, lambda: text in flat(pilot.app), timeout)
+
+
+def read_doc(store: CredentialStore) -> dict[str, Any]:
+    """The store file as JSON."""
+    return json.loads(store.path.read_text())
+
+
+def seed(
+    store: CredentialStore, provider: str, tokens: dict[str, str], *, expires: int, **extra: Any
+) -> None:
+    """Write a stored login directly."""
+    entry = {"type": "oauth", "refresh": tokens["refresh"], "access": tokens["access"], "expires": expires}
+    entry.update(extra)
+    store.put(provider, entry)
+
+
+FIXED_PKCE = Pkce(
+    verifier="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    state="af0ifjsldkjXJ2Yfc1qxCtrs8t0Q2vB8ZkSmyJd4Ep0",
+)
+
+
+class IdleListener:
+    """Stands in for the loopback listener in snapshots: never receives anything."""
+
+    port = 53692
+
+    async def wait(self) -> str:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        return None
+
+
+def fixed_anthropic_login(service: AuthService, *, listening: bool = True) -> Callable[[], Any]:
+    """A ``start_anthropic_login`` that always makes the same link (real AnthropicLogin, fixed PKCE)."""
+    from app.oauth import anthropic
+
+    async def start() -> AnthropicLogin:
+        redirect = anthropic.redirect_uri_for(53692)
+        url = anthropic.authorize_url(
+            service.endpoints, redirect_uri=redirect, challenge=FIXED_PKCE.challenge, state=FIXED_PKCE.state
+        )
+        listener = IdleListener() if listening else None
+        return AnthropicLogin(service, FIXED_PKCE, redirect, url, listener)  # type: ignore[arg-type]
+
+    return start
+
+
+@dataclass
+class PollEvent:
+    """One event of a device-flow poll, as the Copilot login yields them."""
+
+    kind: str
+    interval: float = 5
+    polls: int = 0
+    result: LoginResult | None = None
+
+
+@dataclass
+class ScriptedCopilotLogin:
+    """A Copilot device login that yields a script of events (an exception ends it), then waits."""
+
+    script: list[PollEvent | BaseException]
+    user_code: str = "WDJB-MJHT"
+    verification_uri: str = "https://github.com/login/device"
+    expires_at_ms: int = 0
+    interval: float = 5
+    domain: str = "github.com"
+    closed: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def poll(self) -> Any:
+        for item in self.script:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        await self.release.wait()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def scripted_copilot(
+    service: AuthService, script: list[PollEvent | BaseException], *, lifetime_ms: int = 15 * 60_000
+) -> list[ScriptedCopilotLogin]:
+    """Give ``service`` a ``start_copilot_login`` that returns scripted logins; returns them as made."""
+    made: list[ScriptedCopilotLogin] = []
+
+    async def start(domain: str | None = None) -> ScriptedCopilotLogin:
+        login = ScriptedCopilotLogin(
+            list(script), expires_at_ms=service.now_ms() + lifetime_ms, domain=domain or "github.com"
+        )
+        made.append(login)
+        return login
+
+    service.start_copilot_login = start  # type: ignore[attr-defined]
+    return made

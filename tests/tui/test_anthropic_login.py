@@ -1,0 +1,209 @@
+"""The Anthropic login in the app, over real HTTP to the fake provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from textual import events
+
+from app.oauth.service import AuthService
+from tests.tui.helpers import card, flat, read_doc, screen_text, wait_for_screen, wait_for_text, wait_until
+
+
+@pytest.fixture
+def service(store: Any, fake: Any, clock: Any) -> AuthService:
+    return AuthService(store, env=fake.env(), clock=clock)
+
+
+async def open_login(pilot: Any) -> Any:
+    """From the status screen: l, Enter on Anthropic, wait for the link."""
+    await pilot.press("l")
+    await wait_for_screen(pilot, "ProviderSelectScreen")
+    await pilot.press("enter")
+    await wait_for_screen(pilot, "AnthropicLoginScreen")
+    await wait_until(pilot, lambda: pilot.app.screen.login is not None)
+    return pilot.app.screen.login
+
+
+async def test_login_by_paste_saves_tokens_and_shows_success(
+    service, store, fake, make_app, clipboard, opener
+):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        login = await open_login(pilot)
+        assert clipboard.copied == [login.url]
+        assert opener.opened == [login.url]
+        assert "Link copied to the clipboard." in flat(app)
+        assert "Waiting for the browser… or paste the code below." in flat(app)
+        code, state = fake.anthropic.authorize(login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {store.path}" in flat(app)
+        entry = read_doc(store)["anthropic"]
+        assert entry["type"] == "oauth" and entry["email"] == "user@example.com"
+        assert fake.anthropic.is_access_valid(entry["access"])
+        assert entry["access"] not in screen_text(app)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "StatusScreen")
+        shown = card(app, "anthropic")
+        assert "State ● logged in" in shown
+        assert "Account user@example.com" in shown
+        assert "Expiry expires in 7h 55m" in shown
+        assert f"Token sk-ant-oat01-…{entry['access'][-4:]}" in shown
+        assert "user@example.com" in screen_text(app)
+        assert entry["access"] not in screen_text(app)
+
+
+async def test_paste_event_to_the_focused_input_like_a_real_terminal(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        code, state = fake.anthropic.authorize(app.screen.login.url)
+        assert app.focused is not None and app.focused.id == "code"
+        app.focused.post_message(events.Paste(f"{code}#{state}"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert "anthropic" in read_doc(store)
+
+
+async def test_multiline_paste_wrapped_in_bracketed_paste_markers_is_used_whole(
+    service, store, fake, make_app
+):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        code, state = fake.anthropic.authorize(app.screen.login.url)
+        # A terminal that wraps the code over lines and leaks the paste markers.
+        app.post_message(events.Paste(f"\x1b[200~{code[:10]}\n{code[10:]}\n#{state}\n\x1b[201~"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert "anthropic" in read_doc(store)
+
+
+async def test_typed_code_is_submitted_with_enter(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        code, state = fake.anthropic.authorize(app.screen.login.url)
+        app.screen.query_one("#code").value = f"{code}#{state}"
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert "anthropic" in read_doc(store)
+
+
+async def test_login_by_loopback_callback_needs_no_paste(service, store, fake, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        login = await open_login(pilot)
+        assert login.listening
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            page = await browser.get(login.url)
+        assert page.status_code == 200 and "You can close this tab" in page.text
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert read_doc(store)["anthropic"]["email"] == "user@example.com"
+
+
+async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        app.post_message(events.Paste("this is not a code!"))
+        await wait_for_text(pilot, "doesn't look like an authorization code")
+        code_input = app.screen.query_one("#code")
+        assert code_input.value == "" and not code_input.disabled and app.focused is code_input
+        assert not store.path.exists()
+        code, state = fake.anthropic.authorize(app.screen.login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert "anthropic" in read_doc(store)
+
+
+async def test_code_from_another_login_attempt_is_rejected(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        code, _state = fake.anthropic.authorize(app.screen.login.url)
+        app.post_message(events.Paste(f"{code}#some-other-state"))
+        await wait_for_text(pilot, "belongs to a different login attempt")
+        assert fake.count("anthropic.exchange") == 0
+        assert app.screen.query_one("#code").value == ""
+
+
+async def test_pasted_error_redirect_is_explained(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        app.post_message(
+            events.Paste(
+                "http://localhost:53692/callback?error=access_denied&error_description=The+user+said+no"
+            )
+        )
+        await wait_for_text(pilot, "Anthropic did not authorize the login (access_denied: The user said no)")
+        assert not store.path.exists()
+
+
+async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
+    service, store, fake, make_app, clipboard
+):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        first = app.screen.login
+        fake.anthropic.deny_next_authorize()
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            await browser.get(first.url)
+        await wait_for_text(pilot, "Anthropic did not authorize the login (The user denied access)")
+        await wait_until(pilot, lambda: app.screen.login is not None and app.screen.login is not first)
+        second = app.screen.login
+        assert clipboard.copied == [first.url, second.url]
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            await browser.get(second.url)
+        await wait_for_screen(pilot, "LoginDoneScreen")
+
+
+async def test_code_the_server_rejects_can_be_replaced(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        login = app.screen.login
+        app.post_message(events.Paste(f"not-issued-by-the-server#{login.pkce.state}"))
+        await wait_for_text(pilot, "Anthropic rejected that code: it has expired or was already used.")
+        assert fake.count("anthropic.exchange") == 1
+        code, state = fake.anthropic.authorize(login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+
+
+async def test_escape_cancels_and_closes_the_listener(service, store, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        login = app.screen.login
+        port = login.listener.port
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        await wait_until(pilot, lambda: not login.listener._servers)
+        with pytest.raises(httpx.ConnectError):
+            async with httpx.AsyncClient() as browser:
+                await browser.get(f"http://127.0.0.1:{port}/callback")
+        assert not store.path.exists()
+
+
+async def test_without_a_system_clipboard_the_link_goes_by_osc52(service, make_app, clipboard, opener):
+    clipboard.available = False
+    opener.opens = False
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await wait_for_text(pilot, "Link sent to your terminal's clipboard (OSC 52).")
+        assert app.clipboard == app.screen.login.url
+        assert "Not opening a browser over SSH" in flat(app)
+
+
+async def test_whole_link_is_on_screen(service, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await pilot.pause()
+        shown = "".join(line.strip(" │") for line in screen_text(app).splitlines())
+        assert app.screen.login.url in shown
