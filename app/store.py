@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import stat
 import threading
@@ -404,8 +405,8 @@ def _entry_problem(entry: object) -> str | None:
         if not isinstance(entry.get(key), str):
             return f'"{key}" is missing or not a string'
     expires = entry.get("expires")
-    if isinstance(expires, bool) or not isinstance(expires, int | float):
-        return '"expires" is missing or not a number'
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+        return '"expires" is missing or not a finite number'
     return None
 
 

@@ -221,7 +221,8 @@ def _clean_verification_uri(value: object) -> str:
         host = parts.hostname
     except ValueError:
         parts, host = None, None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not host or len(uri) > 2048:
+    unusable = parts is None or not host or len(uri) > 2048 or not uri.isprintable() or " " in uri
+    if unusable or parts is None or parts.scheme.lower() not in ("http", "https"):
         shown = for_display(uri, limit=80) or "nothing"
         raise DeviceFlowError(
             f"GitHub sent a verification address that is not a web link ({shown!r}); "

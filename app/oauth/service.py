@@ -68,7 +68,7 @@ class AuthService:
         self.env = os.environ if env is None else env
         self.endpoints = endpoints or load_endpoints(self.env)
         self.clock = clock
-        # Shrinks device-flow waits in tests; the fake server scales its own clock to match.
+        # Shrinks device-flow waits in tests (which also shrink the fake server's poll gap).
         self.poll_scale = poll_scale
         self._client_factory = client_factory
         self._errors: dict[str, str] = {}
