@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import providers
 from app.credentials import AccountStatus, account_status, resolve
-from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError
+from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
@@ -114,7 +114,8 @@ class AuthService:
         found = resolve(info, self.store, self.env)
         if found.source is None:
             if found.error:
-                raise NotLoggedIn(found.error)
+                # The store could not be read: a store problem (exit 3), not "not logged in".
+                raise StoreError(found.error)
             raise NotLoggedIn(providers.login_hint(info))
         if found.entry is None:
             assert found.token is not None
