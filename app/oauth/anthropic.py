@@ -31,7 +31,9 @@ TEST_MODEL = "claude-haiku-4-5"
 WHAT = "Anthropic"
 
 # Codes are base64url-ish; anything else was not copied from the browser.
-_CODE_RE = re.compile(r"^[A-Za-z0-9._~\-]{1,2048}$")
+_CODE_RE = re.compile(r"[A-Za-z0-9._~\-]{1,2048}")
+# Tokens are visible ASCII: anything else would be stored, then printed by `pi-tui token`.
+_TOKEN_RE = re.compile(r"[!-~]{1,8192}")
 _PASTE_MARKERS = re.compile(r"\x1b?\[20[01]~")
 
 
@@ -67,15 +69,14 @@ def parse_pasted(text: str, expected_state: str) -> str:
         raise LoginInputError(
             "Nothing was pasted. Authorize in the browser, copy the code it shows, and paste it here."
         )
-    code, state, error = _split_pasted(cleaned)
+    code, states, error = _split_pasted(cleaned)
     if error:
         raise LoginInputError(
             f"Anthropic did not authorize the login ({for_display(error, limit=200)}). "
             "Open the link again and choose Authorize."
         )
-    if state is not None and not secrets.compare_digest(
-        state.encode("utf-8", "replace"), expected_state.encode("ascii")
-    ):
+    expected = expected_state.encode("ascii")
+    if not all(secrets.compare_digest(state.encode("utf-8", "replace"), expected) for state in states):
         raise LoginInputError(
             "That code belongs to a different login attempt (its state does not match). "
             "Open the link shown here, authorize, and paste the new code."
@@ -85,7 +86,7 @@ def parse_pasted(text: str, expected_state: str) -> str:
             "No authorization code found in what you pasted. Paste the code the browser shows "
             "after you authorize (it looks like abc123…#xyz…)."
         )
-    if not _CODE_RE.match(code):
+    if not _CODE_RE.fullmatch(code):
         raise LoginInputError(
             "That doesn't look like an authorization code. Copy the whole code from the "
             "browser page and paste it again."
@@ -93,19 +94,31 @@ def parse_pasted(text: str, expected_state: str) -> str:
     return code
 
 
-def _split_pasted(text: str) -> tuple[str, str | None, str | None]:
-    """(code, state, error) from a pasted string, without judging them."""
+def _split_pasted(text: str) -> tuple[str, list[str], str | None]:
+    """(code, every state in the paste, error) from a pasted string, without judging them."""
     if text.lower().startswith(("http://", "https://")):
-        parts = urlsplit(text)
-        params = parse_qs(parts.query) | parse_qs(parts.fragment)
-        return _from_params(params)
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # "http://[…", or a host with a full-width "＃": not a redirect URL
+            return text, [], None
+        return _from_params(_query(parts.query), _query(parts.fragment))
     if "code=" in text or "error=" in text:
-        return _from_params(parse_qs(text.lstrip("?#")))
+        return _from_params(_query(text.lstrip("?#")))
     code, sep, state = text.partition("#")
-    return code, (state if sep else None), None
+    return code, ([state] if sep else []), None
 
 
-def _from_params(params: dict[str, list[str]]) -> tuple[str, str | None, str | None]:
+def _query(text: str) -> dict[str, list[str]]:
+    # Blank values are kept: "state=" is a state, and not the expected one.
+    return parse_qs(text, keep_blank_values=True)
+
+
+def _from_params(*sources: dict[str, list[str]]) -> tuple[str, list[str], str | None]:
+    params: dict[str, list[str]] = {}
+    for source in sources:
+        for name, values in source.items():
+            params.setdefault(name, []).extend(values)
+
     def first(name: str) -> str | None:
         values = params.get(name)
         return values[0] if values else None
@@ -113,10 +126,10 @@ def _from_params(params: dict[str, list[str]]) -> tuple[str, str | None, str | N
     error = first("error")
     if error:
         description = first("error_description")
-        return "", first("state"), f"{error}: {description}" if description else error
-    code = first("code") or ""
-    code, sep, state_in_code = code.partition("#")
-    return code, first("state") or (state_in_code if sep else None), None
+        return "", [], f"{error}: {description}" if description else error
+    code, sep, state_in_code = (first("code") or "").partition("#")
+    # Every state counts: a paste that also carries another attempt's state is not this login's.
+    return code, params.get("state", []) + ([state_in_code] if sep else []), None
 
 
 def _entry_from_token_response(
@@ -134,6 +147,10 @@ def _entry_from_token_response(
         if previous is None:
             raise NetworkError("Anthropic's answer had no refresh token; try logging in again.")
         refresh = previous["refresh"]
+    if not (_TOKEN_RE.fullmatch(data["access_token"]) and _TOKEN_RE.fullmatch(refresh)):
+        raise NetworkError(
+            "Anthropic's answer had a token with spaces or control characters in it; try again in a moment."
+        )
     entry: dict[str, Any] = dict(previous or {})
     entry.update(
         type="oauth",
