@@ -13,7 +13,12 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# Zero-width, bidi (embeddings, overrides, isolates), soft hyphen, BOM, tag characters, and lone
+# surrogates (invalid UTF-8 decoded with surrogateescape; no terminal can be sent one).
+_INVISIBLE = re.compile(
+    r"[\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+    r"\ud800-\udfff\U000e0000-\U000e007f]"
+)
 
 
 def strip_escapes(text: str) -> str:
@@ -23,5 +28,6 @@ def strip_escapes(text: str) -> str:
 
 def for_display(text: object, *, limit: int = 300) -> str:
     """One clean line of at most ``limit`` characters from something a server sent."""
-    cleaned = " ".join(strip_escapes(str(text)).split())
+    visible = "".join(c for c in strip_escapes(str(text)) if c.isprintable() or c.isspace())
+    cleaned = " ".join(visible.split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
