@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # tests.fakes
+        sys.path.append(str(ROOT))  # tests.fakes (app itself is installed)
     try:
         result = asyncio.run(measure(args.runs, args.warmup, args.agent_dir))
     except ImportError as exc:

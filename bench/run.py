@@ -169,8 +169,18 @@ def both_providers_doc() -> dict[str, Any]:
 # --- timing helpers -----------------------------------------------------------------------------
 
 
-def run_timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
-    """Run ``argv`` to completion; (wall seconds, stdout). BenchError if it fails."""
+@dataclass(frozen=True)
+class Timed:
+    """One finished command: wall seconds, CPU seconds (user + system) and its stdout."""
+
+    wall: float
+    cpu: float
+    stdout: str
+
+
+def run_timed(argv: Sequence[str], env: dict[str, str]) -> Timed:
+    """Run ``argv`` to completion and time it. BenchError if it fails."""
+    cpu_before = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True)
     elapsed = time.perf_counter() - start
@@ -178,22 +188,35 @@ def run_timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
         raise BenchError(
             f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-800:]}"
         )
-    return elapsed, proc.stdout.decode(errors="replace")
+    return Timed(elapsed, children_cpu() - cpu_before, proc.stdout.decode(errors="replace"))
+
+
+def children_cpu() -> float:
+    """User + system seconds used so far by this process's waited-for children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def alternate(
     candidate: Callable[[], float], baseline: Callable[[], float], settings: Settings
 ) -> tuple[list[float], list[float]]:
     """Warm up, then run candidate and baseline alternately ``settings.runs`` times each."""
-    for _ in range(settings.warmup):
-        candidate()
-        baseline()
-    cand: list[float] = []
-    base: list[float] = []
-    for _ in range(settings.runs):
-        cand.append(candidate())
-        base.append(baseline())
+    cand, base = rotate([candidate, baseline], settings)
     return cand, base
+
+
+def rotate(measures: Sequence[Callable[[], float]], settings: Settings) -> list[list[float]]:
+    """Warm up, then run every measure in turn (A B C A B C …) ``settings.runs`` times each."""
+    for _ in range(settings.warmup):
+        for measure in measures:
+            measure()
+    samples: list[list[float]] = [[] for _ in measures]
+    for _ in range(settings.runs):
+        for measure, into in zip(measures, samples, strict=True):
+            into.append(measure())
+    return samples
 
 
 def ratio_row(
@@ -245,23 +268,30 @@ def bench_cli(settings: Settings, workdir: Path, which: str) -> list[Row]:
         argv = [*command, "status", "--json", "--agent-dir", str(agent)]
         figure, limit = "2. status --json (both stored)", 2.5
     expected = doc["anthropic"]["access"]
+    cpu: dict[str, list[float]] = {"candidate": [], "baseline": []}
 
     def candidate() -> float:
-        elapsed, out = run_timed(argv, env)
-        if which == "token" and out.strip() != expected:
+        timed = run_timed(argv, env)
+        if which == "token" and timed.stdout.strip() != expected:
             raise BenchError("pi-tui token printed something other than the stored token")
-        if which == "status" and len(json.loads(out)["providers"]) < 2:
+        if which == "status" and len(json.loads(timed.stdout)["providers"]) < 2:
             raise BenchError("pi-tui status --json did not list both providers")
-        return elapsed
+        cpu["candidate"].append(timed.cpu)
+        return timed.wall
 
     def baseline() -> float:
-        return run_timed(baseline_command(), env)[0]
+        timed = run_timed(baseline_command(), env)
+        cpu["baseline"].append(timed.cpu)
+        return timed.wall
 
     try:
         cand, base = alternate(candidate, baseline, settings)
     except BenchError as exc:
         return [failed_row(figure, f"≤ {limit:.2f}×", exc)]
-    return [ratio_row(figure, cand, base, unit="ms", limit=limit, scale=1000.0)]
+    cpu_cand = statistics.median(cpu["candidate"][-settings.runs :]) * 1000
+    cpu_base = statistics.median(cpu["baseline"][-settings.runs :]) * 1000
+    note = f"CPU (user+sys) {cpu_cand:.1f} ms vs {cpu_base:.1f} ms = {cpu_cand / cpu_base:.2f}×"
+    return [ratio_row(figure, cand, base, unit="ms", limit=limit, scale=1000.0, note=note)]
 
 
 # --- 3. and 4.: first frame and peak memory in a pseudo-terminal -------------------------------
@@ -338,7 +368,11 @@ def _read_pty(master: int, deadline: float) -> bytes | None:
 
 
 def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
-    """Time to first frame and peak memory: ``pi-tui`` on its status panel vs the bare app."""
+    """Time to first frame and peak memory: ``pi-tui`` on its status panel vs the bare app.
+
+    ``bench/floor_app.py`` (the same screen in plain Textual) runs in the same rotation, without
+    the idle: the note under figure 3 says how much of the gap Textual itself needs.
+    """
     agent = workdir / "agent-frame"
     write_store(agent, both_providers_doc())
     logs = workdir / "logs"
@@ -347,35 +381,45 @@ def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
     command, _ = pi_tui_command()
     app_argv = [*command, "--agent-dir", str(agent)]
     bare_argv = [sys.executable, str(BENCH / "bare_app.py")]
-    app_samples: list[FrameSample] = []
-    bare_samples: list[FrameSample] = []
+    floor_argv = [sys.executable, str(BENCH / "floor_app.py")]
+    rss: dict[str, list[float]] = {"app": [], "bare": []}
 
-    def candidate() -> float:
-        sample = run_in_pty(app_argv, env, APP_MARKER, settings.idle_s)
-        app_samples.append(sample)
-        return sample.first_frame_s
+    def measure(which: str, argv: list[str], marker: str, idle_s: float) -> Callable[[], float]:
+        def run() -> float:
+            sample = run_in_pty(argv, env, marker, idle_s)
+            rss.setdefault(which, []).append(sample.max_rss_kib / 1024)
+            return sample.first_frame_s
 
-    def baseline() -> float:
-        sample = run_in_pty(bare_argv, env, BARE_MARKER, settings.idle_s)
-        bare_samples.append(sample)
-        return sample.first_frame_s
+        return run
 
     try:
-        cand, base = alternate(candidate, baseline, settings)
+        cand, base, floor = rotate(
+            [
+                measure("app", app_argv, APP_MARKER, settings.idle_s),
+                measure("bare", bare_argv, BARE_MARKER, settings.idle_s),
+                measure("floor", floor_argv, APP_MARKER, 0.0),
+            ],
+            settings,
+        )
     except BenchError as exc:
         return [
             failed_row("3. first frame of pi-tui (pty 80×24)", "≤ 1.15×", exc),
             failed_row("4. peak memory, idle on status", "≤ 1.20×", exc),
         ]
+    value, bare, textual = (statistics.median(x) * 1000 for x in (cand, base, floor))
+    note = (
+        f"marker {APP_MARKER!r}; plain Textual with the same widgets (bench/floor_app.py): "
+        f"{textual:.1f} ms = {textual / bare:.2f}× bare, so pi-tui's own share is {value - textual:.1f} ms"
+    )
     measured = settings.runs
-    mem_cand = [s.max_rss_kib / 1024 for s in app_samples[-measured:]]
-    mem_base = [s.max_rss_kib / 1024 for s in bare_samples[-measured:]]
     return [
-        ratio_row("3. first frame of pi-tui (pty 80×24)", cand, base, unit="ms", limit=1.15, scale=1000.0),
+        ratio_row(
+            "3. first frame of pi-tui (pty 80×24)", cand, base, unit="ms", limit=1.15, scale=1000.0, note=note
+        ),
         ratio_row(
             "4. peak memory, idle on status",
-            mem_cand,
-            mem_base,
+            rss["app"][-measured:],
+            rss["bare"][-measured:],
             unit="MiB",
             limit=1.2,
             note=f"max RSS after {settings.idle_s:g} s idle",
@@ -476,14 +520,6 @@ class FakeServer:
                 self._proc.wait()
 
 
-def children_cpu() -> float:
-    """User + system seconds used so far by this process's waited-for children."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def bench_refresh(settings: Settings, workdir: Path) -> list[Row]:
     """32 ``pi-tui token anthropic`` at once while due vs one process doing one refresh."""
     figure = f"6. {settings.concurrency}× token while due (100 ms)"
@@ -511,10 +547,10 @@ def bench_refresh(settings: Settings, workdir: Path) -> list[Row]:
 
     def single() -> float:
         seed_due()
-        elapsed, _ = run_timed(argv, env)
+        timed = run_timed(argv, env)
         if refreshes() != 1:
             raise BenchError("one due `pi-tui token` did not make exactly one refresh request")
-        return elapsed
+        return timed.wall
 
     def crowd() -> float:
         seed_due()
