@@ -89,7 +89,11 @@ class StatusScreen(Screen[None]):
         self._show_empty()
 
     def _show_empty(self) -> None:
-        nothing = all(p.status is None or p.status.source is None for p in self.query(AccountPanel))
+        # An unreadable store is not an empty one: its cards say what is wrong with it.
+        nothing = all(
+            p.status is None or (p.status.source is None and p.status.state is not State.UNREADABLE)
+            for p in self.query(AccountPanel)
+        )
         self.query_one("#empty").display = nothing
 
     def _tick(self) -> None:
