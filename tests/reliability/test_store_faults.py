@@ -351,3 +351,70 @@ def test_refresh_whose_answer_cannot_be_saved_loses_a_rotating_login(
     assert path.read_bytes() == before
     assert fake.count("anthropic.refresh") == 1
     assert not fake.anthropic.is_refresh_valid(doc["anthropic"]["refresh"])
+
+
+# --- the full-screen app -------------------------------------------------------------------------
+
+APP_CASES = ("invalid-json", "wrong-types", "mode-0644", "symlink-to-file", "directory", "fifo")
+
+
+@pytest.mark.parametrize("case_id", APP_CASES)
+async def test_full_screen_app_shows_the_store_problem_and_survives_every_key(
+    tmp_path: Path, fake: FakeProviders, clock: Any, make_app: Any, case_id: str
+) -> None:
+    from app.oauth.service import AuthService
+    from app.store import CredentialStore
+    from tests.tui.helpers import card, flat, wait_for_screen
+
+    case = CASES[case_id]
+    path = tmp_path / "agent" / "oauth.json"
+    case.setup(path, valid_document(fake, due=False))
+    before = snapshot(tmp_path)
+    app = make_app(AuthService(CredentialStore(path, lock_timeout=2.0), env=fake.env(), clock=clock))
+
+    async with app.run_test(size=(100, 40)) as pilot:
+        shown = " ".join(card(app, "anthropic").split())
+        assert "State ● store unreadable" in shown
+        assert f"Error {sentence(case, path)}" in shown
+        assert "Nothing is logged in yet" not in flat(app)
+        for key in ("r", "t", "o", "question_mark", "escape"):
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert app.is_running
+    assert snapshot(tmp_path) == before, "the app changed a store it could not read"
+
+
+async def test_full_screen_login_over_a_damaged_store_keeps_a_copy_of_it(
+    tmp_path: Path, fake: FakeProviders, clock: Any, make_app: Any
+) -> None:
+    from textual import events
+
+    from app.oauth.service import AuthService
+    from app.store import CredentialStore
+    from tests.tui.helpers import card, wait_for_screen, wait_until
+
+    path = tmp_path / "agent" / "oauth.json"
+    truncated(path, valid_document(fake, due=False))
+    damaged = path.read_bytes()
+    app = make_app(AuthService(CredentialStore(path, lock_timeout=2.0), env=fake.env(), clock=clock))
+
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await wait_until(pilot, lambda: app.screen.login is not None)
+        code, state = fake.anthropic.authorize(app.screen.login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert "State ● logged in" in card(app, "anthropic")
+
+    backups = list(path.parent.glob("oauth.json.corrupt-*"))
+    assert [b.read_bytes() for b in backups] == [damaged]
+    assert fake.anthropic.is_access_valid(json.loads(path.read_bytes())["anthropic"]["access"])
