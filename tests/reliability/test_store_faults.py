@@ -7,10 +7,11 @@ exit code that means something, and no traceback; and whatever pi-tui could not 
 there byte for byte (a login may replace a damaged file only after copying it aside to
 ``oauth.json.corrupt-*``).
 
-Exit codes seen (pinned in EXPECTED): ``status`` 3 whenever the store cannot be used, else 0;
-``token`` 3 for a store problem, 1 when simply not logged in; ``logout`` 3; a login 0 when a
-damaged file could be set aside, 3 when the file may not be touched at all (a symlink, a
-directory, a FIFO, loose permissions) or the write itself fails.
+Exit codes (pinned in EXITS): ``status`` 3 whenever the store cannot be read, else 0; ``token``
+3 for a store problem, 1 only when simply not logged in; ``logout`` 3; a login 0 when a damaged
+file could be set aside, 3 when the file may not be touched at all (a symlink, a directory, a
+FIFO, loose permissions, a stranger's file) or the write itself fails. The 26 cases are the keys
+of CASES.
 
 Faults that need the kernel to misbehave (ENOSPC, EIO, a read-only directory) are injected at
 the OS-call boundary of app/store.py by tests/reliability/fault_runner.py. The suite runs as
