@@ -24,9 +24,22 @@ _SECRET = re.compile(
 )
 
 
+# mask() keeps at most this much of a token's prefix before its "…".
+_MASKED_PREFIX_MAX = 16
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    token = match.group(0)
+    follows = match.string[match.end() : match.end() + 1]
+    head = token.partition("…")[0]
+    if ("…" in token or follows == "…") and len(head) <= _MASKED_PREFIX_MAX:
+        return token  # already masked: masking twice would eat the prefix
+    return mask(token)
+
+
 def mask_secrets(text: str) -> str:
-    """``text`` with every token-shaped substring masked (``sk-ant-oat01-…a1b2``)."""
-    return _SECRET.sub(lambda m: mask(m.group(0)), text)
+    """``text`` with every token-shaped substring masked (``sk-ant-oat01-…a1b2``); idempotent."""
+    return _SECRET.sub(_mask_match, text)
 
 
 class MaskSecretsFilter(logging.Filter):

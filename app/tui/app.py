@@ -70,7 +70,7 @@ class PiTuiApp(App[int]):
         for active in screen.active_bindings.values():
             binding = active.binding
             if binding.show and binding.description and active.enabled:
-                run = functools.partial(screen.run_action, binding.action, active.node)
+                run = functools.partial(self.run_action, binding.action, active.node)
                 yield SystemCommand(binding.description, binding.tooltip or binding.description, run)
 
     def copy_text(self, text: str, what: str) -> str:

@@ -126,6 +126,8 @@ class ScriptedCopilotLogin:
     expires_at_ms: int = 0
     interval: float = 5
     domain: str = "github.com"
+    models: tuple[str, ...] = ()
+    models_enabled: int = 0
     closed: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
 

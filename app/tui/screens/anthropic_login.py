@@ -82,7 +82,7 @@ class AnthropicLoginScreen(Screen[None]):
     def _feedback(self, text: str, *, error: bool = False) -> None:
         feedback = self.query_one("#feedback", Static)
         feedback.update(text)
-        feedback.set_class(error, "-error")
+        feedback.set_class(error, "-failure")
         feedback.scroll_visible()
 
     @work(exclusive=True, group="start", exit_on_error=False)

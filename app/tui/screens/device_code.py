@@ -101,7 +101,7 @@ class DeviceCodeScreen(Screen[None]):
     def _show(self, widget_id: str, text: str, *, error: bool = False) -> None:
         widget = self.query_one(f"#{widget_id}", Static)
         widget.update(text)
-        widget.set_class(error, "-error")
+        widget.set_class(error, "-failure")
 
     @work(exclusive=True, group="device", exit_on_error=False)
     async def _run(self) -> None:

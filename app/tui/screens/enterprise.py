@@ -11,25 +11,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from app.errors import ConfigError
+from app.oauth.copilot_urls import normalize_domain
 from app.tui.feedback import describe
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService
     from app.tui.app import PiTuiApp
-
-
-def normalize_domain(text: str) -> str | None:
-    """None for github.com (blank input), else the Enterprise hostname; ConfigError if unusable."""
-    if not text.strip():
-        return None
-    try:
-        from app.oauth.github_copilot import normalize_domain as normalize
-    except ImportError:
-        raise ConfigError(
-            "GitHub Enterprise is not supported by this version yet; leave the field blank for github.com."
-        ) from None
-    return normalize(text)
 
 
 class EnterpriseScreen(Screen[None]):
@@ -61,7 +48,7 @@ class EnterpriseScreen(Screen[None]):
         except Exception as exc:
             feedback = self.query_one("#feedback", Static)
             feedback.update(describe(exc))
-            feedback.add_class("-error")
+            feedback.add_class("-failure")
             return
         from app.tui.screens.device_code import DeviceCodeScreen
 

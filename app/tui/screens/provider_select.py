@@ -22,7 +22,6 @@ class ProviderSelectScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back"),
-        Binding("enter", "choose", "Select", show=True),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
     ]
@@ -37,6 +36,7 @@ class ProviderSelectScreen(Screen[str | None]):
         with Vertical(id="select"):
             yield Static(f"Select provider to {self.mode}:", classes="title")
             yield OptionList(*(self._option(s) for s in self.statuses), id="providers")
+            yield Static("↑/↓ or j/k to move, Enter to choose, Esc to go back.", classes="hint")
         yield Footer()
 
     def _option(self, status: AccountStatus) -> Option:
@@ -66,10 +66,6 @@ class ProviderSelectScreen(Screen[str | None]):
     def action_cancel(self) -> None:
         """Esc: back without choosing."""
         self.dismiss(None)
-
-    def action_choose(self) -> None:
-        """Enter: take the highlighted provider."""
-        self.query_one(OptionList).action_select()
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

@@ -71,7 +71,7 @@ class StatusScreen(Screen[None]):
         message.display = bool(text)
 
     def watch_failed(self, failed: bool) -> None:
-        self.query_one("#message").set_class(failed, "-error")
+        self.query_one("#message").set_class(failed, "-failure")
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Show one sentence on the message line."""

@@ -1,0 +1,280 @@
+"""What a person sees, screen by screen and state by state (80×24, fixed clock, no blink).
+
+Tokens here are recognisable fakes; the screens must show them masked. The Anthropic link is
+made from a fixed PKCE pair, the store lives at a fixed path, and Copilot logins are scripted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.credentials import STORED
+from app.oauth.github_copilot import device_flow_error
+from app.oauth.service import AuthService, LoginResult
+from tests.tui.helpers import (
+    FIXED_PKCE,
+    HOUR_MS,
+    PollEvent,
+    fixed_anthropic_login,
+    scripted_copilot,
+    seed,
+    wait_until,
+)
+
+FAKE_ANTHROPIC = {
+    "access": "sk-ant-oat01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEa1b2",
+    "refresh": "sk-ant-ort01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEc3d4",
+}
+FAKE_COPILOT = {
+    "access": (
+        "tid=FAKEFAKEFAKE;exp=1795782600;sku=copilot_individual;"
+        "proxy-ep=proxy.individual.githubcopilot.com;8f9e"
+    ),
+    "refresh": "ghu_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE5e6f",
+}
+
+
+def snap_env(fake: Any) -> dict[str, str]:
+    """The fake's overrides, minus the authorize URL: the link on screen stays claude.ai's."""
+    return {k: v for k, v in fake.env().items() if k != "PI_TUI_ANTHROPIC_AUTHORIZE_URL"}
+
+
+@pytest.fixture
+def service(fixed_store: Any, clock: Any) -> AuthService:
+    """No network: the default endpoints, nothing in the environment."""
+    return AuthService(fixed_store, env={}, clock=clock)
+
+
+async def settle(pilot: Any) -> None:
+    """Let workers finish and the screen repaint."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def on_screen(pilot: Any, name: str) -> None:
+    await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == name)
+
+
+class TestStatus:
+    def test_nothing_logged_in(self, snap_compare, make_app, service):
+        assert snap_compare(make_app(service))
+
+    def test_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(
+            fixed_store,
+            "anthropic",
+            FAKE_ANTHROPIC,
+            expires=clock.ms() + 7 * HOUR_MS + 55 * 60_000,
+            email="ada@example.com",
+        )
+        assert snap_compare(make_app(service))
+
+    def test_due_for_refresh(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(
+            fixed_store,
+            "anthropic",
+            FAKE_ANTHROPIC,
+            expires=clock.ms() - 3 * 60_000 - 10_000,
+            email="ada@example.com",
+        )
+        assert snap_compare(make_app(service))
+
+    def test_refresh_failed(self, snap_compare, make_app, fixed_store, clock, fake):
+        # The fake never issued these tokens, so it answers invalid_grant.
+        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS, email="ada@example.com")
+        app = make_app(AuthService(fixed_store, env=snap_env(fake), clock=clock))
+
+        async def refresh(pilot: Any) -> None:
+            await pilot.press("r")
+            await settle(pilot)
+
+        assert snap_compare(app, run_before=refresh)
+
+    def test_both_providers_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(
+            fixed_store,
+            "anthropic",
+            FAKE_ANTHROPIC,
+            expires=clock.ms() + 7 * HOUR_MS,
+            email="ada@example.com",
+        )
+        seed(fixed_store, "github-copilot", FAKE_COPILOT, expires=clock.ms() + 25 * 60_000, login="octocat")
+        app = make_app(service)
+
+        async def select_copilot(pilot: Any) -> None:
+            await pilot.press("down")
+
+        assert snap_compare(app, run_before=select_copilot)
+
+    def test_environment_key_shadowing_another(self, snap_compare, make_app, fixed_store, clock):
+        env = {
+            "ANTHROPIC_OAUTH_TOKEN": FAKE_ANTHROPIC["access"],
+            "ANTHROPIC_API_KEY": "sk-ant-api03-FAKE-9z8y",
+        }
+        assert snap_compare(make_app(AuthService(fixed_store, env=env, clock=clock)))
+
+
+class TestProviderSelect:
+    def test_login(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
+        assert snap_compare(make_app(service), press=["l"])
+
+    def test_logout(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
+        assert snap_compare(make_app(service), press=["o"])
+
+
+class TestAnthropicLogin:
+    @pytest.fixture
+    def login_service(self, fixed_store: Any, clock: Any, fake: Any) -> AuthService:
+        service = AuthService(fixed_store, env=snap_env(fake), clock=clock)
+        service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
+        return service
+
+    @staticmethod
+    async def ready(pilot: Any) -> None:
+        """The link is shown, copied and opened (the callback worker waits on: no settle)."""
+        await wait_until(pilot, lambda: str(pilot.app.screen.query_one("#link-status").content))
+        await pilot.pause()
+
+    def test_waiting_for_browser_or_paste(self, snap_compare, make_app, login_service):
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=self.ready)
+
+    def test_paste_only_when_no_listener(self, snap_compare, make_app, login_service, clipboard, opener):
+        login_service.start_anthropic_login = fixed_anthropic_login(login_service, listening=False)
+        clipboard.available = False
+        opener.opens = False
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=self.ready)
+
+    def test_after_an_invalid_paste(self, snap_compare, make_app, login_service):
+        from textual import events
+
+        async def paste_junk(pilot: Any) -> None:
+            await self.ready(pilot)
+            pilot.app.post_message(events.Paste("this is not a code!"))
+            await wait_until(pilot, lambda: "-failure" in pilot.app.screen.query_one("#feedback").classes)
+            await pilot.pause()
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=paste_junk)
+
+    def test_exchanging(self, snap_compare, make_app, login_service, fake):
+        from textual import events
+
+        fake.set_latency("anthropic.exchange", 30)
+
+        async def paste(pilot: Any) -> None:
+            await self.ready(pilot)
+            # A fixed code (the input shows it); the fake holds the exchange for 30 s.
+            pilot.app.post_message(events.Paste(f"FAKE-CODE-0001#{FIXED_PKCE.state}"))
+            await wait_until(pilot, lambda: pilot.app.screen.exchanging)
+            await pilot.pause()
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=paste)
+
+    def test_success(self, snap_compare, make_app, login_service, fake):
+        from textual import events
+
+        async def paste(pilot: Any) -> None:
+            await self.ready(pilot)
+            code, state = fake.anthropic.authorize(pilot.app.screen.login.url)
+            pilot.app.post_message(events.Paste(f"{code}#{state}"))
+            await on_screen(pilot, "LoginDoneScreen")
+            await pilot.pause()
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=paste)
+
+
+class TestLogout:
+    def test_confirm(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
+        assert snap_compare(make_app(service), press=["o", "enter"])
+
+    def test_done(self, snap_compare, make_app, service, fixed_store, clock):
+        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
+        assert snap_compare(make_app(service), press=["o", "enter", "y"])
+
+
+class TestHelp:
+    def test_help(self, snap_compare, make_app, service):
+        assert snap_compare(make_app(service), press=["question_mark"])
+
+
+class TestCopilotLogin:
+    @staticmethod
+    def start(make_app: Any, service: AuthService) -> Any:
+        return make_app(service, start="login", provider="github-copilot")
+
+    @staticmethod
+    async def device_code(pilot: Any, progress: str = "") -> None:
+        await pilot.press("enter")
+        await on_screen(pilot, "DeviceCodeScreen")
+        await wait_until(pilot, lambda: progress in str(pilot.app.screen.query_one("#progress").content))
+        await pilot.pause()
+
+    def test_enterprise_prompt(self, snap_compare, make_app, service):
+        assert snap_compare(self.start(make_app, service))
+
+    def test_enterprise_host_rejected(self, snap_compare, make_app, service):
+        async def bad_host(pilot: Any) -> None:
+            await pilot.press(*"ghe example", "enter")
+            await pilot.pause()
+
+        assert snap_compare(self.start(make_app, service), run_before=bad_host)
+
+    def test_waiting(self, snap_compare, make_app, service):
+        scripted_copilot(service, [PollEvent("waiting", polls=1), PollEvent("waiting", polls=3)])
+
+        async def run(pilot: Any) -> None:
+            await self.device_code(pilot, "checked 3 times")
+
+        assert snap_compare(self.start(make_app, service), run_before=run)
+
+    def test_slowed_down(self, snap_compare, make_app, service):
+        scripted_copilot(service, [PollEvent("waiting", polls=1), PollEvent("slow_down", 10, polls=2)])
+
+        async def run(pilot: Any) -> None:
+            await self.device_code(pilot, "slow down")
+
+        assert snap_compare(self.start(make_app, service), run_before=run)
+
+    def test_expired(self, snap_compare, make_app, service, clock):
+        expired = device_flow_error("expired_token", "", status=200, domain="github.com")
+        scripted_copilot(service, [PollEvent("waiting", polls=1), expired])
+
+        async def run(pilot: Any) -> None:
+            clock.advance(15 * 60)
+            await self.device_code(pilot, "expired")
+
+        assert snap_compare(self.start(make_app, service), run_before=run)
+
+    def test_denied(self, snap_compare, make_app, service):
+        denied = device_flow_error("access_denied", "", status=200, domain="github.com")
+        scripted_copilot(service, [PollEvent("waiting", polls=1), denied])
+
+        async def run(pilot: Any) -> None:
+            await self.device_code(pilot, "denied")
+
+        assert snap_compare(self.start(make_app, service), run_before=run)
+
+    def test_success(self, snap_compare, make_app, service, fixed_store):
+        result = LoginResult("github-copilot", "GitHub Copilot", fixed_store.path, "@octocat")
+        scripted_copilot(service, [PollEvent("waiting", polls=1), PollEvent("done", polls=2, result=result)])
+
+        async def run(pilot: Any) -> None:
+            await pilot.press("enter")
+            await on_screen(pilot, "LoginDoneScreen")
+            await settle(pilot)
+
+        assert snap_compare(self.start(make_app, service), run_before=run)
+
+
+def test_stored_source_constant_matches_the_card_text():
+    # The status card names the store by this constant; the snapshots above rely on it.
+    assert STORED == "oauth.json"

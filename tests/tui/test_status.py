@@ -1,0 +1,257 @@
+"""The status panel and its keys: refresh, test, log out, help, the command palette."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.oauth.service import AuthService
+from tests.tui.helpers import (
+    HOUR_MS,
+    card,
+    flat,
+    read_doc,
+    screen_text,
+    seed,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
+
+
+@pytest.fixture
+def service(store: Any, fake: Any, clock: Any) -> AuthService:
+    return AuthService(store, env=fake.env(), clock=clock)
+
+
+@pytest.fixture
+def logged_in(store: Any, fake: Any, clock: Any) -> dict[str, str]:
+    """A live Anthropic login in the store, expiring in two hours."""
+    tokens = fake.anthropic.seed_login()
+    seed(store, "anthropic", tokens, expires=clock.ms() + 2 * HOUR_MS, email="ada@example.com")
+    return tokens
+
+
+async def test_empty_store_says_nothing_is_logged_in(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)):
+        assert "Nothing is logged in yet. Press l to log in." in flat(app)
+        assert "State ● not logged in" in card(app, "anthropic")
+        assert "Press l to log in." in card(app, "github-copilot")
+
+
+async def test_countdown_moves_with_the_injected_clock(service, make_app, logged_in, clock):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "Nothing is logged in yet" not in flat(app)
+        assert "Expiry expires in 2h 00m" in card(app, "anthropic")
+        assert "Account ada@example.com" in card(app, "anthropic")
+        clock.advance(61)
+        await wait_until(pilot, lambda: "expires in 1h 58m" in card(app, "anthropic"), timeout=3)
+        clock.advance(2 * 3600)
+        await wait_until(pilot, lambda: "expired, will refresh" in card(app, "anthropic"), timeout=3)
+        assert "Expiry expired 1m 01s ago" in card(app, "anthropic")
+
+
+async def test_environment_key_is_shown_as_the_source_with_what_it_shadows(store, clock, make_app):
+    env = {
+        "ANTHROPIC_OAUTH_TOKEN": "sk-ant-oat01-" + "x" * 40 + "WXYZ",
+        "ANTHROPIC_API_KEY": "sk-ant-api03-zz",
+    }
+    app = make_app(AuthService(store, env=env, clock=clock))
+    async with app.run_test(size=(80, 24)):
+        shown = card(app, "anthropic")
+        assert "Source $ANTHROPIC_OAUTH_TOKEN; also set, not used: ANTHROPIC_API_KEY" in shown
+        assert "Token sk-ant-oat01-…WXYZ" in shown
+        assert "x" * 40 not in screen_text(app)
+
+
+async def test_refresh_replaces_the_tokens_and_says_so(service, store, fake, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for_text(pilot, "Refreshed Anthropic (Claude Pro/Max); expires in 7h 55m.")
+        entry = read_doc(store)["anthropic"]
+        assert entry["access"] != logged_in["access"] and entry["refresh"] != logged_in["refresh"]
+        assert fake.anthropic.is_access_valid(entry["access"])
+        assert "Expiry expires in 7h 55m" in card(app, "anthropic")
+        assert f"…{entry['access'][-4:]}" in card(app, "anthropic")
+
+
+async def test_refused_refresh_shows_the_sentence_and_the_failed_state(
+    service, store, fake, make_app, logged_in
+):
+    fake.anthropic.revoke_all()
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for_text(pilot, "Anthropic no longer accepts this login")
+        shown = card(app, "anthropic")
+        assert "State ● refresh failed" in shown
+        assert "Error Anthropic no longer accepts this login" in shown
+        assert read_doc(store)["anthropic"]["refresh"] == logged_in["refresh"]  # never deleted
+        assert "Traceback" not in screen_text(app)
+
+
+async def test_refresh_of_a_provider_without_a_stored_login_explains(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        assert "Nothing to refresh for Anthropic (Claude Pro/Max): it is not logged in." in flat(app)
+
+
+async def test_test_action_makes_one_real_call(service, fake, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await wait_for_text(pilot, "Anthropic (Claude Pro/Max): OK:")
+        assert fake.count("anthropic.messages") == 1
+
+
+async def test_arrow_keys_choose_the_card_that_r_and_t_act_on(service, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "panel-anthropic"
+        await pilot.press("down")
+        assert app.focused.id == "panel-github-copilot"
+        await pilot.press("t")
+        assert "GitHub Copilot is not logged in; press l to log in." in flat(app)
+        await pilot.press("up")
+        assert app.focused.id == "panel-anthropic"
+
+
+async def test_unexpected_error_is_a_masked_sentence(service, make_app, logged_in, monkeypatch):
+    async def boom(provider_id: str) -> str:
+        raise RuntimeError("socket closed while sending sk-ant-oat01-AAAAAAAAAAAAAAAAAAAAAAAAAAAA1234")
+
+    monkeypatch.setattr(service, "test", boom)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await wait_for_text(pilot, "Unexpected error: socket closed while sending sk-ant-oat01-…1234")
+        assert "AAAAAAAAAAAA" not in screen_text(app)
+
+
+async def test_logout_asks_then_deletes_the_tokens(service, store, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        assert "Select provider to logout:" in flat(app)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "ConfirmScreen")
+        assert f"Log out of Anthropic (Claude Pro/Max)? This deletes its tokens from {store.path}." in flat(
+            app
+        )
+        await pilot.press("y")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert "anthropic" not in read_doc(store)
+        assert (
+            f"Logged out of Anthropic (Claude Pro/Max). Its tokens were deleted from {store.path}."
+            in flat(app)
+        )
+        assert "State ● not logged in" in card(app, "anthropic")
+
+
+async def test_logout_answered_no_changes_nothing(service, store, make_app, logged_in):
+    app = make_app(service, start="logout")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "ConfirmScreen")
+        assert app.focused.id == "no"
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert read_doc(store)["anthropic"]["access"] == logged_in["access"]
+        assert "Logout cancelled; nothing was changed." in flat(app)
+
+
+async def test_logout_select_offers_only_stored_logins(service, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        options = app.screen.query_one("#providers")
+        assert not options.get_option("anthropic").disabled
+        assert options.get_option("github-copilot").disabled
+        assert "✓ Anthropic (Claude Pro/Max)" in screen_text(app)
+        assert "GitHub Copilot  (not logged in)" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+
+
+async def test_logout_with_nothing_stored_says_so(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        assert type(app.screen).__name__ == "StatusScreen"
+        assert "Nothing to log out of: no login is stored." in flat(app)
+
+
+async def test_logout_of_a_named_provider_goes_straight_to_confirm(service, store, make_app, logged_in):
+    app = make_app(service, start="logout", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "ConfirmScreen")
+        await pilot.press("y")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert "anthropic" not in read_doc(store)
+
+
+async def test_provider_select_moves_with_j_and_k_and_escape_goes_back(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        assert "Select provider to login:" in flat(app)
+        options = app.screen.query_one("#providers")
+        assert options.highlighted == 0
+        await pilot.press("j")
+        assert options.highlighted == 1
+        await pilot.press("k")
+        assert options.highlighted == 0
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+
+
+async def test_help_lists_every_key_and_where_things_are(service, store, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, "HelpScreen")
+        text = flat(app)
+        for key in (
+            "l Log in",
+            "o Remove a stored login",
+            "r Refresh",
+            "t Make one real API call",
+            "q Leave",
+        ):
+            assert key in text
+        assert f"Credentials {store.path}" in text
+        assert "Logs /tmp/pi-tui-tests/logs/pi-tui.log" in text
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+
+
+async def test_every_status_key_is_in_the_command_palette(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Log in", "Log out", "Refresh", "Test", "Help", "Quit"} <= titles
+
+
+async def test_palette_command_runs_the_action(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Log in")
+        await command.callback()
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+
+
+async def test_q_quits(service, make_app):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)

@@ -1,0 +1,139 @@
+"""The app's helpers outside Textual: browser opener, clipboard, log masking."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app import clipboard
+from app.logs import MaskSecretsFilter, mask_secrets, setup_logging
+from app.opener import command_line, is_console_browser, open_url
+
+URL = "https://claude.ai/oauth/authorize?code=true&state=abc"
+
+
+class Recorder:
+    def __init__(self, system_result: bool = True) -> None:
+        self.started: list[list[str]] = []
+        self.system_calls: list[str] = []
+        self.system_result = system_result
+
+    def start(self, argv: list[str]) -> None:
+        self.started.append(argv)
+
+    def system(self, url: str) -> bool:
+        self.system_calls.append(url)
+        return self.system_result
+
+
+def run(env: dict[str, str], platform: str = "linux", system_result: bool = True) -> tuple[object, Recorder]:
+    recorder = Recorder(system_result)
+    opened = open_url(URL, env=env, platform=platform, start=recorder.start, system=recorder.system)
+    return opened, recorder
+
+
+def test_user_browser_is_used_even_over_ssh():
+    opened, rec = run({"BROWSER": "firefox --new-tab %s", "SSH_CONNECTION": "1 2 3 4"})
+    assert opened.ok and "$BROWSER" in opened.message
+    assert rec.started == [["firefox", "--new-tab", URL]] and rec.system_calls == []
+
+
+def test_user_browser_gets_the_url_appended_without_placeholder():
+    assert command_line("open -a Safari", URL) == ["open", "-a", "Safari", URL]
+
+
+def test_console_browser_in_browser_variable_is_skipped_for_the_next_entry():
+    opened, rec = run({"BROWSER": "w3m:chromium"})
+    assert opened.ok and rec.started == [["chromium", URL]]
+
+
+def test_only_console_browsers_are_never_started():
+    opened, rec = run({"BROWSER": "lynx", "DISPLAY": ":0"})
+    assert not opened.ok and rec.started == [] and rec.system_calls == []
+    assert "console browser" in opened.message
+
+
+@pytest.mark.parametrize("name", ["lynx", "/usr/bin/w3m", "links", "www-browser", "elinks -remote"])
+def test_console_browsers_are_recognised(name):
+    assert is_console_browser(name)
+
+
+def test_no_browser_over_ssh_without_browser_variable():
+    opened, rec = run({"SSH_TTY": "/dev/pts/1", "DISPLAY": "localhost:10"})
+    assert not opened.ok and "SSH" in opened.message and rec.system_calls == []
+
+
+def test_linux_needs_a_display():
+    opened, rec = run({})
+    assert not opened.ok and "DISPLAY" in opened.message and rec.system_calls == []
+    opened, rec = run({"WAYLAND_DISPLAY": "wayland-0"})
+    assert opened.ok and rec.system_calls == [URL]
+
+
+def test_macos_opens_without_display():
+    opened, rec = run({}, platform="darwin")
+    assert opened.ok and rec.system_calls == [URL]
+
+
+def test_system_without_a_graphical_browser_says_so():
+    opened, _ = run({"DISPLAY": ":0"}, system_result=False)
+    assert not opened.ok and "open the link yourself" in opened.message
+
+
+def test_clipboard_without_a_mechanism_raises_unavailable(monkeypatch):
+    import pyperclip
+
+    def no_clipboard(text: str) -> None:
+        raise pyperclip.PyperclipException("Pyperclip could not find a copy/paste mechanism")
+
+    monkeypatch.setattr(pyperclip, "copy", no_clipboard)
+    with pytest.raises(clipboard.ClipboardUnavailable):
+        clipboard.copy("x")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("token sk-ant-oat01-abcdefghijklmnopqrstuvwxyz0123 end", "token sk-ant-oat01-…0123 end"),
+        ("ghu_abcdefghijklmnopqrstuvwxyz0123", "ghu_…0123"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghij", "…ghij"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123", "Authorization: Bearer …0123"),
+        ("tok tid=abc123;exp=1795782600;proxy-ep=proxy.x.com;sku=y, ok", "tok tid=…ku=y, ok"),
+    ],
+)
+def test_token_shaped_text_is_masked(text, shown):
+    assert mask_secrets(text) == shown
+
+
+@given(st.text(alphabet="sk-antoat01ghu_ABCxyz;=…# ", max_size=60))
+def test_masking_twice_changes_nothing(text):
+    once = mask_secrets(text)
+    assert mask_secrets(once) == once
+
+
+def test_log_file_is_private_and_masked(tmp_path: Path):
+    path = setup_logging({"PI_TUI_LOG_DIR": str(tmp_path)})
+    log = logging.getLogger("pi_tui.test")
+    try:
+        log.info("got %s", "sk-ant-oat01-abcdefghijklmnopqrstuvwxyz0123")
+        try:
+            raise RuntimeError("refused ghu_abcdefghijklmnopqrstuvwxyz0123")
+        except RuntimeError:
+            log.exception("boom")
+    finally:
+        for handler in logging.getLogger("pi_tui").handlers[:]:
+            handler.close()
+            logging.getLogger("pi_tui").removeHandler(handler)
+    text = path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert "sk-ant-oat01-…0123" in text and "ghu_…0123" in text
+    assert "abcdefghijklmnop" not in text
+
+
+def test_filter_never_drops_a_record():
+    record = logging.LogRecord("pi_tui", logging.INFO, __file__, 1, "a %s", ("b",), None)
+    assert MaskSecretsFilter().filter(record) and record.getMessage() == "a b"
