@@ -8,6 +8,7 @@ values, exceptions and plain async iterators — never through widgets. Provider
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -145,22 +146,34 @@ class AuthService:
             if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
                 return entry
             log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
+
+            async def exchange_and_store() -> dict[str, Any]:
+                try:
+                    async with self.client() as client:
+                        new = await module.refresh(client, self.endpoints, entry, now_ms=now)
+                except RefreshError as exc:
+                    if exc.revoked:
+                        # pi itself may have rotated the token without our lock: trust the file.
+                        latest = tx.get(provider_id)
+                        if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                            return latest
+                    raise
+                tx.put(provider_id, new)
+                return new
+
+            exchange = asyncio.ensure_future(exchange_and_store())
             try:
-                async with self.client() as client:
-                    new = await module.refresh(client, self.endpoints, entry, now_ms=now)
-            except RefreshError as exc:
-                if exc.revoked:
-                    # pi itself may have rotated the token without our lock: trust the file.
-                    latest = tx.get(provider_id)
-                    if latest is not None and latest.get("refresh") != entry.get("refresh"):
-                        self._errors.pop(provider_id, None)
-                        return latest
-                self._errors[provider_id] = str(exc)
+                new = await asyncio.shield(exchange)
+            except asyncio.CancelledError:
+                # Once the request is out, the server may have spent the old refresh token:
+                # store its answer before giving up (Ctrl-C, a cancelled worker), or the
+                # login is lost. A second Ctrl-C still stops at once.
+                with contextlib.suppress(Exception):
+                    await exchange
                 raise
             except (NetworkError, AuthError) as exc:
                 self._errors[provider_id] = str(exc)
                 raise
-            tx.put(provider_id, new)
         self._errors.pop(provider_id, None)
         log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
