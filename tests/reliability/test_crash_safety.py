@@ -9,7 +9,8 @@ aside first), the file holds other providers, and the check is byte for byte: wh
 What the runs show (pinned below): SIGKILL leaves the old file up to the rename and the new one
 from it on. SIGINT during an asynchronous write (a login, a refresh) lets the write finish,
 because ``asyncio.run`` turns the first Ctrl-C into a task cancellation that only lands at the
-next ``await``; during ``pi-tui logout`` it stops the write and the temp file is removed.
+next ``await`` (and a refresh under way is finished and stored before the cancellation is
+honoured); during ``pi-tui logout`` it stops the write and the temp file is removed.
 """
 
 from __future__ import annotations
@@ -108,9 +109,9 @@ def prepare(path: Path, operation: str, fake: FakeProviders) -> tuple[bytes, byt
 
 def expected_outcome(operation: str, step: str, signal_name: str) -> str:
     if signal_name == "INT" and operation != "logout":
-        # Cancellation waits for the next await: the synchronous write finishes. Only a refresh
-        # interrupted as it takes the lock stops before its request, keeping the old file.
-        return "old" if operation == "refresh" and step == "lock-acquired" else "new"
+        # Cancellation waits for the next await, so the synchronous write finishes; a refresh
+        # interrupted as it takes the lock still makes its request and stores the answer.
+        return "new"
     return "old" if WRITE_STEPS.index(step) < RENAMED else "new"
 
 
@@ -177,3 +178,36 @@ def test_refresh_killed_after_its_request_loses_a_rotating_login(tmp_path: Path,
     assert path.read_bytes() == old
     assert fake.count("anthropic.refresh") == 1
     assert not fake.anthropic.is_refresh_valid(stored)
+
+
+def test_ctrl_c_while_the_refresh_request_is_in_flight_still_stores_the_answer(
+    tmp_path: Path, fake: FakeProviders
+) -> None:
+    """The server spends the old refresh token as soon as it answers: the answer must be kept.
+
+    A first Ctrl-C waits for the request under way and stores what it brings, then exits 130.
+    """
+    path = tmp_path / "agent" / "oauth.json"
+    old, _, args = prepare(path, "refresh", fake)
+    fake.set_latency("anthropic.refresh", 1.0)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(fake.env()),
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while fake.count("anthropic.refresh") == 0:
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    stored = json.loads(path.read_bytes())["anthropic"]
+    assert path.read_bytes() != old
+    assert fake.anthropic.is_refresh_valid(stored["refresh"]), "Ctrl-C lost the login"
+    assert fake.count("anthropic.refresh") == 1
