@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from app.logs import mask_secrets
+
 # CSI, OSC (BEL or ST terminated), other two-byte escapes, and the C0/C1 controls left over.
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
@@ -27,7 +29,12 @@ def strip_escapes(text: str) -> str:
 
 
 def for_display(text: object, *, limit: int = 300) -> str:
-    """One clean line of at most ``limit`` characters from something a server sent."""
+    """One clean line of at most ``limit`` characters from something a server sent.
+
+    Token-shaped text is masked: a server that quotes the token it was sent must not put it
+    on screen, in an exception, or in ``pi-tui token``'s error (masked after cleaning, so an
+    escape slipped into a token cannot hide it).
+    """
     visible = "".join(c for c in strip_escapes(str(text)) if c.isprintable() or c.isspace())
-    cleaned = " ".join(visible.split())
+    cleaned = mask_secrets(" ".join(visible.split()))
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
