@@ -11,7 +11,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -32,11 +32,11 @@ def make_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.AsyncClient:
 
 @dataclass(frozen=True)
 class JsonResponse:
-    """A response whose body parsed as JSON (any status)."""
+    """A response whose body parsed as JSON (any status). ``data`` may hold tokens: not in repr."""
 
     status: int
-    data: Any
-    headers: Mapping[str, str]
+    data: Any = field(repr=False)
+    headers: Mapping[str, str] = field(repr=False)
 
 
 async def request_json(
