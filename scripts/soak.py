@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         f"soak: {totals.rounds} rounds x {args.procs} processes ({totals.processes} in all), "
         f"SIG{args.signal} to {totals.kills}, seed {seed}, {elapsed:.1f} s\n"
         f"  refresh requests: {totals.refresh_requests}\n"
-        f"  refreshing process killed mid-refresh: {totals.refresher_killed}\n"
+        f"  refreshing process hit mid-refresh: {totals.refresher_killed}\n"
         f"  logins lost: {totals.lost} (unexplained: {totals.unexplained_lost})\n"
         f"  torn files: {totals.torn}\n"
         f"  other providers changed: {totals.others_changed}; wrong mode: {totals.bad_mode}\n"
