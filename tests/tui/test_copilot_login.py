@@ -56,6 +56,8 @@ async def test_device_login_shows_the_code_polls_and_saves(service, store, fake,
         fake.github.approve(login="hubot")
         await wait_for_screen(pilot, "LoginDoneScreen")
         assert f"Logged in to GitHub Copilot. Credentials saved to {store.path}" in flat(app)
+        assert "Account: @hubot" in flat(app)
+        assert "Copilot models enabled: 4 of 4." in flat(app)
         entry = read_doc(store)["github-copilot"]
         assert fake.github.login_for(entry["refresh"]) == "hubot"
         assert fake.copilot.is_token_valid(entry["access"])
@@ -72,6 +74,7 @@ async def test_slow_down_is_reported_with_the_new_interval(service, fake, make_a
     async with app.run_test(size=(80, 24)) as pilot:
         await open_device_code(pilot)
         await wait_for_text(pilot, "GitHub asked us to slow down; checking every 10 s.")
+        await wait_for_text(pilot, "checked 3 times) GitHub asked us to slow down; checking every 10 s.")
 
 
 async def test_denied_on_github_says_so_and_n_starts_again(service, fake, make_app):
@@ -156,3 +159,22 @@ async def test_a_flow_error_from_the_service_is_a_sentence(service, make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("enter")
         await wait_for_text(pilot, "GitHub stopped the login (weird). Start again. Press n for a new code")
+
+
+@pytest.mark.parametrize(
+    ("event", "shown"),
+    [
+        (PollEvent("waiting", 5, polls=0), "Waiting for you to approve…"),
+        (PollEvent("waiting", 5, polls=1), "Waiting for you to approve… (checked once)"),
+        (PollEvent("slow_down", 10, polls=2), "GitHub asked us to slow down; checking every 10 s."),
+        (
+            PollEvent("waiting", 10, polls=3),
+            "Waiting for you to approve… (checked 3 times) "
+            "GitHub asked us to slow down; checking every 10 s.",
+        ),
+    ],
+)
+def test_progress_line_says_what_polling_is_doing(event, shown):
+    from app.tui.screens.device_code import progress
+
+    assert progress(event, 5) == shown

@@ -36,6 +36,17 @@ FAKE_COPILOT = {
 }
 
 
+def with_models(start: Any, made: list[Any]) -> Any:
+    """Scripted logins that enabled 3 of 4 models, as the real one reports after approval."""
+
+    async def start_with_models(domain: str | None = None) -> Any:
+        login = await start(domain)
+        login.models, login.models_enabled = ("gpt-4.1", "claude-sonnet-4.5", "gpt-5-mini", "o3"), 3
+        return login
+
+    return start_with_models
+
+
 def snap_env(fake: Any) -> dict[str, str]:
     """The fake's overrides, minus the authorize URL: the link on screen stays claude.ai's."""
     return {k: v for k, v in fake.env().items() if k != "PI_TUI_ANTHROPIC_AUTHORIZE_URL"}
@@ -54,7 +65,9 @@ async def settle(pilot: Any) -> None:
 
 
 async def on_screen(pilot: Any, name: str) -> None:
+    """Wait for the screen ``name`` and for its footer to show its keys."""
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == name)
+    await wait_until(pilot, lambda: pilot.app.screen.query("FooterKey"))
 
 
 class TestStatus:
@@ -265,7 +278,10 @@ class TestCopilotLogin:
 
     def test_success(self, snap_compare, make_app, service, fixed_store):
         result = LoginResult("github-copilot", "GitHub Copilot", fixed_store.path, "@octocat")
-        scripted_copilot(service, [PollEvent("waiting", polls=1), PollEvent("done", polls=2, result=result)])
+        made = scripted_copilot(
+            service, [PollEvent("waiting", polls=1), PollEvent("done", polls=2, result=result)]
+        )
+        service.start_copilot_login = with_models(service.start_copilot_login, made)
 
         async def run(pilot: Any) -> None:
             await pilot.press("enter")

@@ -13,10 +13,11 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.style import Style
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from app.tui.feedback import describe
 from app.tui.widgets.code_input import CodeInput
+from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.oauth.service import AnthropicLogin, AuthService, LoginResult
@@ -42,7 +43,7 @@ class AnthropicLoginScreen(Screen[None]):
         self._done = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="login"):
             yield Static("Log in to Anthropic (Claude Pro/Max)", classes="title")
             yield Static("Open this link and choose Authorize:", classes="step")

@@ -11,10 +11,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from app.timefmt import duration
 from app.tui.feedback import describe
+from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService, LoginResult
@@ -26,13 +27,15 @@ def spaced(code: str) -> str:
     return " ".join(code)
 
 
-def progress(event: Any) -> str:
-    """One line about what polling is doing, from a poll event."""
+def progress(event: Any, first_interval: float) -> str:
+    """What polling is doing, from a poll event; a slow-down stays mentioned once it happened."""
+    slowed = f"GitHub asked us to slow down; checking every {event.interval:g} s."
     if event.kind == "slow_down":
-        return f"GitHub asked us to slow down; checking every {event.interval:g} s."
+        return slowed
     times = "once" if event.polls == 1 else f"{event.polls} times"
     checked = f" (checked {times})" if event.polls else ""
-    return f"Waiting for you to approve…{checked}"
+    waiting = f"Waiting for you to approve…{checked}"
+    return f"{waiting} {slowed}" if event.interval > first_interval else waiting
 
 
 class DeviceCodeScreen(Screen[None]):
@@ -60,7 +63,7 @@ class DeviceCodeScreen(Screen[None]):
         self.login: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         host = self.domain or "github.com"
         with VerticalScroll(id="device"):
             yield Static(f"Log in to GitHub Copilot ({host})", classes="title", markup=False)
@@ -111,13 +114,14 @@ class DeviceCodeScreen(Screen[None]):
         self._show("progress", "")
         try:
             self.login = login = await self.service.start_copilot_login(self.domain)
+            first_interval = login.interval
             self._show_code(login)
             await self._open(login)
             async for event in login.poll():
                 if event.kind == "done":
-                    self._finish(event.result)
+                    self._finish(login, event.result)
                     return
-                self._show("progress", progress(event))
+                self._show("progress", progress(event, first_interval))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -147,7 +151,10 @@ class DeviceCodeScreen(Screen[None]):
         else:
             self._show("countdown", "The code has expired.", error=True)
 
-    def _finish(self, result: LoginResult) -> None:
+    def _finish(self, login: Any, result: LoginResult) -> None:
         from app.tui.screens.login_done import LoginDoneScreen
 
-        self.app.switch_screen(LoginDoneScreen(result))
+        details = ()
+        if login.models:
+            details = (f"Copilot models enabled: {login.models_enabled} of {len(login.models)}.",)
+        self.app.switch_screen(LoginDoneScreen(result, details=details))

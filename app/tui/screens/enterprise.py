@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from app.oauth.copilot_urls import normalize_domain
 from app.tui.feedback import describe
+from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService
@@ -31,7 +32,7 @@ class EnterpriseScreen(Screen[None]):
         self.service = service
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="enterprise-body"):
             yield Static("Log in to GitHub Copilot", classes="title")
             yield Static("GitHub Enterprise URL/domain (blank for github.com):", classes="step")

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
+
+from app.tui.widgets.title_bar import TitleBar
 
 MORE_KEYS = (
     ("↑ ↓ / tab", "Select a provider's card"),
@@ -39,7 +41,7 @@ class HelpScreen(Screen[None]):
         self.log_path = log_path
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="help-body"):
             yield Static("Keys", classes="title")
             for key, what in keys():

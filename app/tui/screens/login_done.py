@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
+
+from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.oauth.service import LoginResult
@@ -22,15 +24,18 @@ class LoginDoneScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", show=False),
     ]
 
-    def __init__(self, result: LoginResult) -> None:
+    def __init__(self, result: LoginResult, *, details: tuple[str, ...] = ()) -> None:
         super().__init__(id="login-done")
         self.result = result
+        self.details = details
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="done"):
             yield Static(f"✓ {self.result.message}", id="done-message", markup=False)
             if self.result.account:
                 yield Static(f"Account: {self.result.account}", id="done-account", markup=False)
+            for line in self.details:
+                yield Static(line, classes="done-detail", markup=False)
             yield Static("Press Enter to return to the status panel.", classes="hint")
         yield Footer()

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.credentials import STORED, AccountStatus
+from app.tui.widgets.title_bar import TitleBar
 
 Mode = Literal["login", "logout"]
 
@@ -32,7 +33,7 @@ class ProviderSelectScreen(Screen[str | None]):
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="select"):
             yield Static(f"Select provider to {self.mode}:", classes="title")
             yield OptionList(*(self._option(s) for s in self.statuses), id="providers")

@@ -11,12 +11,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from app.credentials import STORED, AccountStatus, State
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_panel import AccountPanel
+from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService
@@ -47,7 +48,7 @@ class StatusScreen(Screen[None]):
         self._store_stamp: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         statuses = self.service.statuses()
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
