@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.credentials import resolve
-from app.errors import NotLoggedIn
+from app.errors import NotLoggedIn, StoreError
 from app.oauth.expiry import is_due
 from app.paths import store_path
 from app.providers import login_hint, provider
@@ -48,7 +48,9 @@ async def aget_credential(
     store = CredentialStore(store_path(agent_dir, env))
     found = resolve(info, store, env)
     if found.source is None or found.token is None:
-        raise NotLoggedIn(found.error or login_hint(info))
+        if found.error:
+            raise StoreError(found.error)
+        raise NotLoggedIn(login_hint(info))
     token = found.token
     if found.entry is not None and is_due(found.entry, now_ms=int(time.time() * 1000)):
         from app.oauth.service import AuthService

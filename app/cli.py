@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 130
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
     from app.paths import store_path
     from app.store import CredentialStore
@@ -99,6 +104,8 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     from app.oauth.service import AuthService
 
+    # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
+    signal.signal(signal.SIGTERM, _interrupt)
     service = AuthService(store, env=env)
     print(asyncio.run(service.get_token(info.id)))
     return 0
