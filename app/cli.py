@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    # asyncio.run turns SIGINT into a clean cancellation of the running task.
+    signal.raise_signal(signal.SIGINT)
 
 
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:

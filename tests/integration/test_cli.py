@@ -175,3 +175,28 @@ def test_eight_processes_refresh_once_and_agree(tmp_path: Path, fake: FakeProvid
     assert printed == {store.get("anthropic")["access"]}  # type: ignore[index]
     assert fake.count("anthropic.refresh") == 1
     assert fake.anthropic.is_access_valid(printed.pop())
+
+
+def test_sigterm_during_refresh_still_saves_the_new_login(tmp_path: Path, fake: FakeProviders) -> None:
+    store = make_store(tmp_path)
+    old = seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
+    fake.set_latency("anthropic.refresh", 1.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
+    env.update(fake.env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "token", "anthropic", "--agent-dir", str(store.path.parent)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 20
+    while fake.count("anthropic.refresh") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "interrupted" in stderr
+    saved = store.get("anthropic")
+    assert saved is not None and saved["refresh"] != old["refresh"]
+    assert fake.anthropic.is_refresh_valid(saved["refresh"])
