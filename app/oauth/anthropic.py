@@ -250,6 +250,12 @@ def api_headers(access: str) -> dict[str, str]:
 
 async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
     """Make one real Messages API call; return a one-line success sentence or raise AuthError."""
+    if not _TOKEN_RE.fullmatch(access):
+        # httpx cannot put such a token in a header; it comes from an edited file or variable.
+        raise AuthError(
+            "The token has spaces, control or non-ASCII characters, so it cannot be sent. Check "
+            "ANTHROPIC_OAUTH_TOKEN or ANTHROPIC_API_KEY if one is set, or log in again."
+        )
     body = {
         "model": TEST_MODEL,
         "max_tokens": 1,
