@@ -202,7 +202,7 @@ RACE_CASES = ["invalid_grant-pi-won-the-race", "other-process-refreshed-first"]
 REVOCATION_CASES = ["invalid_grant-truly-revoked"]
 COPILOT_CASES = ["copilot-token-401", "copilot-token-403", "copilot-api-401"]
 LOGIN_FAULTS = ["reset", "http-503", "429", "html", "empty", "http-200-carrying-error", "read-timeout"]
-TEST_CALL_FAULTS = ["expired-token-401", "http-529-overloaded", "html-403", "reset"]
+TEST_CALL_FAULTS = ["expired-token-401", "http-529-overloaded", "html-403", "reset", "non-ascii-env-token"]
 
 FAULT_CASES: list[str] = [
     *(f"refresh/{f.id}" for f in RESPONSE_FAULTS),
@@ -673,6 +673,8 @@ TEST_CALL_SETUP: dict[str, tuple[Callable[[FakeProviders], None], str]] = {
         r"Anthropic sent an HTML page \(HTTP 403\) instead of JSON; try again later\.",
     ),
     "reset": (lambda fake: fake.fail("anthropic.messages", kind="reset"), r"Could not reach Anthropic .*"),
+    # httpx cannot encode such a header; it once escaped request_json as UnicodeEncodeError.
+    "non-ascii-env-token": (lambda fake: None, r"The token has spaces, control or non-ASCII characters.*"),
 }
 
 
@@ -681,11 +683,16 @@ async def test_test_call_fault_is_one_sentence_and_keeps_the_login(
     case: str, fake: FakeProviders, store: CredentialStore
 ) -> None:
     tokens = fake.anthropic.seed_login()
-    seed_entry(store, "anthropic", **tokens, expires=now_ms() + HOUR_MS)
+    env = fake.env()
+    if case == "non-ascii-env-token":
+        env["ANTHROPIC_OAUTH_TOKEN"] = tokens["access"] = "sk-ant-oat01-Schlüssel-日本"
+    else:
+        seed_entry(store, "anthropic", **tokens, expires=now_ms() + HOUR_MS)
+    write_raw(store, {**OTHER_PROVIDER, **store.load()})
     before = store.path.read_bytes()
     arrange, sentence = TEST_CALL_SETUP[case]
     arrange(fake)
-    service = AuthService(store, env=fake.env())
+    service = AuthService(store, env=env)
     with pytest.raises(AuthError) as caught:
         await service.test("anthropic")
     assert_sentence(str(caught.value), *tokens.values())
