@@ -262,14 +262,20 @@ class AnthropicLogin:
         code = await self.listener.wait()
         return await self._exchange(code)
 
-    async def submit(self, pasted: str) -> LoginResult:
-        """Complete the login with what the user pasted; LoginInputError says what to fix."""
+    def code_from(self, pasted: str) -> str:
+        """The authorization code in what the user pasted; LoginInputError says what to fix.
+
+        Makes no request, so a screen can judge a paste in the same frame it arrives.
+        """
         from app.oauth.anthropic import parse_pasted
 
+        return parse_pasted(pasted, self.pkce.state)
+
+    async def submit(self, pasted: str) -> LoginResult:
+        """Complete the login with what the user pasted; LoginInputError says what to fix."""
         if self.result is not None:
             return self.result
-        code = parse_pasted(pasted, self.pkce.state)
-        return await self._exchange(code)
+        return await self._exchange(self.code_from(pasted))
 
     async def _exchange(self, code: str) -> LoginResult:
         from app.oauth.anthropic import exchange_code

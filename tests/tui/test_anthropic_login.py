@@ -110,7 +110,10 @@ async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store,
         app.post_message(events.Paste("this is not a code!"))
         await wait_for_text(pilot, "doesn't look like an authorization code")
         code_input = app.screen.query_one("#code")
-        assert code_input.value == "" and not code_input.disabled and app.focused is code_input
+        assert not code_input.disabled and app.focused is code_input
+        # What was rejected stays in view, selected: the next paste or keystroke replaces it.
+        assert code_input.value == "thisisnotacode!"
+        assert (code_input.selection.start, code_input.selection.end) == (0, len(code_input.value))
         assert not store.path.exists()
         code, state = fake.anthropic.authorize(app.screen.login.url)
         app.post_message(events.Paste(f"{code}#{state}"))
@@ -126,7 +129,6 @@ async def test_code_from_another_login_attempt_is_rejected(service, store, fake,
         app.post_message(events.Paste(f"{code}#some-other-state"))
         await wait_for_text(pilot, "belongs to a different login attempt")
         assert fake.count("anthropic.exchange") == 0
-        assert app.screen.query_one("#code").value == ""
 
 
 async def test_pasted_error_redirect_is_explained(service, store, fake, make_app):

@@ -71,12 +71,11 @@ class AnthropicLoginScreen(Screen[None]):
     def watch_exchanging(self, exchanging: bool) -> None:
         if exchanging:
             self._feedback("Exchanging the code…")
-        self._ready_input()
 
     def _ready_input(self) -> None:
-        """The code input takes text only while there is a login and no exchange is running."""
+        """The code input takes text once there is a login (an exchange in flight ignores it)."""
         code = self.query_one("#code", CodeInput)
-        code.disabled = self.exchanging or self.login is None
+        code.disabled = self.login is None
         if not code.disabled:
             code.focus()
 
@@ -126,27 +125,42 @@ class AnthropicLoginScreen(Screen[None]):
 
     @on(CodeInput.Pasted)
     def _pasted(self, event: CodeInput.Pasted) -> None:
-        self._submit(event.text)
+        self.submit_code(event.text)
 
     @on(Input.Submitted, "#code")
     def _typed(self, event: Input.Submitted) -> None:
-        self._submit(event.value)
+        self.submit_code(event.value)
 
-    @work(exclusive=True, group="submit", exit_on_error=False)
-    async def _submit(self, text: str) -> None:
-        """The paste path: exchange whatever the user pasted or typed."""
+    def submit_code(self, text: str) -> None:
+        """Judge what the user pasted or typed at once; exchange it in a worker if it is a code."""
         login = self.login
         if login is None or self.exchanging:
             return
+        try:
+            login.code_from(text)
+        except Exception as exc:
+            self._rejected(exc)
+            return
         self.exchanging = True
+        self._exchange(login, text)
+
+    @work(exclusive=True, group="submit", exit_on_error=False)
+    async def _exchange(self, login: AnthropicLogin, text: str) -> None:
+        """The paste path: trade the code for tokens (never retried: a code is single-use)."""
         try:
             result = await login.submit(text)
         except Exception as exc:
-            self._feedback(describe(exc), error=True)
-            self.query_one("#code", CodeInput).clear()
             self.exchanging = False
+            self._rejected(exc)
             return
         self._finish(result)
+
+    def _rejected(self, error: BaseException) -> None:
+        """Say why; the rejected text stays, selected, so the next paste or key replaces it."""
+        self._feedback(describe(error), error=True)
+        code = self.query_one("#code", CodeInput)
+        code.focus()
+        code.select_all()
 
     def _finish(self, result: LoginResult) -> None:
         if self._done:
