@@ -12,12 +12,12 @@ from textual.screen import Screen
 
 from app import clipboard, providers
 from app.credentials import STORED
-from app.opener import Opened, open_url
 from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService
+    from app.opener import Opened
 
 Start = Literal["status", "login", "logout"]
 
@@ -44,7 +44,7 @@ class PiTuiApp(App[int]):
         self.start = start
         self.start_provider = provider
         self.copy_to_system_clipboard = clipboard
-        self.opener = opener or functools.partial(open_url, env=service.env)
+        self.opener = opener or self._open_in_browser
         self.log_path = log_path
         self.cursor_blink = cursor_blink
 
@@ -81,6 +81,12 @@ class PiTuiApp(App[int]):
             self.copy_to_clipboard(text)
             return f"{what} sent to your terminal's clipboard (OSC 52)."
         return f"{what} copied to the clipboard."
+
+    def _open_in_browser(self, url: str) -> Opened:
+        """The default opener: app.opener's rules over the service's environment."""
+        from app.opener import open_url  # only when a link is opened
+
+        return open_url(url, env=self.service.env)
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
         """Links clicked on screen go through the same browser rules as everything else."""

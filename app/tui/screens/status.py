@@ -64,7 +64,9 @@ class StatusScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        # Back from a login or logout: the file changed. (Not on the first show: compose just read it.)
+        if self._stamp() != self._store_stamp:
+            self.reload()
 
     def watch_message(self, text: str) -> None:
         message = self.query_one("#message", Static)
