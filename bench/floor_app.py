@@ -1,7 +1,7 @@
 """A reference for figure 3: pi-tui's status screen rebuilt in plain Textual, with no pi-tui code.
 
-Same widgets as ``app/tui/screens/status.py`` draws at 80×24 (a Header, two bordered cards
-of five lines, a Footer with six keys), same run in a pseudo-terminal. Its first frame is what
+Same widgets as ``app/tui/screens/status.py`` draws at 80×24 (a one-line title bar, two
+bordered cards of five lines, a Footer with six keys), same run in a pseudo-terminal. Its first frame is what
 Textual itself needs for that screen; what ``pi-tui`` takes beyond it is pi-tui's own (imports,
 reading the store, building the cards). Not a target: it tells the two apart.
 """
@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 CARDS = {
     "Anthropic (Claude Pro/Max)": (
@@ -28,9 +28,18 @@ CARDS = {
 
 
 class FloorApp(App[None]):
-    """The status screen's shape: Header, two bordered cards, Footer."""
+    """The status screen's shape: title bar, two bordered cards, Footer."""
 
+    TITLE = "pi-tui"
     CSS = """
+    #title {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        text-style: bold;
+        text-align: center;
+    }
     #panels { padding: 0 1; }
     .card {
         height: auto;
@@ -51,8 +60,8 @@ class FloorApp(App[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        """Header, the cards (the last one's title marks the first frame), Footer."""
-        yield Header()
+        """Title bar, the cards (the last one's title marks the first frame), Footer."""
+        yield Static(self.title, id="title")
         with VerticalScroll(id="panels"):
             for title, text in CARDS.items():
                 card = Static(text, classes="card")
