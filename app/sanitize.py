@@ -38,3 +38,12 @@ def for_display(text: object, *, limit: int = 300) -> str:
     visible = "".join(c for c in strip_escapes(str(text)) if c.isprintable() or c.isspace())
     cleaned = mask_secrets(" ".join(visible.split()))
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+# Tokens are visible ASCII: anything else would be stored, then printed by `pi-tui token`.
+_TOKEN_SHAPE = re.compile(r"[!-~]{1,8192}")
+
+
+def is_token_shaped(value: object) -> bool:
+    """True for a non-empty string of visible ASCII that is safe to store, send and print."""
+    return isinstance(value, str) and _TOKEN_SHAPE.fullmatch(value) is not None

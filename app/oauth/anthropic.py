@@ -14,7 +14,7 @@ from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.oauth.endpoints import Endpoints
 from app.oauth.expiry import expires_at_ms
 from app.oauth.http import oauth_error, request_json
-from app.sanitize import for_display, strip_escapes
+from app.sanitize import for_display, is_token_shaped, strip_escapes
 
 PROVIDER_ID = "anthropic"
 DISPLAY_NAME = "Anthropic (Claude Pro/Max)"
@@ -32,8 +32,6 @@ WHAT = "Anthropic"
 
 # Codes are base64url-ish; anything else was not copied from the browser.
 _CODE_RE = re.compile(r"[A-Za-z0-9._~\-]{1,2048}")
-# Tokens are visible ASCII: anything else would be stored, then printed by `pi-tui token`.
-_TOKEN_RE = re.compile(r"[!-~]{1,8192}")
 _PASTE_MARKERS = re.compile(r"\x1b?\[20[01]~")
 
 
@@ -147,7 +145,7 @@ def _entry_from_token_response(
         if previous is None:
             raise NetworkError("Anthropic's answer had no refresh token; try logging in again.")
         refresh = previous["refresh"]
-    if not (_TOKEN_RE.fullmatch(data["access_token"]) and _TOKEN_RE.fullmatch(refresh)):
+    if not (is_token_shaped(data["access_token"]) and is_token_shaped(refresh)):
         raise NetworkError(
             "Anthropic's answer had a token with spaces or control characters in it; try again in a moment."
         )
@@ -250,7 +248,7 @@ def api_headers(access: str) -> dict[str, str]:
 
 async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
     """Make one real Messages API call; return a one-line success sentence or raise AuthError."""
-    if not _TOKEN_RE.fullmatch(access):
+    if not is_token_shaped(access):
         # httpx cannot put such a token in a header; it comes from an edited file or variable.
         raise AuthError(
             "The token has spaces, control or non-ASCII characters, so it cannot be sent. Check "

@@ -23,7 +23,7 @@ from app.oauth.copilot_urls import api_base_url, normalize_domain
 from app.oauth.endpoints import GITHUB_DOMAIN, Endpoints
 from app.oauth.expiry import expires_at_ms
 from app.oauth.http import oauth_error, request_json
-from app.sanitize import for_display, strip_escapes
+from app.sanitize import for_display, is_token_shaped, strip_escapes
 
 if TYPE_CHECKING:
     from app.oauth.service import AuthService, LoginResult
@@ -272,8 +272,8 @@ async def poll_token(
     data = response.data if isinstance(response.data, dict) else {}
     error, description = oauth_error(data)
     token = data.get("access_token")
-    if not error and response.status < 400 and isinstance(token, str) and token:
-        return PollAnswer(token=token)
+    if not error and response.status < 400 and is_token_shaped(token):
+        return PollAnswer(token=str(token))
     if not error and response.status < 400:
         error, description = "no_token", "the answer had neither a token nor an error"
     return PollAnswer(error=error, description=description, interval=data.get("interval"))
@@ -309,8 +309,10 @@ async def exchange_copilot_token(
         detail = for_display(description or error or data.get("message") or f"HTTP {response.status}")
         raise RefreshError(f"{server_name(domain)} refused the Copilot token ({detail}); try again later.")
     token = data.get("token")
-    if not isinstance(token, str) or not token:
-        raise NetworkError(f"{server_name(domain)}'s answer had no Copilot token; try again in a moment.")
+    if not is_token_shaped(token):
+        raise NetworkError(
+            f"{server_name(domain)}'s answer had no usable Copilot token; try again in a moment."
+        )
     return token, data.get("expires_at")
 
 

@@ -464,11 +464,6 @@ def test_device_code_verification_uri_is_one_printable_line() -> None:
     assert code.verification_uri.isprintable()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="github_copilot bug (not ours to fix): exchange_copilot_token stores any token string, "
-    "so a Copilot token carrying OSC 52 / CSI escapes is printed raw by `pi-tui token`",
-)
 def test_copilot_token_with_escapes_is_never_printed(fake: FakeProviders, tmp_path: Path) -> None:
     pytest.importorskip("app.oauth.github_copilot")
     store = CredentialStore(tmp_path / "agent" / "oauth.json")
