@@ -209,3 +209,14 @@ async def test_whole_link_is_on_screen(service, make_app):
         await pilot.pause()
         shown = "".join(line.strip(" │") for line in screen_text(app).splitlines())
         assert app.screen.login.url in shown
+
+
+async def test_quitting_during_a_login_closes_the_listener(service, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        port = app.screen.login.listener.port
+        await pilot.press("ctrl+q")
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as browser:
+            await browser.get(f"http://127.0.0.1:{port}/callback")

@@ -178,3 +178,13 @@ def test_progress_line_says_what_polling_is_doing(event, shown):
     from app.tui.screens.device_code import progress
 
     assert progress(event, 5) == shown
+
+
+async def test_quitting_while_polling_closes_the_login(service, make_app):
+    made = scripted_copilot(service, [PollEvent("waiting", polls=1)])
+    app = make_app(service, start="login", provider="github-copilot")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await wait_for_text(pilot, "checked once")
+        await pilot.press("ctrl+q")
+    assert made[0].closed

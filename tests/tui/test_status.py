@@ -255,3 +255,38 @@ async def test_q_quits(service, make_app):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code in (0, None)
+
+
+async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
+    store.path.parent.mkdir(mode=0o700, parents=True)
+    store.path.write_text("{ this is not json")
+    store.path.chmod(0o600)
+    app = make_app(AuthService(store, env={}, clock=clock))
+    async with app.run_test(size=(80, 24)):
+        shown = card(app, "anthropic")
+        assert "State ● store unreadable" in shown
+        assert "Error " in shown
+    assert store.path.read_text() == "{ this is not json"
+
+
+async def test_provider_not_yet_available_is_shown_and_cannot_be_chosen(service, make_app, monkeypatch):
+    from dataclasses import replace
+
+    from app import providers
+
+    monkeypatch.setitem(
+        providers.PROVIDERS, "github-copilot", replace(providers.PROVIDERS["github-copilot"], available=False)
+    )
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "State ● not yet available" in card(app, "github-copilot")
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        assert "GitHub Copilot  (not yet available)" in screen_text(app)
+        assert app.screen.query_one("#providers").get_option("github-copilot").disabled
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        app.begin_login("github-copilot")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "StatusScreen"
+        assert "GitHub Copilot login is not available yet." in flat(app)
