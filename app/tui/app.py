@@ -90,7 +90,7 @@ class PiTuiApp(App[int]):
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
         """Links clicked on screen go through the same browser rules as everything else."""
-        self.opener(url)
+        self.run_worker(functools.partial(self.opener, url), thread=True, exit_on_error=False)
 
     # -- log in --------------------------------------------------------------------------
 

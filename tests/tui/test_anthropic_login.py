@@ -220,3 +220,21 @@ async def test_quitting_during_a_login_closes_the_listener(service, make_app):
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as browser:
             await browser.get(f"http://127.0.0.1:{port}/callback")
+
+
+async def test_a_token_pasted_by_mistake_is_masked_in_the_field(service, store, make_app):
+    token = "sk-ant-oat01-" + "Q" * 80 + "Zz99"
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        app.post_message(events.Paste(token))
+        await wait_for_text(pilot, "Anthropic rejected that code")
+        assert app.screen.query_one("#code").value == "sk-ant-oat01-…Zz99"
+        assert "QQQQQQQQ" not in screen_text(app)
+
+
+async def test_clicked_link_goes_through_the_opener(service, make_app, opener):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_url("https://example.com/x")
+        await wait_until(pilot, lambda: "https://example.com/x" in opener.opened)

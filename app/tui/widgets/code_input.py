@@ -6,6 +6,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Input
 
+from app.logs import mask_secrets
 from app.sanitize import strip_escapes
 
 
@@ -14,7 +15,8 @@ class CodeInput(Input):
 
     Textual's ``Input`` keeps only the first line of a paste (and drops a paste that breaks
     ``max_length``/``restrict``), which can cut a code in two. Here the whole pasted text
-    travels in :class:`CodeInput.Pasted`; the field shows it on one line.
+    travels in :class:`CodeInput.Pasted`; the field shows it on one line, with anything
+    token-shaped masked (a token pasted here by mistake must not appear on screen).
     """
 
     class Pasted(Message):
@@ -35,6 +37,6 @@ class CodeInput(Input):
         event.prevent_default()  # Input's own handler would keep the first line only
         if self.disabled or not event.text:
             return
-        self.value = "".join(strip_escapes(event.text).split())
+        self.value = mask_secrets("".join(strip_escapes(event.text).split()))
         self.cursor_position = len(self.value)
         self.post_message(self.Pasted(self, event.text))
