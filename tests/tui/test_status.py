@@ -266,6 +266,7 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
         shown = card(app, "anthropic")
         assert "State ● store unreadable" in shown
         assert "Error " in shown
+        assert "Nothing is logged in yet" not in flat(app)
     assert store.path.read_text() == "{ this is not json"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from app.tui.feedback import describe
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
+    from app.oauth.github_copilot import CopilotLogin, PollEvent
     from app.oauth.service import AuthService, LoginResult
     from app.tui.app import PiTuiApp
 
@@ -27,7 +28,7 @@ def spaced(code: str) -> str:
     return " ".join(code)
 
 
-def progress(event: Any, first_interval: float) -> str:
+def progress(event: PollEvent, first_interval: float) -> str:
     """What polling is doing, from a poll event; a slow-down stays mentioned once it happened."""
     slowed = f"GitHub asked us to slow down; checking every {event.interval:g} s."
     if event.kind == "slow_down":
@@ -41,10 +42,7 @@ def progress(event: Any, first_interval: float) -> str:
 class DeviceCodeScreen(Screen[None]):
     """Starts the device flow, shows the code and link, counts down, and polls until done.
 
-    The login object comes from ``service.start_copilot_login(domain)``: it has ``user_code``,
-    ``verification_uri``, ``expires_at_ms``, ``interval``, ``domain``, an async ``poll()``
-    yielding events (``kind`` waiting/slow_down/done, ``interval``, ``polls``, ``result``)
-    and ``aclose()``.
+    The login comes from ``service.start_copilot_login(domain)``; ``aclose()`` stops it at once.
     """
 
     app: PiTuiApp
@@ -60,7 +58,7 @@ class DeviceCodeScreen(Screen[None]):
         super().__init__(id="device-code")
         self.service = service
         self.domain = domain
-        self.login: Any = None
+        self.login: CopilotLogin | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -118,7 +116,7 @@ class DeviceCodeScreen(Screen[None]):
             self._show_code(login)
             await self._open(login)
             async for event in login.poll():
-                if event.kind == "done":
+                if event.kind == "done" and event.result is not None:
                     self._finish(login, event.result)
                     return
                 self._show("progress", progress(event, first_interval))
@@ -128,7 +126,7 @@ class DeviceCodeScreen(Screen[None]):
             self.failed = True
             self._show("progress", f"{describe(exc)} Press n for a new code, or Esc to go back.", error=True)
 
-    def _show_code(self, login: Any) -> None:
+    def _show_code(self, login: CopilotLogin) -> None:
         self._show("instructions", f"Open {login.verification_uri} and enter this code:")
         code = self.query_one("#user-code", Static)
         code.update(spaced(login.user_code))
@@ -136,7 +134,7 @@ class DeviceCodeScreen(Screen[None]):
         self._show("progress", "Waiting for you to approve…")
         self._tick()
 
-    async def _open(self, login: Any) -> None:
+    async def _open(self, login: CopilotLogin) -> None:
         copied = self.app.copy_text(login.user_code, "Code")
         opened = await asyncio.to_thread(self.app.opener, login.verification_uri)
         self._show("link-status", f"{copied} {opened.message}")
@@ -151,10 +149,10 @@ class DeviceCodeScreen(Screen[None]):
         else:
             self._show("countdown", "The code has expired.", error=True)
 
-    def _finish(self, login: Any, result: LoginResult) -> None:
+    def _finish(self, login: CopilotLogin, result: LoginResult) -> None:
         from app.tui.screens.login_done import LoginDoneScreen
 
-        details = ()
+        details: tuple[str, ...] = ()
         if login.models:
             details = (f"Copilot models enabled: {login.models_enabled} of {len(login.models)}.",)
         self.app.switch_screen(LoginDoneScreen(result, details=details))
