@@ -23,7 +23,10 @@ def run_app(
     """Run PiTuiApp over ``store`` until the user quits; returns the exit code."""
     from app.tui.app import PiTuiApp
 
-    log_path = setup_logging(env)
+    try:
+        log_path = setup_logging(env)
+    except OSError:
+        log_path = None  # no writable log directory: run without a log (help says so)
     service = AuthService(store, env=env)
     PiTuiApp(service, start=start, provider=provider, log_path=log_path).run()
     return 0

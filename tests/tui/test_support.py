@@ -137,3 +137,37 @@ def test_log_file_is_private_and_masked(tmp_path: Path):
 def test_filter_never_drops_a_record():
     record = logging.LogRecord("pi_tui", logging.INFO, __file__, 1, "a %s", ("b",), None)
     assert MaskSecretsFilter().filter(record) and record.getMessage() == "a b"
+
+
+@pytest.fixture
+def app_runs(monkeypatch) -> list:
+    """Stand in for PiTuiApp.run (no terminal in tests); records each app that would run."""
+    from app.tui.app import PiTuiApp
+
+    ran: list = []
+    monkeypatch.setattr(PiTuiApp, "run", lambda self: ran.append(self))
+    yield ran
+    logger = logging.getLogger("pi_tui")
+    for handler in logger.handlers[:]:
+        handler.close()
+        logger.removeHandler(handler)
+
+
+def test_run_app_logs_to_the_log_dir_and_returns_zero(app_runs, store, tmp_path):
+    from app.tui.run import run_app
+
+    env = {"PI_TUI_LOG_DIR": str(tmp_path / "logs")}
+    assert run_app(store, env=env, start="login", provider="anthropic") == 0
+    (app,) = app_runs
+    assert (app.start, app.start_provider) == ("login", "anthropic")
+    assert app.log_path == tmp_path / "logs" / "pi-tui.log" and app.log_path.exists()
+    assert app.service.store is store
+
+
+def test_run_app_without_a_writable_log_dir_still_runs(app_runs, store, tmp_path):
+    from app.tui.run import run_app
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert run_app(store, env={"PI_TUI_LOG_DIR": str(blocker / "logs")}, start="status") == 0
+    assert app_runs[0].log_path is None
