@@ -29,6 +29,8 @@ from app.store import CredentialStore  # noqa: E402
 from app.tui.app import PiTuiApp  # noqa: E402
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener  # noqa: E402
 from tests.tui.helpers import (  # noqa: E402
+    FAKE_ANTHROPIC,
+    FAKE_COPILOT,
     HOUR_MS,
     PollEvent,
     fixed_anthropic_login,
@@ -38,15 +40,6 @@ from tests.tui.helpers import (  # noqa: E402
 )
 
 AGENT = Path("/tmp/pi-tui-screenshots/.pi/agent")
-ANTHROPIC = {
-    "access": "sk-ant-oat01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEa1b2",
-    "refresh": "sk-ant-ort01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEc3d4",
-}
-COPILOT = {
-    "access": "tid=FAKE;exp=1795782600;sku=copilot_individual;proxy-ep=proxy.individual.githubcopilot.com;9e",
-    "refresh": "ghu_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE5e6f",
-}
-
 Drive = Callable[[Any], Awaitable[None]]
 
 
@@ -59,11 +52,11 @@ def fresh_service(*, logged_in: bool) -> AuthService:
         seed(
             store,
             "anthropic",
-            ANTHROPIC,
+            FAKE_ANTHROPIC,
             expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000,
             email="ada@example.com",
         )
-        seed(store, "github-copilot", COPILOT, expires=clock.ms() + 24 * 60_000, login="octocat")
+        seed(store, "github-copilot", FAKE_COPILOT, expires=clock.ms() + 24 * 60_000, login="octocat")
     service = AuthService(store, env={}, clock=clock)
     service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
     return service

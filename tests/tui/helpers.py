@@ -18,6 +18,19 @@ from app.store import CredentialStore
 
 HOUR_MS = 3_600_000
 
+# Recognisable fake tokens for screens that show a login (masked on screen, like real ones).
+FAKE_ANTHROPIC = {
+    "access": "sk-ant-oat01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEa1b2",
+    "refresh": "sk-ant-ort01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEc3d4",
+}
+FAKE_COPILOT = {
+    "access": (
+        "tid=FAKEFAKEFAKE;exp=1795782600;sku=copilot_individual;"
+        "proxy-ep=proxy.individual.githubcopilot.com;8f9e"
+    ),
+    "refresh": "ghu_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE5e6f",
+}
+
 
 def screen_text(app: App[Any]) -> str:
     """Everything visible on the current screen, as plain text lines."""

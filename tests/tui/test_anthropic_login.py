@@ -17,14 +17,19 @@ def service(store: Any, fake: Any, clock: Any) -> AuthService:
     return AuthService(store, env=fake.env(), clock=clock)
 
 
+async def login_ready(pilot: Any) -> Any:
+    """Wait until the Anthropic login screen has its link; returns the login."""
+    await wait_until(pilot, lambda: getattr(pilot.app.screen, "login", None) is not None)
+    return pilot.app.screen.login
+
+
 async def open_login(pilot: Any) -> Any:
     """From the status screen: l, Enter on Anthropic, wait for the link."""
     await pilot.press("l")
     await wait_for_screen(pilot, "ProviderSelectScreen")
     await pilot.press("enter")
     await wait_for_screen(pilot, "AnthropicLoginScreen")
-    await wait_until(pilot, lambda: pilot.app.screen.login is not None)
-    return pilot.app.screen.login
+    return await login_ready(pilot)
 
 
 async def test_login_by_paste_saves_tokens_and_shows_success(
@@ -59,7 +64,7 @@ async def test_login_by_paste_saves_tokens_and_shows_success(
 async def test_paste_event_to_the_focused_input_like_a_real_terminal(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         code, state = fake.anthropic.authorize(app.screen.login.url)
         assert app.focused is not None and app.focused.id == "code"
         app.focused.post_message(events.Paste(f"{code}#{state}"))
@@ -72,7 +77,7 @@ async def test_multiline_paste_wrapped_in_bracketed_paste_markers_is_used_whole(
 ):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         code, state = fake.anthropic.authorize(app.screen.login.url)
         # A terminal that wraps the code over lines and leaks the paste markers.
         app.post_message(events.Paste(f"\x1b[200~{code[:10]}\n{code[10:]}\n#{state}\n\x1b[201~"))
@@ -83,7 +88,7 @@ async def test_multiline_paste_wrapped_in_bracketed_paste_markers_is_used_whole(
 async def test_typed_code_is_submitted_with_enter(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         code, state = fake.anthropic.authorize(app.screen.login.url)
         app.screen.query_one("#code").value = f"{code}#{state}"
         await pilot.press("enter")
@@ -106,7 +111,7 @@ async def test_login_by_loopback_callback_needs_no_paste(service, store, fake, m
 async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         app.post_message(events.Paste("this is not a code!"))
         await wait_for_text(pilot, "doesn't look like an authorization code")
         code_input = app.screen.query_one("#code")
@@ -124,7 +129,7 @@ async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store,
 async def test_code_from_another_login_attempt_is_rejected(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         code, _state = fake.anthropic.authorize(app.screen.login.url)
         app.post_message(events.Paste(f"{code}#some-other-state"))
         await wait_for_text(pilot, "belongs to a different login attempt")
@@ -134,7 +139,7 @@ async def test_code_from_another_login_attempt_is_rejected(service, store, fake,
 async def test_pasted_error_redirect_is_explained(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         app.post_message(
             events.Paste(
                 "http://localhost:53692/callback?error=access_denied&error_description=The+user+said+no"
@@ -149,7 +154,7 @@ async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
 ):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         first = app.screen.login
         fake.anthropic.deny_next_authorize()
         async with httpx.AsyncClient(follow_redirects=True) as browser:
@@ -166,7 +171,7 @@ async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
 async def test_code_the_server_rejects_can_be_replaced(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         login = app.screen.login
         app.post_message(events.Paste(f"not-issued-by-the-server#{login.pkce.state}"))
         await wait_for_text(pilot, "Anthropic rejected that code: it has expired or was already used.")
@@ -179,7 +184,7 @@ async def test_code_the_server_rejects_can_be_replaced(service, store, fake, mak
 async def test_escape_cancels_and_closes_the_listener(service, store, fake, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         login = app.screen.login
         port = login.listener.port
         await pilot.press("escape")
@@ -196,7 +201,7 @@ async def test_without_a_system_clipboard_the_link_goes_by_osc52(service, make_a
     opener.opens = False
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         await wait_for_text(pilot, "Link sent to your terminal's clipboard (OSC 52).")
         assert app.clipboard == app.screen.login.url
         assert "Not opening a browser over SSH" in flat(app)
@@ -205,7 +210,7 @@ async def test_without_a_system_clipboard_the_link_goes_by_osc52(service, make_a
 async def test_whole_link_is_on_screen(service, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         await pilot.pause()
         shown = "".join(line.strip(" │") for line in screen_text(app).splitlines())
         assert app.screen.login.url in shown
@@ -214,7 +219,7 @@ async def test_whole_link_is_on_screen(service, make_app):
 async def test_quitting_during_a_login_closes_the_listener(service, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         port = app.screen.login.listener.port
         await pilot.press("ctrl+q")
     with pytest.raises(httpx.ConnectError):
@@ -226,7 +231,7 @@ async def test_a_token_pasted_by_mistake_is_masked_in_the_field(service, store, 
     token = "sk-ant-oat01-" + "Q" * 80 + "Zz99"
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "login", None) is not None)
+        await login_ready(pilot)
         app.post_message(events.Paste(token))
         await wait_for_text(pilot, "Anthropic rejected that code")
         assert app.screen.query_one("#code").value == "sk-ant-oat01-…Zz99"

@@ -14,6 +14,8 @@ from app.credentials import STORED
 from app.oauth.github_copilot import device_flow_error
 from app.oauth.service import AuthService, LoginResult
 from tests.tui.helpers import (
+    FAKE_ANTHROPIC,
+    FAKE_COPILOT,
     FIXED_PKCE,
     HOUR_MS,
     PollEvent,
@@ -22,18 +24,6 @@ from tests.tui.helpers import (
     seed,
     wait_until,
 )
-
-FAKE_ANTHROPIC = {
-    "access": "sk-ant-oat01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEa1b2",
-    "refresh": "sk-ant-ort01-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEc3d4",
-}
-FAKE_COPILOT = {
-    "access": (
-        "tid=FAKEFAKEFAKE;exp=1795782600;sku=copilot_individual;"
-        "proxy-ep=proxy.individual.githubcopilot.com;8f9e"
-    ),
-    "refresh": "ghu_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE5e6f",
-}
 
 
 def with_models(start: Any, made: list[Any]) -> Any:
