@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from app.credentials import STORED
 from app.oauth.github_copilot import device_flow_error
 from app.oauth.service import AuthService, LoginResult
 from tests.tui.helpers import (
@@ -279,8 +278,3 @@ class TestCopilotLogin:
             await settle(pilot)
 
         assert snap_compare(self.start(make_app, service), run_before=run)
-
-
-def test_stored_source_constant_matches_the_card_text():
-    # The status card names the store by this constant; the snapshots above rely on it.
-    assert STORED == "oauth.json"
