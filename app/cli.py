@@ -57,9 +57,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     try:
-        from app.oauth.endpoints import load_endpoints
+        if any(name.startswith("PI_TUI_") for name in env):
+            from app.oauth.endpoints import load_endpoints
 
-        load_endpoints(env)  # a bad override is a start-up error, whatever the command
+            load_endpoints(env)  # a bad override is a start-up error, whatever the command
         handler = _COMMANDS.get(args.command or "", _run_app)
         return handler(args, env)
     except PiTuiError as exc:

@@ -136,7 +136,6 @@ class AuthService:
 
     async def _refresh(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
         """Refresh under the store lock; another process's fresh token wins without a request."""
-        module = providers.load(provider_id)
         async with self.store.transaction() as tx:
             entry = tx.get(provider_id)
             if entry is None:
@@ -145,6 +144,8 @@ class AuthService:
             someone_else_refreshed = entry.get("access") != seen.get("access")
             if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
                 return entry
+            # Only the process that really refreshes pays for importing the HTTP stack.
+            module = providers.load(provider_id)
             log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
 
             async def exchange_and_store() -> dict[str, Any]:
