@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.credentials import resolve
-from app.errors import NotLoggedIn, StoreError
+from app.credentials import missing_credential, resolve
 from app.oauth.expiry import is_due
 from app.paths import store_path
-from app.providers import login_hint, provider
+from app.providers import provider
 from app.store import CredentialStore
 
 T = TypeVar("T")
@@ -48,9 +47,7 @@ async def aget_credential(
     store = CredentialStore(store_path(agent_dir, env))
     found = resolve(info, store, env)
     if found.source is None or found.token is None:
-        if found.error:
-            raise StoreError(found.error)
-        raise NotLoggedIn(login_hint(info))
+        raise missing_credential(info, found)
     token = found.token
     if found.entry is not None and is_due(found.entry, now_ms=int(time.time() * 1000)):
         from app.oauth.service import AuthService

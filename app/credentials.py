@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from app.errors import StoreError
+from app.errors import NotLoggedIn, PiTuiError, StoreError
 from app.mask import mask
 from app.oauth.expiry import is_due
-from app.providers import PROVIDERS, ProviderInfo
+from app.providers import PROVIDERS, ProviderInfo, login_hint
 from app.store import CredentialStore
 
 STORED = "oauth.json"
@@ -33,16 +32,21 @@ class State(StrEnum):
     UNREADABLE = "store unreadable"
 
 
-@dataclass(frozen=True)
-class Resolution:
+# NamedTuples rather than dataclasses: importing dataclasses costs ~8 ms, and this module is
+# on the `pi-tui token` path.
+class Resolution(NamedTuple):
     """The winning credential source for a provider and the sources it shadows."""
 
     provider: str
     source: str | None
     shadowed: tuple[str, ...]
-    entry: dict[str, Any] | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
+    entry: dict[str, Any] | None = None
+    token: str | None = None
     error: str | None = None
+
+    def __repr__(self) -> str:
+        # The entry and the token are secrets.
+        return f"Resolution(provider={self.provider!r}, source={self.source!r}, shadowed={self.shadowed!r})"
 
 
 def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str]) -> Resolution:
@@ -62,8 +66,14 @@ def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, st
     return Resolution(provider.id, source, tuple(s for s, _, _ in rest), winner, token, error)
 
 
-@dataclass(frozen=True)
-class AccountStatus:
+def missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError:
+    """The error for "no credential": a store problem (exit 3) if the store could not be read."""
+    if found.error:
+        return StoreError(found.error)
+    return NotLoggedIn(login_hint(provider))
+
+
+class AccountStatus(NamedTuple):
     """One provider's row in the status panel and in ``pi-tui status``. Holds no secret."""
 
     provider: str
@@ -112,7 +122,7 @@ def account_status(
     base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN, available=provider.available)
     if found.source is None:
         state = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
-        return replace(base, state=state, last_error=found.error or last_error)
+        return base._replace(state=state, last_error=found.error or last_error)
     fields: dict[str, Any] = {
         "source": found.source,
         "shadowed": found.shadowed,
@@ -121,14 +131,13 @@ def account_status(
     }
     entry = found.entry
     if entry is None:
-        return replace(base, state=State.LOGGED_IN, **fields)
+        return base._replace(state=State.LOGGED_IN, **fields)
     if last_error:
         state = State.REFRESH_FAILED
     else:
         state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
     account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
-    return replace(
-        base,
+    return base._replace(
         state=state,
         account=account if isinstance(account, str) else None,
         expires_ms=int(entry["expires"]),

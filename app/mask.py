@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_PREFIX = re.compile(r"^(?:[A-Za-z]+[-_])+(?:[A-Za-z0-9]+[-_])?|^[a-z]+=")
+# A pattern string, not a compiled pattern: `re` compiles it on first use, so the
+# `pi-tui token` path (which never masks) does not pay for it.
+_PREFIX = r"^(?:[A-Za-z]+[-_])+(?:[A-Za-z0-9]+[-_])?|^[a-z]+="
 _MIN_MASKABLE = 16
 
 
@@ -14,6 +16,6 @@ def mask(secret: str | None) -> str:
         return ""
     if len(secret) < _MIN_MASKABLE:
         return "…"
-    match = _PREFIX.match(secret)
+    match = re.match(_PREFIX, secret)
     prefix = match.group(0) if match and len(match.group(0)) <= 16 else ""
     return f"{prefix}…{secret[-4:]}"

@@ -313,7 +313,7 @@ async def exchange_copilot_token(
         raise NetworkError(
             f"{server_name(domain)}'s answer had no usable Copilot token; try again in a moment."
         )
-    return token, data.get("expires_at")
+    return str(token), data.get("expires_at")
 
 
 def build_entry(

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import providers
-from app.credentials import AccountStatus, account_status, resolve
-from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreError
+from app.credentials import AccountStatus, account_status, missing_credential, resolve
+from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
 from app.oauth.pkce import Pkce
-from app.store import CredentialStore
+from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
     import httpx
@@ -113,13 +113,9 @@ class AuthService:
         """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env)
-        if found.source is None:
-            if found.error:
-                # The store could not be read: a store problem (exit 3), not "not logged in".
-                raise StoreError(found.error)
-            raise NotLoggedIn(providers.login_hint(info))
+        if found.token is None:
+            raise missing_credential(info, found)
         if found.entry is None:
-            assert found.token is not None
             return found.token
         if not is_due(found.entry, now_ms=self.now_ms()):
             return str(found.entry["access"])
@@ -137,44 +133,54 @@ class AuthService:
     async def _refresh(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
         """Refresh under the store lock; another process's fresh token wins without a request."""
         async with self.store.transaction() as tx:
-            entry = tx.get(provider_id)
-            if entry is None:
-                raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
-            now = self.now_ms()
-            someone_else_refreshed = entry.get("access") != seen.get("access")
-            if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
-                return entry
-            # Only the process that really refreshes pays for importing the HTTP stack.
-            module = providers.load(provider_id)
-            log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
+            return await self.refresh_locked(tx, provider_id, seen=seen, force=force)
 
-            async def exchange_and_store() -> dict[str, Any]:
-                try:
-                    async with self.client() as client:
-                        new = await module.refresh(client, self.endpoints, entry, now_ms=now)
-                except RefreshError as exc:
-                    if exc.revoked:
-                        # pi itself may have rotated the token without our lock: trust the file.
-                        latest = tx.get(provider_id)
-                        if latest is not None and latest.get("refresh") != entry.get("refresh"):
-                            return latest
-                    raise
-                tx.put(provider_id, new)
-                return new
+    async def refresh_locked(
+        self, tx: StoreTransaction, provider_id: str, *, seen: dict[str, Any], force: bool
+    ) -> dict[str, Any]:
+        """The refresh itself, inside a transaction the caller already holds.
 
-            exchange = asyncio.ensure_future(exchange_and_store())
+        Re-reads first: when another process refreshed since ``seen`` was read, its entry is
+        returned and no request is made.
+        """
+        entry = tx.get(provider_id)
+        if entry is None:
+            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
+        now = self.now_ms()
+        someone_else_refreshed = entry.get("access") != seen.get("access")
+        if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
+            return entry
+        # Only the process that really refreshes pays for importing the HTTP stack.
+        module = providers.load(provider_id)
+        log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
+
+        async def exchange_and_store() -> dict[str, Any]:
             try:
-                new = await asyncio.shield(exchange)
-            except asyncio.CancelledError:
-                # Once the request is out, the server may have spent the old refresh token:
-                # store its answer before giving up (Ctrl-C, a cancelled worker), or the
-                # login is lost. A second Ctrl-C still stops at once.
-                with contextlib.suppress(Exception):
-                    await exchange
+                async with self.client() as client:
+                    new = await module.refresh(client, self.endpoints, entry, now_ms=now)
+            except RefreshError as exc:
+                if exc.revoked:
+                    # pi itself may have rotated the token without our lock: trust the file.
+                    latest = tx.get(provider_id)
+                    if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                        return latest
                 raise
-            except (NetworkError, AuthError) as exc:
-                self._errors[provider_id] = str(exc)
-                raise
+            tx.put(provider_id, new)
+            return new
+
+        exchange = asyncio.ensure_future(exchange_and_store())
+        try:
+            new = await asyncio.shield(exchange)
+        except asyncio.CancelledError:
+            # Once the request is out, the server may have spent the old refresh token:
+            # store its answer before giving up (Ctrl-C, a cancelled worker), or the
+            # login is lost. A second Ctrl-C still stops at once.
+            with contextlib.suppress(Exception):
+                await exchange
+            raise
+        except (NetworkError, AuthError) as exc:
+            self._errors[provider_id] = str(exc)
+            raise
         self._errors.pop(provider_id, None)
         log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
