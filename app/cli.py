@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app import __version__
 from app.errors import ConfigError, PiTuiError, StoreError
@@ -132,10 +132,21 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     # once, all but one find the token the first one just refreshed and print it.
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
     signal.signal(signal.SIGTERM, _interrupt)
-    with store.transaction() as tx:
-        entry = tx.get(info.id)
+    fresh: list[dict[str, Any]] = []
+
+    def refreshed_by_another() -> bool:
+        entry = store.get(info.id)
         if entry is not None and not is_due(entry, now_ms=_now_ms()):
-            print(entry["access"])
+            fresh.append(entry)
+        return bool(fresh)
+
+    # While we wait for the lock, the file is re-read at every poll: if another process has
+    # refreshed, its token is printed and the lock is never taken.
+    with store.transaction(unless=refreshed_by_another) as tx:
+        if tx.held:
+            refreshed_by_another()  # it may have finished just before we got the lock
+        if fresh:
+            print(fresh[-1]["access"])
             return 0
         import asyncio
 

@@ -96,9 +96,15 @@ class CredentialStore:
         with self.transaction() as tx:
             return tx.delete(provider)
 
-    def transaction(self) -> StoreTransaction:
-        """Return a transaction to enter with ``with`` or ``async with``; it holds the lock."""
-        return StoreTransaction(self)
+    def transaction(self, *, unless: Callable[[], bool] | None = None) -> StoreTransaction:
+        """Return a transaction to enter with ``with`` or ``async with``; it holds the lock.
+
+        ``unless`` (synchronous ``with`` only) is asked while waiting for the lock; when it
+        returns True the wait ends and the block runs without the lock (``tx.held`` is
+        False). A process that only needs another one's fresh token leaves as soon as the
+        file shows it, instead of queueing for the lock.
+        """
+        return StoreTransaction(self, unless)
 
     def _step(self, name: str) -> None:
         if self._on_step is not None:
@@ -113,8 +119,9 @@ class StoreTransaction:
     ``store.put`` would wait for this very lock and time out.
     """
 
-    def __init__(self, store: CredentialStore) -> None:
+    def __init__(self, store: CredentialStore, unless: Callable[[], bool] | None = None) -> None:
         self._store = store
+        self._unless = unless
         self._fd: int | None = None
         self._entered = False
         # Hands the lock from the worker thread to the task; see __aenter__.
@@ -122,9 +129,15 @@ class StoreTransaction:
 
     def __enter__(self) -> StoreTransaction:
         self._begin()
-        self._fd = _acquire_lock(self._store.lock_path, self._store.lock_timeout)
-        self._announce()
+        self._fd = _acquire_lock(self._store.lock_path, self._store.lock_timeout, self._unless)
+        if self._fd is not None:
+            self._announce()
         return self
+
+    @property
+    def held(self) -> bool:
+        """True while this transaction holds the lock (False when ``unless`` ended the wait)."""
+        return self._fd is not None
 
     def __exit__(
         self,
@@ -660,8 +673,6 @@ def _wait_for_flock(fd: int, lock_path: Path, timeout: float, stop: Callable[[],
 
     deadline = time.monotonic() + timeout
     while True:
-        if stop is not None and stop():
-            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
@@ -669,6 +680,8 @@ def _wait_for_flock(fd: int, lock_path: Path, timeout: float, stop: Callable[[],
             pass
         except OSError as error:
             raise StoreWriteError(f"Could not lock {lock_path}: {error.strerror}.") from error
+        if stop is not None and stop():
+            return False
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StoreLockTimeout(

@@ -709,6 +709,24 @@ def test_lock_excludes_another_process(path: Path) -> None:
     assert store.get("anthropic") == login()
 
 
+def test_waiting_for_the_lock_ends_when_unless_says_so(path: Path) -> None:
+    holder = LockHolder(path)
+    asked = []
+    try:
+        store = CredentialStore(path, lock_timeout=10)
+        started = time.monotonic()
+        with store.transaction(unless=lambda: asked.append(1) or len(asked) >= 3) as tx:
+            assert not tx.held
+            with pytest.raises(RuntimeError):
+                tx.get("anthropic")
+        assert time.monotonic() - started < 5
+        assert len(asked) == 3
+    finally:
+        holder.release()
+    with store.transaction(unless=lambda: True) as tx:
+        assert tx.held  # a free lock is taken without asking
+
+
 def test_lock_of_a_killed_process_is_dropped_by_the_kernel(path: Path) -> None:
     holder = LockHolder(path)
     holder.kill()
