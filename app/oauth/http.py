@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,9 +27,26 @@ DEADLINE_SECONDS = 60.0
 USER_AGENT = f"pi-tui/{__version__}"
 
 
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """The process's one SSL context: loading the CA bundle takes tens of milliseconds.
+
+    Built the way httpx builds it for ``trust_env=True``: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
+    when set (read on the first call), else certifi's bundle.
+    """
+    return httpx.create_ssl_context(trust_env=True)
+
+
+async def warm_up() -> None:
+    """Build the SSL context in a thread, so the first client does not stall the event loop."""
+    await asyncio.to_thread(ssl_context)
+
+
 def make_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.AsyncClient:
     """An AsyncClient with explicit timeouts; proxies come from the usual environment variables."""
-    return httpx.AsyncClient(timeout=timeout, headers={"User-Agent": USER_AGENT}, trust_env=True)
+    return httpx.AsyncClient(
+        timeout=timeout, headers={"User-Agent": USER_AGENT}, verify=ssl_context(), trust_env=True
+    )
 
 
 @dataclass(frozen=True)
