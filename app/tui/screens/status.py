@@ -49,6 +49,8 @@ class StatusScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
+        # Stamp first: a write between the stamp and the read only costs one more reload.
+        self._store_stamp = self._stamp()
         statuses = self.service.statuses()
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
@@ -59,7 +61,6 @@ class StatusScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._store_stamp = self._stamp()
         self._show_empty()
         self.set_interval(1.0, self._tick)
 
