@@ -39,6 +39,10 @@ class StoreLockTimeout(StoreError):
 class StoreWriteError(StoreError):
     """Writing the store failed (disk full, I/O error, read-only directory); the old file is intact."""
 
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 class AuthError(PiTuiError):
     """A login, refresh or API call did not succeed."""

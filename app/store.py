@@ -581,7 +581,8 @@ def _write_error(path: Path, error: OSError, action: str = "save") -> StoreWrite
     reason = reasons.get(error.errno or 0, error.strerror or "an unexpected error")
     code = errno.errorcode.get(error.errno or 0, "?")
     return StoreWriteError(
-        f"Could not save {path}: {reason} ({code}). The old file is unchanged; fix that and try again."
+        f"Could not save {path}: {reason} ({code}). The old file is unchanged; fix that and try again.",
+        reason=f"{reason} ({code})",
     )
 
 

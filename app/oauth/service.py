@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import providers
 from app.credentials import AccountStatus, account_status, missing_credential, resolve
-from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError
+from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
@@ -165,7 +165,18 @@ class AuthService:
                     if latest is not None and latest.get("refresh") != entry.get("refresh"):
                         return latest
                 raise
-            tx.put(provider_id, new)
+            try:
+                tx.put(provider_id, new)
+            except StoreWriteError as exc:
+                if new.get("refresh") == entry.get("refresh"):
+                    raise  # the stored login still works: trying again is the right advice
+                info = providers.provider(provider_id)
+                raise StoreWriteError(
+                    f"Could not save {self.store.path}: {exc.reason or 'the write failed'}. "
+                    f"{info.name} had already renewed the login, so the refresh token in the file "
+                    f"is now used up: fix that, then log in again (pi-tui login {provider_id}).",
+                    reason=exc.reason,
+                ) from None
             return new
 
         exchange = asyncio.ensure_future(exchange_and_store())

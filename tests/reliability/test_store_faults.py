@@ -337,9 +337,8 @@ def test_refresh_whose_answer_cannot_be_saved_loses_a_rotating_login(
 ) -> None:
     """Disk full after the server rotated the refresh token: the old file is intact but dead.
 
-    Pinned as it is today: the sentence says the old file is unchanged and to try again, yet the
-    refresh token in it has been spent. Nothing can be written, so the login cannot be kept; the
-    user will have to log in again once there is space.
+    Nothing can be written, so the login cannot be kept: the sentence says so and tells the user
+    to log in again once there is space, instead of "try again", which could not work.
     """
     path = tmp_path / "agent" / "oauth.json"
     doc = valid_document(fake, due=True)
@@ -349,6 +348,9 @@ def test_refresh_whose_answer_cannot_be_saved_loses_a_rotating_login(
     result = run(CASES["enospc-write"], "token", path.parent, fake.env())
 
     assert result.returncode == 3
+    assert "refresh token in the file is now used up" in result.stderr
+    assert "log in again (pi-tui login anthropic)" in result.stderr
+    assert "try again" not in result.stderr
     assert path.read_bytes() == before
     assert fake.count("anthropic.refresh") == 1
     assert not fake.anthropic.is_refresh_valid(doc["anthropic"]["refresh"])
