@@ -162,6 +162,24 @@ def _entry_from_token_response(
     return entry
 
 
+async def _token_request(
+    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
+) -> tuple[Any, str, str]:
+    """POST ``body`` to the token URL; ``(data, error, detail)`` where ``error`` is "" on success."""
+    response = await request_json(
+        client,
+        "POST",
+        endpoints.anthropic_token,
+        what=WHAT,
+        json={"client_id": CLIENT_ID, **body},
+        headers={"Accept": "application/json"},
+    )
+    error, description = oauth_error(response.data)
+    if response.status >= 400 and not error:
+        error = f"HTTP {response.status}"
+    return response.data, error, for_display(description or error, limit=200)
+
+
 async def exchange_code(
     client: httpx.AsyncClient,
     endpoints: Endpoints,
@@ -173,32 +191,25 @@ async def exchange_code(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens. Never retried: a code is single-use."""
-    body = {
-        "grant_type": "authorization_code",
-        "client_id": CLIENT_ID,
-        "code": code,
-        "state": state,
-        "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
-    }
-    response = await request_json(
+    data, error, detail = await _token_request(
         client,
-        "POST",
-        endpoints.anthropic_token,
-        what=WHAT,
-        json=body,
-        headers={"Accept": "application/json"},
+        endpoints,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "state": state,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        },
     )
-    error, description = oauth_error(response.data)
-    if response.status >= 400 or error:
-        if error == "invalid_grant":
-            raise LoginInputError(
-                "Anthropic rejected that code: it has expired or was already used. "
-                "Open the link again, authorize, and paste the new code."
-            )
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+    if error == "invalid_grant":
+        raise LoginInputError(
+            "Anthropic rejected that code: it has expired or was already used. "
+            "Open the link again, authorize, and paste the new code."
+        )
+    if error:
         raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
-    return _entry_from_token_response(response.data, now_ms=_now_ms(now_ms))
+    return _entry_from_token_response(data, now_ms=_now_ms(now_ms))
 
 
 async def refresh(
@@ -209,30 +220,17 @@ async def refresh(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Refresh ``entry``; returns the new entry. Raises RefreshError (``revoked`` on invalid_grant)."""
-    body = {
-        "grant_type": "refresh_token",
-        "client_id": CLIENT_ID,
-        "refresh_token": entry["refresh"],
-    }
-    response = await request_json(
-        client,
-        "POST",
-        endpoints.anthropic_token,
-        what=WHAT,
-        json=body,
-        headers={"Accept": "application/json"},
+    data, error, detail = await _token_request(
+        client, endpoints, {"grant_type": "refresh_token", "refresh_token": entry["refresh"]}
     )
-    error, description = oauth_error(response.data)
-    if response.status >= 400 or error:
-        if error == "invalid_grant":
-            raise RefreshError(
-                "Anthropic no longer accepts this login (it was revoked or replaced). "
-                "Log in again to continue.",
-                revoked=True,
-            )
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+    if error == "invalid_grant":
+        raise RefreshError(
+            "Anthropic no longer accepts this login (it was revoked or replaced). Log in again to continue.",
+            revoked=True,
+        )
+    if error:
         raise RefreshError(f"Anthropic refused the refresh ({detail}); try again later.")
-    return _entry_from_token_response(response.data, now_ms=_now_ms(now_ms), previous=entry)
+    return _entry_from_token_response(data, now_ms=_now_ms(now_ms), previous=entry)
 
 
 def api_headers(access: str) -> dict[str, str]:
