@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 def duration(ms: int) -> str:
-    """``ms`` as ``2d 3h``, ``7h 54m``, ``12m 03s`` or ``42s`` (negative counts as 0)."""
+    """``ms`` as ``2d 3h``, ``7h 54m``, ``12m 03s``, ``42s`` or ``over a year`` (negative counts as 0)."""
     seconds = max(0, ms // 1000)
+    if seconds >= 366 * 86_400:
+        return "over a year"
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
