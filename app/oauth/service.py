@@ -277,7 +277,8 @@ class AnthropicLogin:
         if self.listener is None:
             await asyncio.Event().wait()
         assert self.listener is not None
-        code = await self.listener.wait()
+        # The listener already checked the state; the code gets the same shape check as a paste.
+        code = self.code_from(await self.listener.wait())
         return await self._exchange(code)
 
     def code_from(self, pasted: str) -> str:

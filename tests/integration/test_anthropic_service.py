@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import stat
 import threading
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 from app.errors import AuthError, LoginInputError, NetworkError, NotLoggedIn, RefreshError
 from app.oauth.service import AuthService
 from tests.fakes.server import FakeProviders
-from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic, write_raw
+from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
+from tests.pi import refresh_like_pi, write_like_pi
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ async def test_token_refreshes_when_due_and_keeps_other_keys(
     service: AuthService, fake: FakeProviders
 ) -> None:
     tokens = fake.anthropic.seed_login()
-    write_raw(service.store, {"some-other-provider": {"type": "api_key", "key": "x"}})
+    write_like_pi(service.store.path, {"some-other-provider": {"type": "api_key", "key": "x"}})
     seed_anthropic(service.store, tokens, expires=now_ms() - 1, email="me@example.com", piExtra={"k": 1})
     token = await service.get_token("anthropic")
     assert token != tokens["access"] and fake.anthropic.is_access_valid(token)
@@ -202,24 +202,8 @@ async def test_invalid_grant_after_pi_rotated_the_file_uses_its_token(
     fake.set_latency("anthropic.refresh", 0.6)
 
     def pi_refreshes() -> None:
-        answer = httpx.post(
-            fake.env()["PI_TUI_ANTHROPIC_TOKEN_URL"],
-            json={
-                "grant_type": "refresh_token",
-                "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
-                "refresh_token": tokens["refresh"],
-            },
-        ).json()
-        entry = {
-            "type": "oauth",
-            "refresh": answer["refresh_token"],
-            "access": answer["access_token"],
-            "expires": now_ms() + HOUR_MS,
-        }
-        tmp = service.store.path.with_name("pi-write.tmp")
-        tmp.write_text(json.dumps({"anthropic": entry}))
-        tmp.chmod(0o600)
-        tmp.replace(service.store.path)
+        entry = refresh_like_pi(fake, tokens["refresh"], expires=now_ms() + HOUR_MS)
+        write_like_pi(service.store.path, {"anthropic": entry})
 
     thread = threading.Thread(target=pi_refreshes)
     thread.start()
@@ -284,10 +268,28 @@ async def test_no_credential_says_how_to_log_in(service: AuthService) -> None:
 
 
 async def test_logout_removes_only_that_provider(service: AuthService, fake: FakeProviders) -> None:
-    write_raw(service.store, {"openai": {"type": "oauth", "refresh": "r", "access": "a", "expires": 1}})
+    write_like_pi(
+        service.store.path, {"openai": {"type": "oauth", "refresh": "r", "access": "a", "expires": 1}}
+    )
     seed_anthropic(service.store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
     assert service.logout("anthropic") is True
     assert read_doc(service.store) == {
         "openai": {"type": "oauth", "refresh": "r", "access": "a", "expires": 1}
     }
     assert service.logout("anthropic") is False
+
+
+async def test_callback_with_a_malformed_code_is_refused_without_exchange(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    login = await service.start_anthropic_login()
+    waiter = asyncio.create_task(login.wait_for_callback())
+    port = login.redirect_uri.split(":")[2].split("/")[0]
+    async with httpx.AsyncClient() as browser:
+        await browser.get(
+            f"http://127.0.0.1:{port}/callback", params={"code": "abc<script>", "state": login.pkce.state}
+        )
+    with pytest.raises(LoginInputError, match="doesn't look like an authorization code"):
+        await asyncio.wait_for(waiter, 10)
+    await login.aclose()
+    assert fake.count("anthropic.exchange") == 0
