@@ -33,10 +33,3 @@ def seed_anthropic(
 
 def read_doc(store: CredentialStore) -> dict[str, Any]:
     return json.loads(store.path.read_text())
-
-
-def write_raw(store: CredentialStore, doc: dict[str, Any]) -> None:
-    """Write a whole document as pi would (0600, parents 0700), bypassing the store's checks."""
-    store.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store.path.write_text(json.dumps(doc, indent=2))
-    store.path.chmod(0o600)
