@@ -8,7 +8,6 @@ Hypothesis settings.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,6 @@ __all__ = ["fake", "fake_env"]
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
-ANTHROPIC_CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 
 settings.register_profile(
     "pi-tui-ci",
@@ -59,15 +57,6 @@ def seed_entry(store: CredentialStore, provider: str, **entry: Any) -> dict[str,
     full = {"type": "oauth", **entry}
     store.put(provider, full)
     return full
-
-
-def write_raw(store: CredentialStore, doc: dict[str, Any]) -> None:
-    """Write a whole document the way pi does (0600, parent 0700), without the store's lock."""
-    store.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = store.path.with_name("pi-write.tmp")
-    temp.write_text(json.dumps(doc, indent=2))
-    temp.chmod(0o600)
-    temp.replace(store.path)
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -38,15 +38,14 @@ from app.oauth.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
 from tests.faults.conftest import (
-    ANTHROPIC_CLIENT_ID,
     HOUR_MS,
     assert_sentence,
     make_store,
     now_ms,
     run_cli,
     seed_entry,
-    write_raw,
 )
+from tests.pi import refresh_like_pi, write_like_pi
 
 REFRESH = "anthropic.refresh"
 SHORT_TIMEOUT = httpx.Timeout(connect=0.3, read=0.3, write=2.0, pool=2.0)
@@ -262,7 +261,7 @@ def store(tmp_path: Path) -> CredentialStore:
 @pytest.fixture
 def due_login(fake: FakeProviders, store: CredentialStore) -> dict[str, Any]:
     """A live Anthropic login that is due for refresh, next to another provider's entry."""
-    write_raw(store, OTHER_PROVIDER)
+    write_like_pi(store.path, OTHER_PROVIDER)
     tokens = fake.anthropic.seed_login()
     return seed_entry(store, "anthropic", **tokens, expires=now_ms() - 1, email="me@example.com")
 
@@ -471,17 +470,8 @@ def test_refresh_answer_without_refresh_token_keeps_the_old_one(
 
 def _pi_refreshes(fake: FakeProviders, store: CredentialStore, refresh: str) -> dict[str, Any]:
     """What pi does: refresh with the stored token, then write the file without pi-tui's lock."""
-    answer = httpx.post(
-        fake.env()["PI_TUI_ANTHROPIC_TOKEN_URL"],
-        json={"grant_type": "refresh_token", "client_id": ANTHROPIC_CLIENT_ID, "refresh_token": refresh},
-    ).json()
-    entry = {
-        "type": "oauth",
-        "refresh": answer["refresh_token"],
-        "access": answer["access_token"],
-        "expires": now_ms() + HOUR_MS,
-    }
-    write_raw(store, {**OTHER_PROVIDER, "anthropic": entry})
+    entry = refresh_like_pi(fake, refresh, expires=now_ms() + HOUR_MS)
+    write_like_pi(store.path, {**OTHER_PROVIDER, "anthropic": entry})
     return entry
 
 
@@ -539,7 +529,7 @@ def test_other_process_refreshed_first_makes_no_request(
 
     def other_process_wrote_first(step: str) -> None:
         if step == "lock-acquired" and not fake.requests:
-            write_raw(racing, {**OTHER_PROVIDER, "anthropic": fresh})
+            write_like_pi(racing.path, {**OTHER_PROVIDER, "anthropic": fresh})
 
     racing = CredentialStore(store.path, on_step=other_process_wrote_first)
     service = AuthService(racing, env=fake.env())
@@ -570,7 +560,7 @@ def test_truly_revoked_login_says_log_in_again_and_is_kept(
 def copilot_login(fake: FakeProviders, store: CredentialStore) -> dict[str, Any]:
     """A stored Copilot login whose Copilot token is due (GitHub token in ``refresh``)."""
     pytest.importorskip("app.oauth.github_copilot")
-    write_raw(store, OTHER_PROVIDER)
+    write_like_pi(store.path, OTHER_PROVIDER)
     return seed_entry(
         store,
         "github-copilot",
@@ -639,7 +629,7 @@ LOGIN_FAULT_SETUP: dict[str, tuple[dict[str, Any], str]] = {
 async def test_code_exchange_fault_is_one_sentence_and_never_retried(
     case: str, fake: FakeProviders, store: CredentialStore
 ) -> None:
-    write_raw(store, OTHER_PROVIDER)
+    write_like_pi(store.path, OTHER_PROVIDER)
     before = store.path.read_bytes()
     how, sentence = LOGIN_FAULT_SETUP[case]
     service = AuthService(
@@ -688,7 +678,7 @@ async def test_test_call_fault_is_one_sentence_and_keeps_the_login(
         env["ANTHROPIC_OAUTH_TOKEN"] = tokens["access"] = "sk-ant-oat01-Schlüssel-日本"
     else:
         seed_entry(store, "anthropic", **tokens, expires=now_ms() + HOUR_MS)
-    write_raw(store, {**OTHER_PROVIDER, **store.load()})
+    write_like_pi(store.path, {**OTHER_PROVIDER, **store.load()})
     before = store.path.read_bytes()
     arrange, sentence = TEST_CALL_SETUP[case]
     arrange(fake)
