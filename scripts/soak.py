@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.store import CredentialStore  # noqa: E402  (needs the path above)
 from tests.fakes.server import FakeProviders  # noqa: E402
-from tests.reliability.helpers import OTHERS, start_together, write_doc  # noqa: E402
+from tests.processes import start_together  # noqa: E402
+from tests.reliability.helpers import OTHERS, write_doc  # noqa: E402
 
 COPILOT_ENTRY = {"type": "oauth", "refresh": "ghu_kept", "access": "tid=kept", "expires": 1_900_000_000_000}
 

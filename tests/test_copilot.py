@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +33,10 @@ from app.oauth.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.fixtures import fake
 from tests.fakes.server import FakeProviders
+from tests.processes import start_together
 
 __all__ = ["fake"]
 
-ROOT = Path(__file__).resolve().parents[1]
 PROVIDER = "github-copilot"
 SCALE = 0.01  # every device-flow wait shrinks 100×: the advertised 5 s become 50 ms
 MINUTE_MS = 60_000
@@ -566,26 +563,7 @@ def test_eight_processes_exchange_once_and_print_the_same_token(tmp_path: Path, 
     store = CredentialStore(tmp_path / "agent" / "oauth.json")
     seed_copilot(fake, store, expires=now_ms() - 1, login="octocat")
     fake.set_latency("github.copilot_token", 0.3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PI_TUI_")}
-    env.update(fake.env())
-    start_at = time.time() + 1.0  # every process waits for the same moment, then asks at once
-    code = (
-        "import runpy, sys, time\n"
-        f"time.sleep(max(0, {start_at} - time.time()))\n"
-        "sys.argv = ['pi-tui', *sys.argv[1:]]\n"
-        "runpy.run_module('app.cli', run_name='__main__')"
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, "token", PROVIDER, "--agent-dir", str(store.path.parent)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-        for _ in range(10)
-    ]
+    procs = start_together([["token", PROVIDER, "--agent-dir", str(store.path.parent)]] * 10, fake.env())
     results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     assert [r[2] for r in results] == [0] * 10, [r[1] for r in results]
     printed = {r[0].strip() for r in results}

@@ -9,8 +9,6 @@ Hypothesis settings.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from tests.fakes.fixtures import fake, fake_env
 
 __all__ = ["fake", "fake_env"]
 
-ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
 
 settings.register_profile(
@@ -57,28 +54,6 @@ def seed_entry(store: CredentialStore, provider: str, **entry: Any) -> dict[str,
     full = {"type": "oauth", **entry}
     store.put(provider, full)
     return full
-
-
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without pi-tui's variables, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
-    env.update(extra or {})
-    return env
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """``python -m app.cli ARGS`` as a real process; ``env`` is added to a clean environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(env),
-        cwd=ROOT,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def assert_sentence(text: str, *secrets: str) -> None:

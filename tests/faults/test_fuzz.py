@@ -31,7 +31,8 @@ from app.oauth.service import AuthService
 from app.sanitize import for_display, strip_escapes
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
-from tests.faults.conftest import HOUR_MS, assert_sentence, fuzz_settings, now_ms, run_cli, seed_entry
+from tests.faults.conftest import HOUR_MS, assert_sentence, fuzz_settings, now_ms, seed_entry
+from tests.processes import run_cli
 
 STATE = Pkce.generate().state
 CODE_RE = re.compile(r"[A-Za-z0-9._~-]+")

@@ -29,7 +29,8 @@ from app.logs import LOGGER, setup_logging
 from app.oauth.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import ANTHROPIC_CLIENT_ID, FakeProviders
-from tests.faults.conftest import HOUR_MS, make_store, now_ms, run_cli
+from tests.faults.conftest import HOUR_MS, make_store, now_ms
+from tests.processes import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_SHAPED = re.compile(r"sk-ant-o[ar]t01-[A-Za-z0-9_-]{20,}|gh[oupsr]_[A-Za-z0-9]{20,}|tid=[^;\s]{12,}")

@@ -42,10 +42,10 @@ from tests.faults.conftest import (
     assert_sentence,
     make_store,
     now_ms,
-    run_cli,
     seed_entry,
 )
 from tests.pi import refresh_like_pi, write_like_pi
+from tests.processes import run_cli
 
 REFRESH = "anthropic.refresh"
 SHORT_TIMEOUT = httpx.Timeout(connect=0.3, read=0.3, write=2.0, pool=2.0)

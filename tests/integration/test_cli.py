@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from app import __version__
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.processes import run_cli, start_cli, start_together
 
 
 def test_version_and_help() -> None:
@@ -149,25 +129,7 @@ def test_eight_processes_refresh_once_and_agree(tmp_path: Path, fake: FakeProvid
     store = make_store(tmp_path)
     seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
     fake.set_latency("anthropic.refresh", 0.3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
-    env.update(fake.env())
-    start_at = time.time() + 1.0  # every process waits for the same moment, then asks at once
-    code = (
-        "import sys, time; from app.cli import main\n"
-        f"time.sleep(max(0, {start_at} - time.time()))\n"
-        "sys.exit(main(sys.argv[1:]))"
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, "token", "anthropic", "--agent-dir", str(store.path.parent)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-        for _ in range(8)
-    ]
+    procs = start_together([["token", "anthropic", "--agent-dir", str(store.path.parent)]] * 8, fake.env())
     results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     assert [r[2] for r in results] == [0] * 8, [r[1] for r in results]
     printed = {r[0].strip() for r in results}
@@ -181,16 +143,7 @@ def test_sigterm_during_refresh_still_saves_the_new_login(tmp_path: Path, fake: 
     store = make_store(tmp_path)
     old = seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
     fake.set_latency("anthropic.refresh", 1.0)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PI_TUI_", "ANTHROPIC_"))}
-    env.update(fake.env())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "token", "anthropic", "--agent-dir", str(store.path.parent)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = start_cli("token", "anthropic", "--agent-dir", str(store.path.parent), env=fake.env())
     deadline = time.monotonic() + 20
     while fake.count("anthropic.refresh") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.server import FakeProviders
+from tests.processes import start_together
 from tests.reliability.helpers import (
     OTHERS,
     file_mode,
     now_ms,
     read_doc,
-    start_together,
     temp_files,
     write_doc,
 )

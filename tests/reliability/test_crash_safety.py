@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,9 @@ import pytest
 
 from app.store import WRITE_STEPS, CredentialStore
 from tests.fakes.server import FakeProviders
+from tests.processes import run_python, start_cli
 from tests.reliability.helpers import (
     OTHERS,
-    ROOT,
-    clean_env,
     file_mode,
     now_ms,
     temp_files,
@@ -67,15 +65,7 @@ def encoded(doc: dict[str, Any]) -> bytes:
 def run_worker(
     step: str, signal_name: str, *args: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(WORKER), step, signal_name, *args],
-        capture_output=True,
-        text=True,
-        env=clean_env(env),
-        cwd=ROOT,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_python(str(WORKER), step, signal_name, *args, env=env)
 
 
 def died_of(result: subprocess.CompletedProcess[str], signal_name: str) -> bool:
@@ -190,14 +180,7 @@ def test_ctrl_c_while_the_refresh_request_is_in_flight_still_stores_the_answer(
     path = tmp_path / "agent" / "oauth.json"
     old, _, args = prepare(path, "refresh", fake)
     fake.set_latency("anthropic.refresh", 1.0)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *args[1:]],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(fake.env()),
-        cwd=ROOT,
-    )
+    process = start_cli(*args[1:], env=fake.env())
     deadline = time.monotonic() + 30
     while fake.count("anthropic.refresh") == 0:
         assert time.monotonic() < deadline and process.poll() is None, process.communicate()

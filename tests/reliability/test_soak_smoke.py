@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.reliability.helpers import ROOT, clean_env
+from tests.processes import ROOT, run_python
 
 
 def test_soak_script_runs_two_rounds_and_reports() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "soak.py"), "--rounds", "2", "--procs", "4", "--seed", "7"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=ROOT,
-        timeout=120,
+    result = run_python(
+        str(ROOT / "scripts" / "soak.py"), "--rounds", "2", "--procs", "4", "--seed", "7", timeout=120
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -25,7 +25,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.server import FakeProviders
-from tests.reliability.helpers import HOUR_MS, OTHERS, ROOT, clean_env, now_ms, write_doc
+from tests.processes import run_python
+from tests.reliability.helpers import HOUR_MS, OTHERS, now_ms, write_doc
 
 RUNNER = Path(__file__).with_name("fault_runner.py")
 OPERATIONS = ("status", "token", "logout", "login")
@@ -218,15 +218,7 @@ def command(operation: str, agent_dir: Path) -> list[str]:
 
 def run(case: Case, operation: str, agent_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     faults = [arg for fault in case.faults for arg in ("--fail", fault)]
-    return subprocess.run(
-        [sys.executable, str(RUNNER), *faults, *command(operation, agent_dir)],
-        capture_output=True,
-        text=True,
-        env=clean_env(env),
-        cwd=ROOT,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_python(str(RUNNER), *faults, *command(operation, agent_dir), env=env)
 
 
 def snapshot(root: Path) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.server import FakeProviders
-from tests.reliability.helpers import clean_env, file_mode, now_ms, read_doc
+from tests.processes import clean_env
+from tests.reliability.helpers import file_mode, now_ms, read_doc
 
 PI_TUI = Path(sys.executable).with_name("pi-tui")
 WIDTH, HEIGHT = 100, 30
