@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,6 +23,21 @@ async def login_ready(pilot: Any) -> Any:
     """Wait until the Anthropic login screen has its link; returns the login."""
     await wait_until(pilot, lambda: getattr(pilot.app.screen, "login", None) is not None)
     return pilot.app.screen.login
+
+
+@asynccontextmanager
+async def on_login_screen(make_app: Any, service: AuthService) -> AsyncIterator[tuple[Any, Any]]:
+    """The app started at the Anthropic login (80×24), once the screen has its link: (app, pilot)."""
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_ready(pilot)
+        yield app, pilot
+
+
+async def expect_saved(pilot: Any, store: Any) -> None:
+    """The login ends on the success screen with Anthropic's entry in the file."""
+    await wait_for_screen(pilot, "LoginDoneScreen")
+    assert "anthropic" in read_doc(store)
 
 
 async def open_login(pilot: Any) -> Any:
@@ -62,38 +79,29 @@ async def test_login_by_paste_saves_tokens_and_shows_success(
 
 
 async def test_paste_event_to_the_focused_input_like_a_real_terminal(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         code, state = fake.anthropic.authorize(app.screen.login.url)
         assert app.focused is not None and app.focused.id == "code"
         app.focused.post_message(events.Paste(f"{code}#{state}"))
-        await wait_for_screen(pilot, "LoginDoneScreen")
-        assert "anthropic" in read_doc(store)
+        await expect_saved(pilot, store)
 
 
 async def test_multiline_paste_wrapped_in_bracketed_paste_markers_is_used_whole(
     service, store, fake, make_app
 ):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         code, state = fake.anthropic.authorize(app.screen.login.url)
         # A terminal that wraps the code over lines and leaks the paste markers.
         app.post_message(events.Paste(f"\x1b[200~{code[:10]}\n{code[10:]}\n#{state}\n\x1b[201~"))
-        await wait_for_screen(pilot, "LoginDoneScreen")
-        assert "anthropic" in read_doc(store)
+        await expect_saved(pilot, store)
 
 
 async def test_typed_code_is_submitted_with_enter(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         code, state = fake.anthropic.authorize(app.screen.login.url)
         app.screen.query_one("#code").value = f"{code}#{state}"
         await pilot.press("enter")
-        await wait_for_screen(pilot, "LoginDoneScreen")
-        assert "anthropic" in read_doc(store)
+        await expect_saved(pilot, store)
 
 
 async def test_login_by_loopback_callback_needs_no_paste(service, store, fake, make_app):
@@ -109,9 +117,7 @@ async def test_login_by_loopback_callback_needs_no_paste(service, store, fake, m
 
 
 async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         app.post_message(events.Paste("this is not a code!"))
         await wait_for_text(pilot, "doesn't look like an authorization code")
         code_input = app.screen.query_one("#code")
@@ -122,14 +128,11 @@ async def test_invalid_paste_says_why_then_a_good_paste_succeeds(service, store,
         assert not store.path.exists()
         code, state = fake.anthropic.authorize(app.screen.login.url)
         app.post_message(events.Paste(f"{code}#{state}"))
-        await wait_for_screen(pilot, "LoginDoneScreen")
-        assert "anthropic" in read_doc(store)
+        await expect_saved(pilot, store)
 
 
 async def test_code_from_another_login_attempt_is_rejected(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         code, _state = fake.anthropic.authorize(app.screen.login.url)
         app.post_message(events.Paste(f"{code}#some-other-state"))
         await wait_for_text(pilot, "belongs to a different login attempt")
@@ -137,9 +140,7 @@ async def test_code_from_another_login_attempt_is_rejected(service, store, fake,
 
 
 async def test_pasted_error_redirect_is_explained(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         app.post_message(
             events.Paste(
                 "http://localhost:53692/callback?error=access_denied&error_description=The+user+said+no"
@@ -152,9 +153,7 @@ async def test_pasted_error_redirect_is_explained(service, store, fake, make_app
 async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
     service, store, fake, make_app, clipboard
 ):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         first = app.screen.login
         fake.anthropic.deny_next_authorize()
         async with httpx.AsyncClient(follow_redirects=True) as browser:
@@ -169,9 +168,7 @@ async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
 
 
 async def test_code_the_server_rejects_can_be_replaced(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         login = app.screen.login
         app.post_message(events.Paste(f"not-issued-by-the-server#{login.pkce.state}"))
         await wait_for_text(pilot, "Anthropic rejected that code: it has expired or was already used.")
@@ -182,9 +179,7 @@ async def test_code_the_server_rejects_can_be_replaced(service, store, fake, mak
 
 
 async def test_escape_cancels_and_closes_the_listener(service, store, fake, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         login = app.screen.login
         port = login.listener.port
         await pilot.press("escape")
@@ -199,27 +194,21 @@ async def test_escape_cancels_and_closes_the_listener(service, store, fake, make
 async def test_without_a_system_clipboard_the_link_goes_by_osc52(service, make_app, clipboard, opener):
     clipboard.available = False
     opener.opens = False
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         await wait_for_text(pilot, "Link sent to your terminal's clipboard (OSC 52).")
         assert app.clipboard == app.screen.login.url
         assert "Not opening a browser over SSH" in flat(app)
 
 
 async def test_whole_link_is_on_screen(service, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         await pilot.pause()
         shown = "".join(line.strip(" │") for line in screen_text(app).splitlines())
         assert app.screen.login.url in shown
 
 
 async def test_quitting_during_a_login_closes_the_listener(service, make_app):
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         port = app.screen.login.listener.port
         await pilot.press("ctrl+q")
     with pytest.raises(httpx.ConnectError):
@@ -229,9 +218,7 @@ async def test_quitting_during_a_login_closes_the_listener(service, make_app):
 
 async def test_a_token_pasted_by_mistake_is_masked_in_the_field(service, store, make_app):
     token = "sk-ant-oat01-" + "Q" * 80 + "Zz99"
-    app = make_app(service, start="login", provider="anthropic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login_ready(pilot)
+    async with on_login_screen(make_app, service) as (app, pilot):
         app.post_message(events.Paste(token))
         await wait_for_text(pilot, "Anthropic rejected that code")
         assert app.screen.query_one("#code").value == "sk-ant-oat01-…Zz99"
