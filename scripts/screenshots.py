@@ -29,13 +29,12 @@ from app.store import CredentialStore  # noqa: E402
 from app.tui.app import PiTuiApp  # noqa: E402
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener  # noqa: E402
 from tests.tui.helpers import (  # noqa: E402
-    FAKE_ANTHROPIC,
-    FAKE_COPILOT,
     HOUR_MS,
     PollEvent,
     fixed_anthropic_login,
     scripted_copilot,
-    seed,
+    seed_fake_anthropic,
+    seed_fake_copilot,
     wait_until,
 )
 
@@ -49,14 +48,8 @@ def fresh_service(*, logged_in: bool) -> AuthService:
     store = CredentialStore(AGENT / "oauth.json")
     clock = FakeClock()
     if logged_in:
-        seed(
-            store,
-            "anthropic",
-            FAKE_ANTHROPIC,
-            expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000,
-            email="ada@example.com",
-        )
-        seed(store, "github-copilot", FAKE_COPILOT, expires=clock.ms() + 24 * 60_000, login="octocat")
+        seed_fake_anthropic(store, expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000)
+        seed_fake_copilot(store, expires=clock.ms() + 24 * 60_000)
     service = AuthService(store, env={}, clock=clock)
     service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
     return service

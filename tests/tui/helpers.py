@@ -84,6 +84,16 @@ def seed(
     store.put(provider, entry)
 
 
+def seed_fake_anthropic(store: CredentialStore, *, expires: int) -> None:
+    """Anthropic logged in as ada@example.com with the recognisable fake tokens."""
+    seed(store, "anthropic", FAKE_ANTHROPIC, expires=expires, email="ada@example.com")
+
+
+def seed_fake_copilot(store: CredentialStore, *, expires: int) -> None:
+    """GitHub Copilot logged in as octocat with the recognisable fake tokens."""
+    seed(store, "github-copilot", FAKE_COPILOT, expires=expires, login="octocat")
+
+
 FIXED_PKCE = Pkce(
     verifier="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",

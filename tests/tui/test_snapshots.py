@@ -14,13 +14,14 @@ from app.oauth.github_copilot import device_flow_error
 from app.oauth.service import AuthService, LoginResult
 from tests.tui.helpers import (
     FAKE_ANTHROPIC,
-    FAKE_COPILOT,
     FIXED_PKCE,
     HOUR_MS,
     PollEvent,
     fixed_anthropic_login,
     scripted_copilot,
     seed,
+    seed_fake_anthropic,
+    seed_fake_copilot,
     wait_until,
 )
 
@@ -64,28 +65,16 @@ class TestStatus:
         assert snap_compare(make_app(service))
 
     def test_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(
-            fixed_store,
-            "anthropic",
-            FAKE_ANTHROPIC,
-            expires=clock.ms() + 7 * HOUR_MS + 55 * 60_000,
-            email="ada@example.com",
-        )
+        seed_fake_anthropic(fixed_store, expires=clock.ms() + 7 * HOUR_MS + 55 * 60_000)
         assert snap_compare(make_app(service))
 
     def test_due_for_refresh(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(
-            fixed_store,
-            "anthropic",
-            FAKE_ANTHROPIC,
-            expires=clock.ms() - 3 * 60_000 - 10_000,
-            email="ada@example.com",
-        )
+        seed_fake_anthropic(fixed_store, expires=clock.ms() - 3 * 60_000 - 10_000)
         assert snap_compare(make_app(service))
 
     def test_refresh_failed(self, snap_compare, make_app, fixed_store, clock, fake):
         # The fake never issued these tokens, so it answers invalid_grant.
-        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS, email="ada@example.com")
+        seed_fake_anthropic(fixed_store, expires=clock.ms() + HOUR_MS)
         app = make_app(AuthService(fixed_store, env=snap_env(fake), clock=clock))
 
         async def refresh(pilot: Any) -> None:
@@ -95,14 +84,8 @@ class TestStatus:
         assert snap_compare(app, run_before=refresh)
 
     def test_both_providers_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(
-            fixed_store,
-            "anthropic",
-            FAKE_ANTHROPIC,
-            expires=clock.ms() + 7 * HOUR_MS,
-            email="ada@example.com",
-        )
-        seed(fixed_store, "github-copilot", FAKE_COPILOT, expires=clock.ms() + 25 * 60_000, login="octocat")
+        seed_fake_anthropic(fixed_store, expires=clock.ms() + 7 * HOUR_MS)
+        seed_fake_copilot(fixed_store, expires=clock.ms() + 25 * 60_000)
         app = make_app(service)
 
         async def select_copilot(pilot: Any) -> None:
