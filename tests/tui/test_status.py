@@ -271,12 +271,11 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
 
 
 async def test_provider_not_yet_available_is_shown_and_cannot_be_chosen(service, make_app, monkeypatch):
-    from dataclasses import replace
 
     from app import providers
 
     monkeypatch.setitem(
-        providers.PROVIDERS, "github-copilot", replace(providers.PROVIDERS["github-copilot"], available=False)
+        providers.PROVIDERS, "github-copilot", providers.PROVIDERS["github-copilot"]._replace(available=False)
     )
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
