@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from app.errors import LoginInputError
 from app.oauth.endpoints import COPILOT_DEFAULT_API, GITHUB_DOMAIN, Endpoints, check_url
-from app.sanitize import for_display
 
 COPILOT_API_VARIABLE = "PI_TUI_COPILOT_API_URL"
 
@@ -82,6 +81,8 @@ def _not_a_host(raw: str) -> LoginInputError:
 
 
 def _shown(raw: str) -> str:
+    from app.sanitize import for_display  # only error messages need it
+
     return repr(for_display(raw, limit=80))
 
 

@@ -23,7 +23,6 @@ from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, Store
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
-from app.oauth.pkce import Pkce
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from app.oauth.callback import CallbackListener
     from app.oauth.github_copilot import CopilotLogin
+    from app.oauth.pkce import Pkce
 
 log = logging.getLogger("pi_tui.service")
 
@@ -232,10 +232,23 @@ class AuthService:
 
         return await CopilotLogin.start(self, domain)
 
+    async def warm_up(self, provider_id: str) -> None:
+        """Load the provider's HTTP stack and the TLS certificates in a thread.
+
+        A screen calls this while the user reads, so the first request does not stall the
+        event loop for the ~100 ms that importing httpx and loading the CA bundle take.
+        """
+        await asyncio.to_thread(providers.load, provider_id)
+        if self._client_factory is None:
+            from app.oauth.http import warm_up
+
+            await warm_up()
+
     async def start_anthropic_login(self) -> AnthropicLogin:
         """Begin an Anthropic login: PKCE, the loopback listener (if enabled), the URL."""
         from app.oauth import anthropic
         from app.oauth.callback import CallbackListener
+        from app.oauth.pkce import Pkce
 
         pkce = Pkce.generate()
         port = self.endpoints.callback_port

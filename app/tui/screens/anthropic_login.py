@@ -99,6 +99,7 @@ class AnthropicLoginScreen(Screen[None]):
         self.query_one("#url", Static).update(Content.styled(login.url, Style(link=login.url)))
         self.query_one("#waiting", Static).update(WAITING if login.listening else PASTE_ONLY)
         self._ready_input()
+        self.run_worker(self.service.warm_up("anthropic"), group="warm-up", exit_on_error=False)
         status = [self.app.copy_text(login.url, "Link")]
         if open_browser:
             opened = await asyncio.to_thread(self.app.opener, login.url)
