@@ -6,10 +6,9 @@ No httpx here: ``pi-tui status`` needs these values without the HTTP stack.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from app.errors import ConfigError
@@ -36,6 +35,8 @@ def is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
+        import ipaddress  # only an http:// override needs it
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -58,8 +59,7 @@ def check_url(variable: str, value: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Endpoints:
+class Endpoints(NamedTuple):
     """Resolved endpoints. ``None`` for a GitHub/Copilot base means "derive it from the domain"."""
 
     anthropic_authorize: str = ANTHROPIC_AUTHORIZE_URL
