@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.credentials import missing_credential, resolve
-from app.oauth.expiry import is_due
+from app.credentials import ready_token, resolve
 from app.paths import store_path
 from app.providers import provider
 from app.store import CredentialStore
@@ -46,13 +45,12 @@ async def aget_credential(
     info = provider(provider_id)
     store = CredentialStore(store_path(agent_dir, env))
     found = resolve(info, store, env)
-    if found.source is None or found.token is None:
-        raise missing_credential(info, found)
-    token = found.token
-    if found.entry is not None and is_due(found.entry, now_ms=int(time.time() * 1000)):
+    token = ready_token(info, found, now_ms=int(time.time() * 1000))
+    if token is None:
         from app.oauth.service import AuthService
 
         token = await AuthService(store, env=env).get_token(info.id)
+    assert found.source is not None  # ready_token raised otherwise
     return Credential(info.id, token, found.source, found.shadowed)
 
 

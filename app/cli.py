@@ -19,6 +19,7 @@ from app import __version__
 from app.errors import ConfigError, PiTuiError, StoreError
 
 if TYPE_CHECKING:
+    from app.providers import ProviderInfo
     from app.store import CredentialStore
 
 Start = Literal["status", "login", "logout"]
@@ -107,27 +108,26 @@ def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
     return CredentialStore(store_path(getattr(args, "agent_dir", None), env))
 
 
-def _provider_id(name: str | None) -> str:
+def _provider(name: str | None) -> ProviderInfo:
     from app.providers import provider
 
     if name is None:
         raise ConfigError("Name a provider: anthropic or github-copilot.")
-    return provider(name.strip().lower()).id
+    return provider(name.strip().lower())
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from app.credentials import missing_credential, resolve
+    from app.credentials import ready_token, resolve
     from app.oauth.expiry import is_due
-    from app.providers import provider
 
-    info = provider(_provider_id(args.provider))
+    info = _provider(args.provider)
     store = _store(args, env)
     found = resolve(info, store, env)
-    if found.token is None:
-        raise missing_credential(info, found)
-    if found.entry is None or not is_due(found.entry, now_ms=_now_ms()):
-        print(found.token)
+    token = ready_token(info, found, now_ms=_now_ms())
+    if token is not None:
+        print(token)
         return 0
+    assert found.entry is not None  # only a stored login can be due
     # Due. Take the lock before paying for asyncio and httpx: when many processes ask at
     # once, all but one find the token the first one just refreshed and print it.
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
@@ -198,7 +198,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.provider is None and not args.yes and sys.stdin.isatty():
         return _run_app(args, env, start="logout")
-    provider_id = _provider_id(args.provider)
+    provider_id = _provider(args.provider).id
     store = _store(args, env)
     if store.get(provider_id) is None:
         print(f"Not logged in to {provider_id}; nothing to do.")
@@ -218,7 +218,7 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    provider_id = _provider_id(args.provider) if args.provider else None
+    provider_id = _provider(args.provider).id if args.provider else None
     return _run_app(args, env, start="login", provider=provider_id)
 
 

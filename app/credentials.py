@@ -66,11 +66,31 @@ def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, st
     return Resolution(provider.id, source, tuple(s for s, _, _ in rest), winner, token, error)
 
 
-def missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError:
+def _missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError:
     """The error for "no credential": a store problem (exit 3) if the store could not be read."""
     if found.error:
         return StoreError(found.error)
     return NotLoggedIn(login_hint(provider))
+
+
+def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> str | None:
+    """The winning token when it can be used as it is; None when the stored login is due.
+
+    With no credential at all it raises NotLoggedIn, or StoreError when the store could not
+    be read. The one rule shared by ``pi-tui token``, :class:`AuthService` and :mod:`app.api`.
+    """
+    if found.token is None:
+        raise _missing_credential(provider, found)
+    if found.entry is None or not is_due(found.entry, now_ms=now_ms):
+        return found.token
+    return None
+
+
+def account_label(entry: dict[str, Any]) -> str | None:
+    """The account to show for a stored login: its email, or ``@login`` for GitHub."""
+    if isinstance(entry.get("email"), str):
+        return str(entry["email"])
+    return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
 
 
 class AccountStatus(NamedTuple):
@@ -136,10 +156,9 @@ def account_status(
         state = State.REFRESH_FAILED
     else:
         state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
-    account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
     return base._replace(
         state=state,
-        account=account if isinstance(account, str) else None,
+        account=account_label(entry),
         expires_ms=int(entry["expires"]),
         enterprise=entry.get("enterpriseUrl") if isinstance(entry.get("enterpriseUrl"), str) else None,
         api_base=_api_base(provider.id, entry, env),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import providers
-from app.credentials import AccountStatus, account_status, missing_credential, resolve
+from app.credentials import AccountStatus, account_label, account_status, ready_token, resolve
 from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
@@ -113,12 +113,10 @@ class AuthService:
         """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env)
-        if found.token is None:
-            raise missing_credential(info, found)
-        if found.entry is None:
-            return found.token
-        if not is_due(found.entry, now_ms=self.now_ms()):
-            return str(found.entry["access"])
+        token = ready_token(info, found, now_ms=self.now_ms())
+        if token is not None:
+            return token
+        assert found.entry is not None  # only a stored login can be due
         entry = await self._refresh(provider_id, seen=found.entry, force=False)
         return str(entry["access"])
 
@@ -202,9 +200,9 @@ class AuthService:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
         token = await self.get_token(provider_id)
         module = providers.load(provider_id)
-        entry = self.store.get(provider_id) or {"access": token}
-        if entry.get("access") != token:
-            entry = {"access": token}
+        entry = self.store.get(provider_id)
+        if entry is None or entry.get("access") != token:
+            entry = {"access": token}  # an environment token wins over the stored login
         async with self.client() as client:
             return str(await module.test(client, self.endpoints, entry))
 
@@ -223,8 +221,7 @@ class AuthService:
         self._errors.pop(provider_id, None)
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
-        account = entry.get("email") or (f"@{entry['login']}" if entry.get("login") else None)
-        return LoginResult(provider_id, info.name, self.store.path, account)
+        return LoginResult(provider_id, info.name, self.store.path, account_label(entry))
 
     async def start_copilot_login(self, domain: str | None = None) -> CopilotLogin:
         """Begin a GitHub Copilot device login (``domain`` None: github.com); asks for a user code."""
