@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from app.mask import mask
+from app.mask import mask_secrets
 from app.paths import log_dir
 
 LOG_NAME = "pi-tui.log"
 LOGGER = "pi_tui"
-
-# Anthropic tokens and keys, GitHub tokens, Copilot tokens (tid=…;exp=…;…), and bearer values.
-_SECRET = re.compile(
-    r"sk-ant-[A-Za-z0-9_\-]+"
-    r"|\bgh[oupsr]_[A-Za-z0-9_]+"
-    r"|\bgithub_pat_[A-Za-z0-9_]+"
-    r"|\btid=[^\s\"',]+"
-    r"|(?<=Bearer )[A-Za-z0-9._~+/=\-]{8,}"
-)
-
-
-# mask() keeps at most this much of a token's prefix before its "…".
-_MASKED_PREFIX_MAX = 16
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    token = match.group(0)
-    follows = match.string[match.end() : match.end() + 1]
-    head = token.partition("…")[0]
-    if ("…" in token or follows == "…") and len(head) <= _MASKED_PREFIX_MAX:
-        return token  # already masked: masking twice would eat the prefix
-    return mask(token)
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every token-shaped substring masked (``sk-ant-oat01-…a1b2``); idempotent."""
-    return _SECRET.sub(_mask_match, text)
 
 
 class MaskSecretsFilter(logging.Filter):

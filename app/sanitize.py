@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.logs import mask_secrets
+from app.mask import mask_secrets
 
 # CSI, OSC (BEL or ST terminated), other two-byte escapes, and the C0/C1 controls left over.
 _ESCAPES = re.compile(

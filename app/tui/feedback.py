@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from app.errors import PiTuiError
-from app.logs import mask_secrets
+from app.mask import mask_secrets
 
 log = logging.getLogger("pi_tui.tui")
 

@@ -305,8 +305,7 @@ async def test_a_parsed_token_answer_does_not_show_its_tokens_in_repr(fake: Fake
 )
 def test_a_masked_token_stays_recognisable_in_the_log(secret: str) -> None:
     """The log filter masks what the service already masked; it must not mask it again."""
-    from app.logs import mask_secrets
-    from app.mask import mask
+    from app.mask import mask, mask_secrets
 
     assert mask_secrets(f"token {mask(secret)}") == f"token {mask(secret)}"
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app import clipboard
-from app.logs import MaskSecretsFilter, mask_secrets, setup_logging
+from app.logs import MaskSecretsFilter, setup_logging
+from app.mask import mask_secrets
 from app.opener import command_line, is_console_browser, open_url
 
 URL = "https://claude.ai/oauth/authorize?code=true&state=abc"

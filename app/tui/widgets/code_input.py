@@ -6,7 +6,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Input
 
-from app.logs import mask_secrets
+from app.mask import mask_secrets
 from app.sanitize import strip_escapes
 
 
