@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from app.credentials import ready_token, resolve
+from app.oauth.expiry import current_ms
 from app.paths import store_path
 from app.providers import provider
 from app.store import CredentialStore
@@ -45,7 +45,7 @@ async def aget_credential(
     info = provider(provider_id)
     store = CredentialStore(store_path(agent_dir, env))
     found = resolve(info, store, env)
-    token = ready_token(info, found, now_ms=int(time.time() * 1000))
+    token = ready_token(info, found, now_ms=current_ms())
     if token is None:
         from app.oauth.service import AuthService
 

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -118,12 +117,12 @@ def _provider(name: str | None) -> ProviderInfo:
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import ready_token, resolve
-    from app.oauth.expiry import is_due
+    from app.oauth.expiry import current_ms, is_due
 
     info = _provider(args.provider)
     store = _store(args, env)
     found = resolve(info, store, env)
-    token = ready_token(info, found, now_ms=_now_ms())
+    token = ready_token(info, found, now_ms=current_ms())
     if token is not None:
         print(token)
         return 0
@@ -136,7 +135,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     def refreshed_by_another() -> bool:
         entry = store.get(info.id)
-        if entry is not None and not is_due(entry, now_ms=_now_ms()):
+        if entry is not None and not is_due(entry, now_ms=current_ms()):
             fresh.append(entry)
         return bool(fresh)
 
@@ -158,15 +157,13 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import State, all_statuses
 
     store = _store(args, env)
-    now_ms = _now_ms()
+    from app.oauth.expiry import current_ms
+
+    now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
     if args.json:
         doc = {"store": str(store.path), "providers": [s.to_json(now_ms=now_ms) for s in statuses]}

@@ -8,14 +8,13 @@ network request or imports httpx; refreshing is :class:`app.oauth.service.AuthSe
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from app.errors import NotLoggedIn, PiTuiError, StoreError
 from app.mask import mask
-from app.oauth.expiry import is_due
+from app.oauth.expiry import current_ms, is_due
 from app.providers import PROVIDERS, ProviderInfo, login_hint
 from app.store import CredentialStore
 
@@ -183,7 +182,7 @@ def all_statuses(
 ) -> list[AccountStatus]:
     """Every provider's status, in registry order."""
     env = os.environ if env is None else env
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = current_ms() if now_ms is None else now_ms
     errors = errors or {}
     return [
         account_status(p, store, env, now_ms=now_ms, last_error=errors.get(p.id)) for p in PROVIDERS.values()

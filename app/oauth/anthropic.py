@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -12,7 +11,7 @@ import httpx
 
 from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.oauth.endpoints import Endpoints
-from app.oauth.expiry import expires_at_ms
+from app.oauth.expiry import current_ms, expires_at_ms
 from app.oauth.http import oauth_error, request_json
 from app.sanitize import for_display, is_token_shaped, strip_escapes
 
@@ -209,7 +208,7 @@ async def exchange_code(
         )
     if error:
         raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
-    return _entry_from_token_response(data, now_ms=_now_ms(now_ms))
+    return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms)
 
 
 async def refresh(
@@ -230,7 +229,7 @@ async def refresh(
         )
     if error:
         raise RefreshError(f"Anthropic refused the refresh ({detail}); try again later.")
-    return _entry_from_token_response(data, now_ms=_now_ms(now_ms), previous=entry)
+    return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms, previous=entry)
 
 
 def api_headers(access: str) -> dict[str, str]:
@@ -277,10 +276,6 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
         raise AuthError(f"The test call failed (HTTP {response.status}: {detail}).")
     model = response.data.get("model", TEST_MODEL) if isinstance(response.data, dict) else TEST_MODEL
     return f"OK: {for_display(model, limit=80)} answered the test call."
-
-
-def _now_ms(now_ms: int | None) -> int:
-    return int(time.time() * 1000) if now_ms is None else now_ms
 
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 
 BUFFER_MS = 5 * 60 * 1000
 DEFAULT_LIFETIME_S = 3600
 MAX_LIFETIME_S = 366 * 24 * 3600
+
+
+def current_ms() -> int:
+    """The wall clock in epoch milliseconds, the unit of ``expires``."""
+    return int(time.time() * 1000)
 
 
 def expires_at_ms(expires_in: object, *, now_ms: int) -> int:
