@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from app.credentials import ready_token, resolve
@@ -72,11 +71,6 @@ def get_api_key(
 ) -> str:
     """A valid token for ``provider_id`` ("anthropic" or "github-copilot"), refreshed if due."""
     return get_credential(provider_id, agent_dir=agent_dir, env=env).token
-
-
-def default_store(agent_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where the credentials live for this environment."""
-    return store_path(agent_dir)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
