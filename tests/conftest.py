@@ -16,6 +16,14 @@ from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener
 __all__ = ["fake", "fake_env"]
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pi-tui's own state file lives under the test's tmp_path, never in the real home."""
+    path = tmp_path / "pi-tui-state"
+    monkeypatch.setenv("PI_TUI_STATE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """2026-11-27 12:00:00 UTC until a test moves it."""

@@ -1,0 +1,108 @@
+"""pi-tui's own memory about logins: account names, refresh history, the last failure.
+
+pi replaces a whole entry of its credential file whenever it refreshes, so nothing pi-tui wants
+to remember about a login may live there. It lives here instead: one small JSON file in the
+platform's state directory (``$PI_TUI_STATE_DIR`` wins, for tests), 0600, keyed by the
+credential file's real path and then by provider id. It never holds a token.
+
+Writes are read-modify-write with an atomic replace and no lock: two processes recording at
+the same instant can lose one of the two notes, which costs a line of history, never a login.
+Only the standard library is imported here (``platformdirs`` on first use of the default path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+STATE_NAME = "state.json"
+VERSION = 1
+
+# Who refreshed a token, as the status panel words it.
+BY_APP = "pi-tui"
+BY_TOKEN = "pi-tui token"
+BY_LIBRARY = "pi-tui library"
+BY_OTHER = "another process"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """pi-tui's state directory (not created here); ``$PI_TUI_STATE_DIR`` wins."""
+    env = os.environ if env is None else env
+    if env.get("PI_TUI_STATE_DIR"):
+        return Path(os.path.expanduser(env["PI_TUI_STATE_DIR"]))
+    import platformdirs  # only when the default is needed
+
+    return Path(platformdirs.user_state_dir("pi-tui", appauthor=False))
+
+
+class StateFile:
+    """What pi-tui remembers per (credential file, provider). Never a secret."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def default(cls, env: Mapping[str, str] | None = None) -> StateFile:
+        """The state file in :func:`state_dir`."""
+        return cls(state_dir(env) / STATE_NAME)
+
+    def __repr__(self) -> str:
+        return f"StateFile({str(self.path)!r})"
+
+    def get(self, store_path: Path, provider: str) -> dict[str, Any]:
+        """What is remembered about ``provider`` in the credential file ``store_path`` ({} if nothing)."""
+        found = self._load().get("stores", {}).get(_key(store_path), {}).get(provider)
+        return dict(found) if isinstance(found, dict) else {}
+
+    def update(self, store_path: Path, provider: str, **fields: Any) -> None:
+        """Merge ``fields`` into what is remembered; a field given as None is forgotten.
+
+        A state file that cannot be written is not an error worth a user's attention: the
+        login itself is in pi's file. The failure is swallowed.
+        """
+        doc = self._load()
+        stores = doc.setdefault("stores", {})
+        record = stores.setdefault(_key(store_path), {}).setdefault(provider, {})
+        for name, value in fields.items():
+            if value is None:
+                record.pop(name, None)
+            else:
+                record[name] = value
+        if not record:
+            stores[_key(store_path)].pop(provider, None)
+        self._save(doc)
+
+    def forget(self, store_path: Path, provider: str) -> None:
+        """Forget everything about ``provider`` in ``store_path`` (after a logout)."""
+        doc = self._load()
+        if doc.get("stores", {}).get(_key(store_path), {}).pop(provider, None) is not None:
+            self._save(doc)
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            with open(self.path, "rb") as handle:
+                doc = json.loads(handle.read(1 << 20) or b"{}")
+        except (OSError, ValueError):
+            return {"version": VERSION, "stores": {}}
+        if not isinstance(doc, dict) or not isinstance(doc.get("stores"), dict):
+            return {"version": VERSION, "stores": {}}
+        return doc
+
+    def _save(self, doc: dict[str, Any]) -> None:
+        doc["version"] = VERSION
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle, indent=2, sort_keys=True)
+            os.replace(temp, self.path)
+        except OSError:
+            temp.unlink(missing_ok=True)
+
+
+def _key(store_path: Path) -> str:
+    return os.path.realpath(store_path)

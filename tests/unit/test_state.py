@@ -1,0 +1,43 @@
+"""pi-tui's own state file: remembers per (credential file, provider), never a token, 0600."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from app.state import StateFile, state_dir
+
+
+def test_update_merges_and_none_forgets(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "state" / "state.json")
+    store = tmp_path / "agent" / "auth.json"
+    state.update(store, "anthropic", account="a@example.com", last_failure={"at": 1, "message": "x"})
+    state.update(store, "anthropic", last_failure=None)
+    assert state.get(store, "anthropic") == {"account": "a@example.com"}
+    assert state.get(store, "github-copilot") == {}
+    assert state.get(tmp_path / "other" / "auth.json", "anthropic") == {}
+
+
+def test_file_is_private_and_keyed_by_real_path(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "state" / "state.json")
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    state.update(link, "xai", account="grok")
+    assert state.get(real, "xai") == {"account": "grok"}
+    assert stat.S_IMODE(state.path.stat().st_mode) == 0o600
+    assert str(real) in json.loads(state.path.read_text())["stores"]
+
+
+def test_forget_and_damaged_file(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "state.json")
+    state.path.write_text("{not json")
+    assert state.get(tmp_path / "auth.json", "meta") == {}
+    state.update(tmp_path / "auth.json", "meta", account="m")
+    state.forget(tmp_path / "auth.json", "meta")
+    assert state.get(tmp_path / "auth.json", "meta") == {}
+
+
+def test_state_dir_env_override(tmp_path: Path) -> None:
+    assert state_dir({"PI_TUI_STATE_DIR": str(tmp_path)}) == tmp_path
