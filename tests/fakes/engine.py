@@ -117,6 +117,8 @@ class FakeProviders:
             target=self._server.serve_until, args=(self._wake[0],), daemon=True, name="fake-http"
         )
         self._thread.start()
+        for fake in self.providers.values():
+            fake.base = self.base
         return self
 
     def stop(self, timeout: float = 2.0) -> None:

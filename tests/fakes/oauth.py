@@ -13,7 +13,9 @@ answers carry none; the old one stays valid), ``omit_token_fields`` / ``omit_dev
 ``device_expires_in``, ``min_poll_gap`` (``None`` = the interval), ``slow_down_gap_scale`` (each
 slow_down grows the required gap by ``5 * scale`` s), ``verification_uri``,
 ``verification_uri_complete`` (``None`` = built from the user code), ``next_user_code``,
-``auto_approve`` (approve after that many pending polls), ``disable_device_flow``.
+``auto_approve`` (approve after that many pending polls), ``disable_device_flow``,
+``first_poll_free``. ``base`` is the fake's base URL once started; ``issued`` lists every token
+answer given, oldest first.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class ProviderFake:
 
     def __init__(self, config: ProviderConfig, lock: threading.RLock, peers: dict[str, ProviderFake]) -> None:
         self.config = config
+        self.base = ""
         self._lock = lock
         self._peers = peers
         self.expires_in: Any = config.tokens.expires_in
@@ -114,6 +117,7 @@ class ProviderFake:
         self.next_user_code: str | None = None
         self.auto_approve: int | None = None
         self.disable_device_flow = False
+        self.first_poll_free = device.first_poll_free if device else False
         self._grants: dict[str, DeviceGrant] = {}
         self._forced_slow_downs = 0
 
@@ -336,7 +340,9 @@ class ProviderFake:
     def _code_for(self, query: dict[str, str]) -> str:
         spec = self._auth_spec()
         redirect = query[spec.redirect_param]
-        return self.issue_code((redirect,), query["code_challenge"], query.get("state", ""), query.get("scope", ""))
+        return self.issue_code(
+            (redirect,), query["code_challenge"], query.get("state", ""), query.get("scope", "")
+        )
 
     def handle_authorize(self, request: RecordedRequest) -> Reply:
         """``GET`` the authorize page: 302 back to the redirect URI, or 400 with a sentence."""
@@ -433,7 +439,6 @@ class ProviderFake:
 
     def new_grant(self) -> DeviceGrant:
         """Issue a device code (call with the lock held)."""
-        spec = self.config.device
         now = time.monotonic()
         gap = self.min_poll_gap if self.min_poll_gap is not None else self.interval
         grant = DeviceGrant(
@@ -442,7 +447,7 @@ class ProviderFake:
             expires_at=now + as_seconds(self.device_expires_in, 900),
             interval=as_seconds(self.interval, 5),
             gap=as_seconds(gap, 5),
-            last_poll=float("-inf") if spec is not None and spec.first_poll_free else now,
+            last_poll=float("-inf") if self.first_poll_free else now,
         )
         self._grants[grant.device_code] = grant
         if self.auto_approve == 0:
@@ -544,7 +549,11 @@ class ProviderFake:
             outcome = self.poll_outcome(grant)
             if isinstance(outcome, Session):
                 payload = self.token_answer(outcome, with_refresh=True)
-                return self.github_answer(request, payload) if spec.style == "github" else json_reply(200, payload)
+                return (
+                    self.github_answer(request, payload)
+                    if spec.style == "github"
+                    else json_reply(200, payload)
+                )
             error, description = outcome
             extra = {"interval": grant.interval} if grant and error == "slow_down" else {}
         return self.device_error(request, error, description, extra)

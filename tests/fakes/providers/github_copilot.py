@@ -233,7 +233,9 @@ class CopilotFake(ProviderFake):
 
 
 def _bad_credentials() -> Reply:
-    return json_reply(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+    return json_reply(
+        401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+    )
 
 
 GITHUB = ProviderConfig(
