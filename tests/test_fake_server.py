@@ -1682,3 +1682,19 @@ def test_codex_first_device_poll_is_immediate_and_the_overridden_callback_works(
         "redirect_uri": f"{fake.base}/openai/deviceauth/callback",
     }
     assert client.post("/openai/oauth/token", data=exchange_body).status_code == 200
+
+
+def test_control_endpoints_drive_any_provider(fake: FakeProviders, client: httpx.Client) -> None:
+    client.post("/_control/configure", json={"xai.min_poll_gap": 0, "xai.interval": 1})
+    started = start_device(client, DEVICES["xai"])
+    assert started["interval"] == 1
+    approved = client.post("/_control/approve", json={"provider": "xai"}).json()
+    assert approved == {"user_code": started["user_code"]}
+    tokens = DEVICES["xai"].poll(client, started["device_code"]).json()
+    client.post("/_control/revoke", json={"provider": "xai"})
+    assert not fake.xai.is_refresh_valid(tokens["refresh_token"])
+    seeded = client.post("/_control/seed", json={"provider": "kimi"}).json()
+    assert fake.kimi.is_access_valid(seeded["access"])
+    client.post("/_control/expire", json={"provider": "kimi"})
+    assert not fake.kimi.is_access_valid(seeded["access"])
+    assert client.post("/_control/seed", json={"provider": "nobody"}).status_code == 400
