@@ -78,9 +78,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = build_parser().parse_args(argv)
     try:
         if any(name.startswith("PI_TUI_") for name in env):
-            from app.oauth.endpoints import load_endpoints
+            from app.endpoints import check_overrides
 
-            load_endpoints(env)  # a bad override is a start-up error, whatever the command
+            check_overrides(env)  # a bad override is a start-up error, whatever the command
         handler = _COMMANDS.get(args.command or "", _run_app)
         return handler(args, env)
     except PiTuiError as exc:
@@ -117,7 +117,7 @@ def _provider(name: str | None) -> ProviderInfo:
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import ready_token, resolve
-    from app.oauth.expiry import current_ms, is_due
+    from app.expiry import current_ms, is_due
 
     info = _provider(args.provider)
     store = _store(args, env)
@@ -149,7 +149,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 0
         import asyncio
 
-        from app.oauth.service import AuthService
+        from app.service import AuthService
 
         service = AuthService(store, env=env)
         refreshed = asyncio.run(service.refresh_locked(tx, info.id, seen=found.entry, force=False))
@@ -161,7 +161,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import State, all_statuses
 
     store = _store(args, env)
-    from app.oauth.expiry import current_ms
+    from app.expiry import current_ms
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
@@ -176,7 +176,8 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             line = f"{s.name}: {s.state.value}"
             if s.source:
                 details = [f"via {s.source}"]
-                details += [x for x in (s.account, s.enterprise) if x]
+                details += [s.account] if s.account else []
+                details += [f"{label}: {value}" for label, value in s.rows]
                 if s.expires_ms is not None:
                     details.append(expiry(s.expires_ms, now_ms))
                 details.append(f"token {s.masked_token}")
@@ -207,7 +208,7 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Cancelled; nothing was changed.")
             return 1
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
     AuthService(store, env=env).logout(provider_id)
     print(f"Logged out of {provider_id}. Removed its entry from {store.path}")

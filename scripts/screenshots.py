@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 
-from app.oauth.github_copilot import device_flow_error  # noqa: E402
-from app.oauth.service import AuthService, LoginResult  # noqa: E402
+from app.providers.github_copilot import device_flow_error  # noqa: E402
+from app.service import AuthService, LoginResult  # noqa: E402
 from app.store import CredentialStore  # noqa: E402
 from app.tui.app import PiTuiApp  # noqa: E402
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener  # noqa: E402
@@ -51,7 +51,7 @@ def fresh_service(*, logged_in: bool) -> AuthService:
         seed_fake_anthropic(store, expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000)
         seed_fake_copilot(store, expires=clock.ms() + 24 * 60_000)
     service = AuthService(store, env={}, clock=clock)
-    service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
+    service.start_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
     return service
 
 

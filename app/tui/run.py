@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from app.logs import setup_logging
-from app.oauth.service import AuthService
+from app.service import AuthService
 
 if TYPE_CHECKING:
     from app.store import CredentialStore

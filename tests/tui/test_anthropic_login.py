@@ -10,8 +10,17 @@ import httpx
 import pytest
 from textual import events
 
-from app.oauth.service import AuthService
-from tests.tui.helpers import card, flat, read_doc, screen_text, wait_for_screen, wait_for_text, wait_until
+from app.service import AuthService
+from tests.tui.helpers import (
+    card,
+    choose_method,
+    flat,
+    read_doc,
+    screen_text,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -30,6 +39,7 @@ async def on_login_screen(make_app: Any, service: AuthService) -> AsyncIterator[
     """The app started at the Anthropic login (80×24), once the screen has its link: (app, pilot)."""
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
+        await choose_method(pilot, "browser")
         await login_ready(pilot)
         yield app, pilot
 
@@ -45,7 +55,8 @@ async def open_login(pilot: Any) -> Any:
     await pilot.press("l")
     await wait_for_screen(pilot, "ProviderSelectScreen")
     await pilot.press("enter")
-    await wait_for_screen(pilot, "AnthropicLoginScreen")
+    await choose_method(pilot, "browser")
+    await wait_for_screen(pilot, "AuthCodeScreen")
     return await login_ready(pilot)
 
 

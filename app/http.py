@@ -2,11 +2,12 @@
 
 Every provider module calls :func:`request_json`, so a timeout, a 5xx, a 429, an HTML page
 or an empty body turns into the same kind of :class:`NetworkError` sentence everywhere.
+httpx is imported on first use, so a provider module that imports this one stays light
+(``pi-tui status`` reads provider rows without the HTTP stack).
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import functools
 import json
@@ -14,14 +15,17 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
-
+# asyncio and httpx are imported where used: provider modules import this one, and
+# `pi-tui status` (which reads their status rows) must load neither.
 from app import __version__
 from app.errors import NetworkError
 
-TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+if TYPE_CHECKING:
+    import httpx
+
 # A server that drips bytes never trips the read timeout; this caps the whole request.
 DEADLINE_SECONDS = 60.0
 USER_AGENT = f"pi-tui/{__version__}"
@@ -34,16 +38,24 @@ def ssl_context() -> ssl.SSLContext:
     Built the way httpx builds it for ``trust_env=True``: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
     when set (read on the first call), else certifi's bundle.
     """
+    import httpx
+
     return httpx.create_ssl_context(trust_env=True)
 
 
 async def warm_up() -> None:
     """Build the SSL context in a thread, so the first client does not stall the event loop."""
+    import asyncio
+
     await asyncio.to_thread(ssl_context)
 
 
-def make_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.AsyncClient:
+def make_client(*, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
     """An AsyncClient with explicit timeouts; proxies come from the usual environment variables."""
+    import httpx
+
+    if timeout is None:
+        timeout = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
     return httpx.AsyncClient(
         timeout=timeout, headers={"User-Agent": USER_AGENT}, verify=ssl_context(), trust_env=True
     )
@@ -73,6 +85,10 @@ async def request_json(
     body are returned, not raised: the caller knows what an OAuth error means. 5xx, 429 and
     bodies that are not JSON are raised here.
     """
+    import asyncio
+
+    import httpx
+
     try:
         async with asyncio.timeout(deadline):
             response = await client.request(method, url, **kwargs)
@@ -142,7 +158,10 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> int |
 
 def url_host(url: str) -> str:
     """The host (and port) of ``url`` for messages; never the path or query."""
-    return httpx.URL(url).netloc.decode("ascii", "replace") or url
+    try:
+        return urlsplit(url).netloc.rpartition("@")[2] or url
+    except ValueError:
+        return url
 
 
 def oauth_error(data: Any) -> tuple[str, str]:
