@@ -1,7 +1,7 @@
 """The library face of pi-tui: a valid token for other Python code.
 
-``get_api_key("anthropic")`` follows the resolution order (stored login, refreshed under the
-store lock when due → ``ANTHROPIC_OAUTH_TOKEN`` → ``ANTHROPIC_API_KEY``); ``get_credential``
+``get_api_key(provider_id)`` follows the resolution order (stored login, refreshed under the
+store lock when due → the provider's environment variables); ``get_credential``
 also says which source won and which ones it shadows.
 """
 

@@ -30,8 +30,8 @@ EXTENSION = "pi_tui"
 class PiAuth(httpx.Auth):
     """Signs requests for ``provider_id`` with its stored login; works with sync and async clients.
 
-    ``options`` are provider request options (GitHub Copilot: ``initiator="agent"``,
-    ``vision=True``); per request, ``extensions={"pi_tui": {...}}`` overrides them.
+    ``options`` are the provider's request options (its module's ``check_options`` lists
+    them); per request, ``extensions={"pi_tui": {...}}`` overrides them.
     """
 
     requires_request_body = True  # the body must be replayable for the retry
@@ -101,5 +101,5 @@ class PiAuth(httpx.Auth):
         request.headers.update(self.module.auth_headers(endpoints, entry))
         extra = getattr(self.module, "request_headers", None)
         if extra is not None:
-            per_request = request.extensions.get(EXTENSION) or request.extensions.get("copilot") or {}
+            per_request = request.extensions.get(EXTENSION) or {}
             request.headers.update(extra(request.url.path, {**self.options, **per_request}))

@@ -39,6 +39,12 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=max(width - 2, 40))
 
 
+def _provider_ids() -> str:
+    from app.providers import PROVIDERS
+
+    return " or ".join(PROVIDERS) if len(PROVIDERS) < 3 else ", ".join(PROVIDERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--agent-dir`` is accepted before or after the command."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
@@ -50,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="pi-tui",
-        description="Log in to Claude Pro/Max and GitHub Copilot for the pi coding agent.",
+        description="Log in to AI subscriptions with OAuth for the pi coding agent.",
         parents=[common],
         formatter_class=_Formatter,
     )
@@ -61,14 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, parents=[common], help=summary, formatter_class=_Formatter)
 
     login = command("login", "open the app at the login flow")
-    login.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    login.add_argument("provider", nargs="?", help=_provider_ids())
     logout = command("logout", "remove a stored login")
-    logout.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     status = command("status", "show where each login stands")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
-    token.add_argument("provider", help="anthropic or github-copilot")
+    token.add_argument("provider", help=_provider_ids())
     return parser
 
 
@@ -111,7 +117,7 @@ def _provider(name: str | None) -> ProviderInfo:
     from app.providers import provider
 
     if name is None:
-        raise ConfigError("Name a provider: anthropic or github-copilot.")
+        raise ConfigError(f"Name a provider: {_provider_ids()}.")
     return provider(name.strip().lower())
 
 

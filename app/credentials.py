@@ -86,7 +86,7 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
 
 
 def account_label(entry: dict[str, Any]) -> str | None:
-    """The account to show for a stored login: its email, or ``@login`` for GitHub."""
+    """The account to show for a stored login: its email, or ``@login``."""
     if isinstance(entry.get("email"), str):
         return str(entry["email"])
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None

@@ -81,7 +81,7 @@ async def request_json(
 ) -> JsonResponse:
     """Send one request and parse a JSON body, or raise NetworkError with a sentence.
 
-    ``what`` names the server in messages ("Anthropic", "GitHub"). 4xx answers with a JSON
+    ``what`` names the server in messages. 4xx answers with a JSON
     body are returned, not raised: the caller knows what an OAuth error means. 5xx, 429 and
     bodies that are not JSON are raised here.
     """
@@ -169,6 +169,6 @@ def oauth_error(data: Any) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "", ""
     error = data.get("error")
-    if isinstance(error, dict):  # Anthropic API style: {"error": {"type", "message"}}
+    if isinstance(error, dict):  # API style: {"error": {"type", "message"}}
         return str(error.get("type") or ""), str(error.get("message") or "")
     return str(error or ""), str(data.get("error_description") or "")

@@ -649,7 +649,7 @@ async def test_copilot_auth_sets_every_header(service: AuthService, fake: FakePr
     async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
         plain = await client.post("/chat/completions", json=CHAT)
         agent = await client.post(
-            "/chat/completions", json=CHAT, extensions={"copilot": {"initiator": "agent", "vision": True}}
+            "/chat/completions", json=CHAT, extensions={"pi_tui": {"initiator": "agent", "vision": True}}
         )
         models = await client.get("/models", headers={"X-GitHub-Api-Version": "2026-06-01"})
     assert (plain.status_code, agent.status_code, models.status_code) == (200, 200, 200)

@@ -143,7 +143,7 @@ class DeviceSpec:
 
     @property
     def server_name(self) -> str:
-        """Who is polled, for sentences ("GitHub asked us to slow down")."""
+        """Who is polled, for sentences ("… asked us to slow down")."""
         return self.server or self.provider
 
     def failure(self, error: str, description: str) -> AuthError:

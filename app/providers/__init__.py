@@ -11,6 +11,9 @@ A provider module (``app/providers/<id>.py``) offers:
 - ``async refresh(client, endpoints, entry, *, now_ms) -> entry``: RefreshError(revoked=…) on refusal;
 - ``async test(client, endpoints, entry) -> str``: one real, minimal API call; a sentence;
 - ``auth_headers(endpoints, entry) -> dict[str, str]``: the headers a request with this credential needs;
+- ``api_base(endpoints, entry) -> str``: where its API requests go;
+- optionally ``check_options(options) -> dict`` and ``request_headers(path, options) -> dict[str, str]``:
+  per-request extras for :class:`app.auth.PiAuth` (e.g. chat headers).
 - ``status_rows(endpoints, entry) -> list[tuple[str, str]]``: extra label/value rows for the panel.
 """
 

@@ -247,6 +247,11 @@ def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, st
     return api_headers(str(entry["access"]))
 
 
+def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """Where API requests go (``base_url`` of an httpx client)."""
+    return endpoints.api
+
+
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Nothing beyond the account and expiry every provider shows."""
     return []

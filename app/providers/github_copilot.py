@@ -495,7 +495,7 @@ def request_headers(path: str, options: Mapping[str, Any]) -> dict[str, str]:
     """Model calls (a chat path, or ``chat=True``) also carry intent, initiator and vision.
 
     ``options`` merges the PiAuth options with the request's ``extensions={"pi_tui": …}``
-    (or ``{"copilot": …}``).
+
     """
     if not options.get("chat", path.endswith(CHAT_PATH_SUFFIXES)):
         return {}

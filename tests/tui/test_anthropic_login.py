@@ -241,3 +241,38 @@ async def test_clicked_link_goes_through_the_opener(service, make_app, opener):
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_url("https://example.com/x")
         await wait_until(pilot, lambda: "https://example.com/x" in opener.opened)
+
+
+async def test_method_choice_preselects_copy_code_over_ssh_and_ctrl_o_switches(
+    store, fake, clock, make_app, clipboard
+):
+    service = AuthService(
+        store, env={**fake.env(), "SSH_CONNECTION": "10.0.0.1 5555 10.0.0.2 22"}, clock=clock
+    )
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        options = app.screen.query_one("#methods")
+        assert options.get_option_at_index(options.highlighted).id == "copy_code"
+        assert "Copy code (another machine, SSH)  (default)" in screen_text(app)
+        await pilot.press("enter")
+        copy_login = await login_ready(pilot)
+        assert copy_login.redirect_uri == "https://platform.claude.com/oauth/code/callback"
+        assert "Anthropic's page then shows a code" in flat(app)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) not in (None, copy_login))
+        browser_login = app.screen.login
+        assert browser_login.listening and browser_login.redirect_uri.startswith("http://localhost:")
+        assert clipboard.copied == [copy_login.url, browser_login.url]
+        code, state = fake.anthropic.authorize(browser_login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await expect_saved(pilot, store)
+
+
+async def test_escape_on_the_method_choice_goes_back_without_a_request(service, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert fake.requests == []

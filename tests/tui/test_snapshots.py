@@ -127,6 +127,20 @@ class TestAnthropicLogin:
         await wait_until(pilot, lambda: str(pilot.app.screen.query_one("#link-status").content))
         await pilot.pause()
 
+    def test_method_choice(self, snap_compare, make_app, login_service):
+        async def choice(pilot: Any) -> None:
+            await on_screen(pilot, "MethodChoiceScreen")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=choice)
+
+    def test_copy_code(self, snap_compare, make_app, login_service):
+        async def copy_code(pilot: Any) -> None:
+            await self.ready(pilot, "copy_code")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=copy_code)
+
     def test_waiting_for_browser_or_paste(self, snap_compare, make_app, login_service):
         app = make_app(login_service, start="login", provider="anthropic")
         assert snap_compare(app, run_before=self.ready)

@@ -1,4 +1,4 @@
-"""A question a provider asks before its login (e.g. the GitHub Enterprise host)."""
+"""A question a provider asks before its login (e.g. an Enterprise host)."""
 
 from __future__ import annotations
 
