@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
-from app.expiry import current_ms, expires_at_ms
+from app.errors import AuthError, LoginInputError, RefreshError
+from app.expiry import current_ms
 from app.flows.auth_code import AuthCodeSpec
 from app.http import oauth_error, request_json
 from app.sanitize import for_display, is_token_shaped
+from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
     import httpx
@@ -128,29 +129,8 @@ def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, st
 def _entry_from_token_response(
     data: Any, *, now_ms: int, previous: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Build pi's stored entry from a token response; keeps the old refresh token if none came."""
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("access_token"), str)
-        or not data["access_token"]
-    ):
-        raise NetworkError("Anthropic's answer had no access token; try again in a moment.")
-    refresh = data.get("refresh_token")
-    if not isinstance(refresh, str) or not refresh:
-        if previous is None:
-            raise NetworkError("Anthropic's answer had no refresh token; try logging in again.")
-        refresh = previous["refresh"]
-    if not (is_token_shaped(data["access_token"]) and is_token_shaped(refresh)):
-        raise NetworkError(
-            "Anthropic's answer had a token with spaces or control characters in it; try again in a moment."
-        )
-    entry: dict[str, Any] = dict(previous or {})
-    entry.update(
-        type="oauth",
-        refresh=refresh,
-        access=data["access_token"],
-        expires=expires_at_ms(data.get("expires_in"), now_ms=now_ms),
-    )
+    """pi's entry for a token response, plus the account's email when Anthropic names it."""
+    entry = entry_from_token_response(data, what=WHAT, now_ms=now_ms, previous=previous)
     account = data.get("account")
     if isinstance(account, dict) and isinstance(account.get("email_address"), str):
         entry["email"] = for_display(account["email_address"], limit=200)

@@ -28,6 +28,7 @@ from app.flows.device import (
 )
 from app.http import oauth_error, request_json
 from app.sanitize import finite_number, for_display, is_token_shaped
+from app.tokens import oauth_entry
 
 if TYPE_CHECKING:
     import httpx
@@ -356,14 +357,8 @@ def build_entry(
     now_ms: int,
 ) -> dict[str, Any]:
     """pi's stored entry; every other key of ``previous`` (enterpriseUrl, login, …) is kept."""
-    entry = dict(previous or {})
-    entry.update(
-        type="oauth",
-        refresh=github_token,
-        access=copilot_token,
-        expires=copilot_expires_ms(expires_at, now_ms=now_ms),
-    )
-    return entry
+    expires = copilot_expires_ms(expires_at, now_ms=now_ms)
+    return oauth_entry(previous, access=copilot_token, refresh=github_token, expires=expires)
 
 
 async def fetch_login(

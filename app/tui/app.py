@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -17,10 +17,9 @@ from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
+    from app.cli import Start
     from app.opener import Opened
     from app.service import AuthService
-
-Start = Literal["status", "login", "logout"]
 
 
 class PiTuiApp(App[int]):

@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from app import providers
-from app.tui.outcome import LoginDone, SwitchMethod
+from app.tui.outcome import LoginDone, LoginRequest, SwitchMethod
 
 if TYPE_CHECKING:
     from app.tui.app import PiTuiApp
@@ -44,13 +44,12 @@ async def run_login(app: PiTuiApp, provider_id: str) -> None:
             return
         method = info.method(chosen)
     while True:
+        request = LoginRequest(service, provider_id, method, title, answers)
         if method.kind == providers.AUTH_CODE:
             other = next((m for m in info.methods if m.id != method.id and m.kind == method.kind), None)
-            screen: AuthCodeScreen | DeviceCodeScreen = AuthCodeScreen(
-                service, provider_id, method, title=title, answers=answers, other=other
-            )
+            screen: AuthCodeScreen | DeviceCodeScreen = AuthCodeScreen(request, other=other)
         else:
-            screen = DeviceCodeScreen(service, provider_id, method, title=title, answers=answers)
+            screen = DeviceCodeScreen(request)
         outcome = await app.push_screen_wait(screen)
         if isinstance(outcome, SwitchMethod):
             method = info.method(outcome.method_id)

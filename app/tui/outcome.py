@@ -1,11 +1,22 @@
-"""What a login screen reports when it is dismissed."""
+"""What a login screen is given, and what it reports when it is dismissed."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from app.service import LoginResult
+    from app.providers import Method
+    from app.service import AuthService, LoginResult
+
+
+class LoginRequest(NamedTuple):
+    """One login to run: the provider, the method, the answers to its questions, the title."""
+
+    service: AuthService
+    provider_id: str
+    method: Method
+    title: str
+    answers: dict[str, str]
 
 
 class LoginDone(NamedTuple):

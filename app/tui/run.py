@@ -9,8 +9,8 @@ from app.logs import setup_logging
 from app.service import AuthService
 
 if TYPE_CHECKING:
+    from app.cli import Start
     from app.store import CredentialStore
-    from app.tui.app import Start
 
 
 def run_app(

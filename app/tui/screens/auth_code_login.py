@@ -16,14 +16,14 @@ from textual.style import Style
 from textual.widgets import Footer, Input, Static
 
 from app.tui.feedback import describe
-from app.tui.outcome import LoginDone, Outcome, SwitchMethod
+from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.widgets.code_input import CodeInput
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeLogin
     from app.providers import Method
-    from app.service import AuthService, LoginResult
+    from app.service import LoginResult
     from app.tui.app import PiTuiApp
 
 
@@ -43,30 +43,19 @@ class AuthCodeScreen(Screen[Outcome]):
 
     exchanging: reactive[bool] = reactive(False)
 
-    def __init__(
-        self,
-        service: AuthService,
-        provider_id: str,
-        method: Method,
-        *,
-        title: str,
-        answers: dict[str, str] | None = None,
-        other: Method | None = None,
-    ) -> None:
+    def __init__(self, request: LoginRequest, *, other: Method | None = None) -> None:
         super().__init__(id="auth-code-login")
-        self.service = service
-        self.provider_id = provider_id
-        self.method = method
-        self.answers = answers or {}
+        self.request = request
+        self.service = request.service
+        self.provider_id = request.provider_id
         self.other = other
-        self.title_text = title
         self.login: AuthCodeLogin[LoginResult] | None = None
         self._done = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="login"):
-            yield Static(self.title_text, classes="title", markup=False)
+            yield Static(self.request.title, classes="title", markup=False)
             yield Static("Open this link and choose Authorize:", id="instructions", classes="step")
             yield Static("Preparing the login link…", id="url")
             yield Static("", id="link-status", markup=False)
@@ -122,7 +111,9 @@ class AuthCodeScreen(Screen[Outcome]):
         """Get a fresh link (a new PKCE pair and state), show it, copy it, open it."""
         await self._close()
         try:
-            login = await self.service.start_login(self.provider_id, self.method.id, self.answers)
+            login = await self.service.start_login(
+                self.provider_id, self.request.method.id, self.request.answers
+            )
         except Exception as exc:
             self.query_one("#url", Static).update("No link: the login could not start.")
             self._feedback(describe(exc), error=True)

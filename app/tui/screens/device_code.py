@@ -15,13 +15,12 @@ from textual.widgets import Footer, Static
 
 from app.timefmt import duration
 from app.tui.feedback import describe
-from app.tui.outcome import LoginDone, Outcome
+from app.tui.outcome import LoginDone, LoginRequest, Outcome
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.flows.device import DeviceLogin, PollEvent
-    from app.providers import Method
-    from app.service import AuthService, LoginResult
+    from app.service import LoginResult
     from app.tui.app import PiTuiApp
 
 
@@ -57,28 +56,18 @@ class DeviceCodeScreen(Screen[Outcome]):
 
     failed: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(
-        self,
-        service: AuthService,
-        provider_id: str,
-        method: Method,
-        *,
-        title: str,
-        answers: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, request: LoginRequest) -> None:
         super().__init__(id="device-code")
-        self.service = service
-        self.provider_id = provider_id
-        self.method = method
-        self.answers = answers or {}
-        self.title_text = title
+        self.request = request
+        self.service = request.service
+        self.provider_id = request.provider_id
         self.login: DeviceLogin[LoginResult] | None = None
         self._done = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="device"):
-            yield Static(self.title_text, id="device-title", classes="title", markup=False)
+            yield Static(self.request.title, id="device-title", classes="title", markup=False)
             yield Static("Asking for a code…", id="instructions", markup=False)
             with Center():
                 yield Static("", id="user-code", markup=False)
@@ -131,7 +120,9 @@ class DeviceCodeScreen(Screen[Outcome]):
         await self._close()
         self._show("progress", "")
         try:
-            login = await self.service.start_login(self.provider_id, self.method.id, self.answers)
+            login = await self.service.start_login(
+                self.provider_id, self.request.method.id, self.request.answers
+            )
             assert login.kind == "device"
             self.login = login
             first_interval = login.interval
