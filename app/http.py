@@ -8,14 +8,11 @@ httpx is imported on first use, so a provider module that imports this one stays
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
-import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 # asyncio and httpx are imported where used: provider modules import this one, and
@@ -24,6 +21,8 @@ from app import __version__
 from app.errors import NetworkError
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 # A server that drips bytes never trips the read timeout; this caps the whole request.
@@ -61,13 +60,15 @@ def make_client(*, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
     )
 
 
-@dataclass(frozen=True)
-class JsonResponse:
+class JsonResponse(NamedTuple):
     """A response whose body parsed as JSON (any status). ``data`` may hold tokens: not in repr."""
 
     status: int
-    data: Any = field(repr=False)
-    headers: Mapping[str, str] = field(repr=False)
+    data: Any
+    headers: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"JsonResponse(status={self.status})"
 
 
 async def request_json(
@@ -146,6 +147,8 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> int |
     # for int() (over 4300 digits) is a long wait all the same.
     if value.isascii() and value.isdigit():
         return min(int(value), 86_400) if len(value) <= 9 else 86_400
+    import email.utils  # only a Retry-After date needs it
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: a year like 9999999999

@@ -7,38 +7,32 @@ it. The flow hands the entry to ``finish`` (the service saves it) and never save
 
 from __future__ import annotations
 
-import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 # asyncio is imported where used: provider modules import this one, and `pi-tui status`
 # (which reads their status rows) must not load it.
 from app.errors import LoginInputError
-from app.flows.pkce import Pkce
 from app.sanitize import for_display, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
 
     from app.flows.callback import CallbackListener
-
-log = logging.getLogger("pi_tui.auth_code")
+    from app.flows.pkce import Pkce
 
 R = TypeVar("R")
 ClientFactory = Callable[[], "httpx.AsyncClient"]
-Exchange = Callable[["httpx.AsyncClient", str, Pkce, str, int], Awaitable[dict[str, Any]]]
+Exchange = Callable[["httpx.AsyncClient", str, "Pkce", str, int], Awaitable[dict[str, Any]]]
 
 # Codes are base64url-ish; anything else was not copied from the browser.
 _CODE_RE = re.compile(r"[A-Za-z0-9._~\-]{1,2048}")
 _PASTE_MARKERS = re.compile(r"\x1b?\[20[01]~")
 
 
-@dataclass(frozen=True)
-class AuthCodeSpec:
+class AuthCodeSpec(NamedTuple):
     """What a provider tells the auth-code flow: its link, its exchange, its redirect.
 
     ``authorize_url(redirect_uri, pkce)`` builds the link; ``exchange(client, code, pkce,
@@ -108,6 +102,7 @@ class AuthCodeLogin(Generic[R]):
     ) -> AuthCodeLogin[R]:
         """Fresh PKCE and state, the listener (when the spec has one), and the link."""
         from app.flows.callback import CallbackListener
+        from app.flows.pkce import Pkce
 
         pkce = pkce or Pkce.generate()
         listener = None
@@ -121,7 +116,9 @@ class AuthCodeLogin(Generic[R]):
                     any_port=not spec.fixed_port,
                 )
             except OSError as exc:
-                log.warning("no loopback listener: %s", exc)
+                import logging
+
+                logging.getLogger("pi_tui.auth_code").warning("no loopback listener: %s", exc)
         if spec.fixed_redirect is not None:
             redirect = spec.fixed_redirect
         else:
@@ -215,6 +212,8 @@ def parse_pasted(text: str, expected_state: str | None, *, provider: str) -> str
             "Open the link again and choose Authorize."
         )
     if expected_state is not None:
+        import secrets  # compare_digest: the state is compared in constant time
+
         expected = expected_state.encode("ascii")
         if not all(secrets.compare_digest(s.encode("utf-8", "replace"), expected) for s in states):
             raise LoginInputError(

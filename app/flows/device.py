@@ -9,10 +9,9 @@ entry to ``finish`` (the service saves it) and never saves anything.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 # asyncio is imported where used: provider modules import this one, and `pi-tui status`
@@ -22,8 +21,6 @@ from app.sanitize import finite_number, for_display, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
-
-log = logging.getLogger("pi_tui.device")
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -38,6 +35,12 @@ MAX_CODE_LIFETIME_S = 3600.0
 MAX_USER_CODE = 32
 
 PollKind = Literal["waiting", "slow_down", "done"]
+
+
+def _log() -> Any:
+    import logging  # not on the `pi-tui status` path, which imports this module
+
+    return logging.getLogger("pi_tui.device")
 
 
 def clamp_interval(value: object) -> float:
@@ -96,35 +99,38 @@ def clean_verification_uri(
     return uri
 
 
-@dataclass(frozen=True)
-class DeviceCode:
+class DeviceCode(NamedTuple):
     """The answer to the device code request, checked and cleaned for the screen.
 
     ``expires_in`` None: the code has no deadline. ``wait_first``: wait one interval before
     the first poll (RFC 8628 clients do; some APIs want an immediate first poll).
     """
 
-    device_code: str = field(repr=False)
+    device_code: str
     user_code: str
     verification_uri: str
     expires_in: float | None
     interval: float
     wait_first: bool = True
 
+    def __repr__(self) -> str:
+        return f"DeviceCode(user_code={self.user_code!r}, verification_uri={self.verification_uri!r})"
 
-@dataclass(frozen=True)
-class PollAnswer:
+
+class PollAnswer(NamedTuple):
     """One answer of the token endpoint: approved (``data`` holds the tokens) or an error code."""
 
     approved: bool = False
-    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    data: Mapping[str, Any] = MappingProxyType({})
     error: str = ""
     description: str = ""
     interval: object = None
 
+    def __repr__(self) -> str:
+        return f"PollAnswer(approved={self.approved}, error={self.error!r})"
 
-@dataclass(frozen=True)
-class DeviceSpec:
+
+class DeviceSpec(NamedTuple):
     """What a provider tells the device flow.
 
     ``request_code(client)`` asks for a code; ``poll(client, code)`` asks once;
@@ -163,8 +169,7 @@ def default_error(server: str, error: str, description: str) -> DeviceFlowError:
     return DeviceFlowError(f"{server} stopped the login ({detail}). Start again.")
 
 
-@dataclass(frozen=True)
-class PollEvent(Generic[R]):
+class PollEvent(NamedTuple, Generic[R]):
     """One step of the polling: still waiting, told to slow down, or done (with the result)."""
 
     kind: PollKind
@@ -233,7 +238,7 @@ class DeviceLogin(Generic[R]):
         """Ask the provider for a code to show the user."""
         async with client() as http:
             code = await spec.request_code(http)
-        log.info("device login started for %s (code %s)", spec.provider, code.user_code)
+        _log().info("device login started for %s (code %s)", spec.provider, code.user_code)
         return cls(spec, code, client=client, now_ms=now_ms, finish=finish, scale=scale)
 
     @property
@@ -287,7 +292,7 @@ class DeviceLogin(Generic[R]):
                 yield PollEvent("waiting", self.interval, self.polls)
             elif answer.error == "slow_down":
                 self.interval = next_interval(self.interval, answer.interval)
-                log.info("%s asked to slow down; polling every %.0f s", self.server, self.interval)
+                _log().info("%s asked to slow down; polling every %.0f s", self.server, self.interval)
                 yield PollEvent("slow_down", self.interval, self.polls)
             else:
                 raise self.spec.failure(answer.error, answer.description)

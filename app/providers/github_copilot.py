@@ -8,7 +8,6 @@ token, and "refreshing" means trading the GitHub token for a new Copilot token. 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -52,7 +51,11 @@ INITIATORS = ("user", "agent")
 CHAT_PATH_SUFFIXES = ("/chat/completions", "/responses", "/v1/messages")
 DEFAULT_TOKEN_LIFETIME_S = 1800.0
 
-log = logging.getLogger("pi_tui.copilot")
+
+def _log() -> Any:
+    import logging  # not on the `pi-tui status` path, which reads this module's status rows
+
+    return logging.getLogger("pi_tui.copilot")
 
 
 class Endpoints(NamedTuple):
@@ -416,10 +419,10 @@ async def enable_model(client: httpx.AsyncClient, base: str, token: str, model_i
             },
         )
     except NetworkError as exc:
-        log.warning("could not enable model %s: %s", for_display(model_id, limit=80), exc)
+        _log().warning("could not enable model %s: %s", for_display(model_id, limit=80), exc)
         return False
     if response.status >= 400:
-        log.warning("enabling model %s: HTTP %s", for_display(model_id, limit=80), response.status)
+        _log().warning("enabling model %s: HTTP %s", for_display(model_id, limit=80), response.status)
         return False
     return True
 
@@ -559,7 +562,7 @@ async def finish_login(
     try:
         account = await fetch_login(client, endpoints, domain, github_token)
     except AuthError as exc:
-        log.warning("no account name for the Copilot login: %s", exc)
+        _log().warning("no account name for the Copilot login: %s", exc)
         account = None
     if account:
         entry["login"] = account
@@ -575,10 +578,10 @@ async def enable_models(client: httpx.AsyncClient, base: str, token: str) -> tup
     try:
         models = await list_models(client, base, token)
     except AuthError as exc:
-        log.warning("could not list Copilot models: %s", exc)
+        _log().warning("could not list Copilot models: %s", exc)
         return 0, 0
     todo = [m["id"] for m in models if not _policy_enabled(m)]
     results = await asyncio.gather(*(enable_model(client, base, token, model) for model in todo))
     enabled = len(models) - len(todo) + sum(results)
-    log.info("Copilot models: %d listed, %d enabled", len(models), enabled)
+    _log().info("Copilot models: %d listed, %d enabled", len(models), enabled)
     return len(models), enabled
