@@ -1,0 +1,116 @@
+"""The contract suite's one table: how each provider differs, as far as the suite cares.
+
+A new provider is covered by adding its :class:`Case` to :data:`CASES` (and its fake config to
+``tests/fakes/providers``); ``test_registry_fake_and_cases_agree`` fails until both exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.server import FakeProviders
+
+# How a login is completed against the fake:
+CALLBACK = "callback"  # the "browser" follows the authorize redirect to pi-tui's loopback listener
+PASTE_URL = "paste"  # the user pastes the redirect URL the browser ended on
+PASTE_CODE = "code"  # the user pastes ``code#state`` from the provider's page (no listener)
+DEVICE = "device"  # the device code is approved in the fake while pi-tui polls
+
+# What a refresh does:
+RENEW = "renew"  # a new access token from the refresh token
+NOTHING = "nothing"  # the credential never expires: nothing to refresh, no request
+REMINT = "remint"  # a new key minted with the stored identity token, which is kept
+
+Revoke = Callable[[FakeProviders, dict[str, Any]], None]
+
+
+def revoke_refresh(provider_id: str) -> Revoke:
+    """The provider's fake stops accepting the stored refresh token (and its access token)."""
+
+    def revoke(fake: FakeProviders, entry: dict[str, Any]) -> None:
+        fake.provider(provider_id).revoke(entry["refresh"])
+
+    return revoke
+
+
+@dataclass(frozen=True)
+class Case:
+    """One provider's contract configuration.
+
+    ``logins``: (method id, how it is completed) pairs, every method at least once.
+    ``refresh``/``refresh_endpoint``: what a refresh does and the fake endpoint it calls.
+    ``rotates``: the refresh token changes on refresh (the old one is refused from then on).
+    ``revoke``: makes the stored login's renewal refused (None: nothing can be refused).
+    ``fields``: what the stored entry must hold beyond ``type``/``access``/``refresh``/``expires``.
+    ``secrets``: entry fields whose values must never be shown unmasked.
+    """
+
+    provider: str
+    logins: tuple[tuple[str, str], ...]
+    refresh: str = RENEW
+    refresh_endpoint: str | None = None
+    rotates: bool = True
+    revoke: Revoke | None = None
+    answers: Mapping[str, str] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ("access", "refresh")
+
+
+CASES: dict[str, Case] = {
+    case.provider: case
+    for case in (
+        Case(
+            "anthropic",
+            (("browser", CALLBACK), ("browser", PASTE_URL), ("copy_code", PASTE_CODE)),
+            refresh_endpoint="anthropic.refresh",
+            revoke=revoke_refresh("anthropic"),
+        ),
+        Case(
+            "github-copilot",
+            (("device", DEVICE),),
+            # "refresh" trades the GitHub token (kept, never rotated) for a new Copilot token.
+            refresh_endpoint="github.copilot_token",
+            rotates=False,
+            revoke=revoke_refresh("github-copilot"),
+            answers={"host": ""},
+        ),
+        Case(
+            "openai-codex",
+            (("browser", CALLBACK), ("browser", PASTE_URL), ("device_code", DEVICE)),
+            refresh_endpoint="codex.refresh",
+            revoke=revoke_refresh("openai-codex"),
+            fields=("accountId",),
+        ),
+        Case(
+            "xai",
+            (("device", DEVICE),),
+            refresh_endpoint="xai.refresh",
+            revoke=revoke_refresh("xai"),
+        ),
+        Case(
+            "kimi-coding",
+            (("device", DEVICE),),
+            refresh_endpoint="kimi.refresh",
+            revoke=revoke_refresh("kimi-coding"),
+        ),
+        Case(
+            # A key that never expires: no refresh token, nothing to refresh or revoke.
+            "openrouter",
+            (("browser", CALLBACK), ("browser", PASTE_URL)),
+            refresh=NOTHING,
+            rotates=False,
+            secrets=("access",),
+        ),
+        Case(
+            # "refresh" mints a new key with the stored identity token, which is kept.
+            "meta",
+            (("device", DEVICE),),
+            refresh=REMINT,
+            refresh_endpoint="meta.mint",
+            rotates=False,
+            revoke=revoke_refresh("meta"),
+        ),
+    )
+}

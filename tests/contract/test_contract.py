@@ -1,0 +1,341 @@
+"""One contract for every provider and every login method, through AuthService over real HTTP.
+
+Login per method (loopback callback, pasted redirect or code, device code approved in the
+fake), refresh, rotation, a revoked refresh, logout, status and masking. Per-provider
+differences live in :mod:`tests.contract.cases`; everything else is the same for all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.credentials import State
+from app.errors import AuthError, RefreshError
+from app.mask import mask
+from app.providers import PROVIDERS
+from app.service import AuthService, LoginResult
+from app.store import CredentialStore
+from tests.contract.cases import (
+    CALLBACK,
+    CASES,
+    DEVICE,
+    NOTHING,
+    PASTE_CODE,
+    PASTE_URL,
+    REMINT,
+    RENEW,
+    Case,
+)
+from tests.fakes.server import FakeProviders
+from tests.processes import run_cli
+
+SCALE = 0.01  # device-flow waits shrink 100×: an advertised 5 s becomes 50 ms
+BASE_FIELDS = ("type", "access", "refresh", "expires")
+# A shown secret may keep a short prefix and its last four characters, never a longer piece.
+LEAK_PIECE = 20
+
+
+def _case_of(provider_id: str) -> Case:
+    """The provider's case; a provider without one fails here (and in the agreement test)."""
+    if provider_id not in CASES:
+        raise AssertionError(f"{provider_id} has no contract case in tests/contract/cases.py")
+    return CASES[provider_id]
+
+
+def _logins() -> list[Any]:
+    params = []
+    for provider_id in PROVIDERS:
+        case = CASES.get(provider_id)
+        logins = case.logins if case else (("?", "?"),)
+        methods = [method for method, _ in logins]
+        for method, how in logins:
+            name = f"{provider_id}-{method}" + (f"-{how}" if methods.count(method) > 1 else "")
+            params.append(pytest.param(provider_id, method, how, id=name))
+    return params
+
+
+PROVIDER_IDS = list(PROVIDERS)
+REVOCABLE = [p for p in PROVIDER_IDS if p not in CASES or CASES[p].revoke is not None]
+RENEWABLE = [p for p in PROVIDER_IDS if p not in CASES or CASES[p].refresh != NOTHING]
+
+
+@pytest.fixture
+def service(fake: FakeProviders, tmp_path: Path) -> AuthService:
+    for provider in fake.providers.values():
+        # pi-tui polls every 50 ms here; the fake would call that "too soon" at its own gap.
+        provider.min_poll_gap = 0.0
+    store = CredentialStore(tmp_path / "agent" / "oauth.json", lock_timeout=10.0)
+    return AuthService(store, env=fake.env(), poll_scale=SCALE)
+
+
+async def log_in(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str, how: str
+) -> LoginResult:
+    """Run one login to the end the way a user would with the fake as the provider."""
+    case = _case_of(provider_id)
+    server = fake.provider(provider_id)
+    login: Any = await service.start_login(provider_id, method, case.answers)
+    try:
+        if how == DEVICE:
+            assert login.kind == "device"
+            async for event in login.poll():
+                if event.kind == "waiting":
+                    # Approve the code pi-tui shows, as the user would type it on the page.
+                    server.approve(login.user_code)
+                if event.kind == "done":
+                    return event.result  # type: ignore[no-any-return]
+            raise AssertionError("polling ended without a result")
+        assert login.kind == "auth_code"
+        if how == CALLBACK:
+            assert login.listening
+            waiter = asyncio.ensure_future(login.wait_for_callback())
+            async with httpx.AsyncClient() as browser:
+                page = await browser.get(login.url, follow_redirects=True)
+            assert page.status_code == 200, page.text
+            return await asyncio.wait_for(waiter, 30)  # type: ignore[no-any-return]
+        if how == PASTE_URL:
+            return await login.submit(server.redirect_for(login.url))  # type: ignore[no-any-return]
+        if how == PASTE_CODE:
+            assert not login.listening
+            code, state = server.authorize(login.url)
+            return await login.submit(f"{code}#{state}")  # type: ignore[no-any-return]
+        raise AssertionError(f"unknown way to complete a login: {how!r}")
+    finally:
+        await login.aclose()
+
+
+async def log_in_first(service: AuthService, fake: FakeProviders, provider_id: str) -> dict[str, Any]:
+    """Log in with the provider's first method; the stored entry."""
+    method, how = _case_of(provider_id).logins[0]
+    await log_in(service, fake, provider_id, method, how)
+    entry = service.store.get(provider_id)
+    assert entry is not None
+    return entry
+
+
+def assert_sentence(message: str) -> None:
+    assert message and "\n" not in message and "Traceback" not in message
+    assert message.rstrip().endswith((".", ")", "!")), message
+
+
+def leaks(text: str, secrets: list[str]) -> list[str]:
+    """The secrets (masked, for the failure message) of which ``text`` shows a long piece."""
+    found = []
+    for secret in secrets:
+        pieces = {secret[i : i + LEAK_PIECE] for i in range(max(1, len(secret) - LEAK_PIECE + 1))}
+        if any(piece in text for piece in pieces):
+            found.append(mask(secret))
+    return found
+
+
+def secrets_of(case: Case, *entries: dict[str, Any] | None) -> list[str]:
+    values = [str(e.get(name) or "") for e in entries if e for name in case.secrets]
+    return [value for value in values if len(value) >= LEAK_PIECE]
+
+
+# ---------------------------------------------------------------- the registry and the fake agree
+
+
+def test_registry_fake_and_cases_agree(fake: FakeProviders) -> None:
+    for provider_id, info in PROVIDERS.items():
+        assert fake.provider(provider_id).config.provider_id == provider_id
+        case = _case_of(provider_id)
+        registered = {method.id for method in info.methods}
+        tested = {method for method, _ in case.logins}
+        assert registered == tested, f"{provider_id}: methods {registered}, contract covers {tested}"
+        if case.refresh_endpoint is not None:
+            assert case.refresh_endpoint in fake.endpoints
+    assert set(CASES) <= set(PROVIDERS), "a contract case for a provider the registry lacks"
+
+
+# ---------------------------------------------------------------- login
+
+
+@pytest.mark.parametrize(("provider_id", "method", "how"), _logins())
+async def test_login(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str, how: str
+) -> None:
+    case = _case_of(provider_id)
+    result = await log_in(service, fake, provider_id, method, how)
+    assert result.provider == provider_id and result.path == service.store.path
+    assert "\n" not in result.message and str(service.store.path) in result.message
+    entry = service.store.get(provider_id)
+    assert entry is not None
+    assert set(BASE_FIELDS + case.fields) <= set(entry), sorted(entry)
+    assert entry["type"] == "oauth" and isinstance(entry["expires"], int)
+    assert entry["expires"] > service.now_ms()
+    status = service.status(provider_id)
+    assert status.state == State.LOGGED_IN and status.source == "oauth.json"
+    assert status.account == result.account
+    # The stored credential works: one real API call with it.
+    assert_sentence(await service.test(provider_id))
+
+
+# ---------------------------------------------------------------- refresh and rotation
+
+
+@pytest.mark.parametrize("provider_id", RENEWABLE)
+async def test_refresh(service: AuthService, fake: FakeProviders, provider_id: str) -> None:
+    case = _case_of(provider_id)
+    before = await log_in_first(service, fake, provider_id)
+    assert case.refresh_endpoint is not None
+    calls = fake.count(case.refresh_endpoint)
+    status = await service.refresh(provider_id)
+    after = service.store.get(provider_id)
+    assert after is not None
+    assert fake.count(case.refresh_endpoint) == calls + 1
+    assert after["access"] != before["access"] and after["expires"] > service.now_ms()
+    assert status.state == State.LOGGED_IN and status.masked_token == mask(after["access"])
+    if case.refresh == REMINT or not case.rotates:
+        assert after["refresh"] == before["refresh"]
+    else:
+        assert case.refresh == RENEW and after["refresh"] != before["refresh"]
+    assert_sentence(await service.test(provider_id))
+
+
+@pytest.mark.parametrize("provider_id", RENEWABLE)
+async def test_rotation(service: AuthService, fake: FakeProviders, provider_id: str) -> None:
+    """After a refresh, a stale copy of the login renews only where the provider does not rotate."""
+    case = _case_of(provider_id)
+    before = await log_in_first(service, fake, provider_id)
+    await service.refresh(provider_id)
+    current = service.store.get(provider_id)
+    service.store.put(provider_id, before)  # e.g. a backup restored over the refreshed login
+    if case.rotates and case.refresh == RENEW:
+        with pytest.raises(RefreshError) as caught:
+            await service.refresh(provider_id)
+        assert caught.value.revoked
+        assert_sentence(str(caught.value))
+        assert service.store.get(provider_id) == before  # kept: the user decides what to do
+        service.store.put(provider_id, current)
+        await service.refresh(provider_id)  # the rotated token is the live one
+    else:
+        await service.refresh(provider_id)
+        after = service.store.get(provider_id)
+        assert after is not None and after["refresh"] == before["refresh"]
+
+
+async def test_nothing_to_refresh_makes_no_request(service: AuthService, fake: FakeProviders) -> None:
+    """Providers whose credential never expires: refresh says so and sends nothing."""
+    for provider_id in [p for p in PROVIDER_IDS if p in CASES and CASES[p].refresh == NOTHING]:
+        before = await log_in_first(service, fake, provider_id)
+        fake.clear_requests()
+        try:
+            status = await service.refresh(provider_id)
+        except AuthError as exc:
+            assert_sentence(str(exc))
+        else:
+            assert status.state == State.LOGGED_IN
+        assert fake.requests == []
+        assert service.store.get(provider_id) == before
+
+
+# ---------------------------------------------------------------- revoked refresh
+
+
+@pytest.mark.parametrize("provider_id", REVOCABLE)
+async def test_revoked_refresh_says_so_and_keeps_the_login(
+    service: AuthService, fake: FakeProviders, provider_id: str
+) -> None:
+    case = _case_of(provider_id)
+    entry = await log_in_first(service, fake, provider_id)
+    assert case.revoke is not None
+    case.revoke(fake, entry)
+    with pytest.raises(RefreshError) as caught:
+        await service.refresh(provider_id)
+    message = str(caught.value)
+    assert caught.value.revoked
+    assert_sentence(message)
+    assert "log in again" in message.lower() or f"pi-tui login {provider_id}" in message
+    assert not leaks(message, secrets_of(case, entry))
+    assert service.store.get(provider_id) == entry
+    status = service.status(provider_id)
+    assert status.state == State.REFRESH_FAILED and status.last_error == message
+
+
+# ---------------------------------------------------------------- logout
+
+
+@pytest.mark.parametrize("provider_id", PROVIDER_IDS)
+async def test_logout(service: AuthService, fake: FakeProviders, provider_id: str) -> None:
+    other = {"type": "oauth", "access": "other-access", "refresh": "other-refresh", "expires": 1}
+    service.store.put("someone-else", other)
+    await log_in_first(service, fake, provider_id)
+    assert service.logout(provider_id) is True
+    assert service.store.get(provider_id) is None
+    assert service.store.get("someone-else") == other  # only this login goes
+    status = service.status(provider_id)
+    assert status.state == State.NOT_LOGGED_IN and status.masked_token is None and status.rows == ()
+    assert service.logout(provider_id) is False
+
+
+# ---------------------------------------------------------------- status
+
+
+@pytest.mark.parametrize("provider_id", PROVIDER_IDS)
+async def test_status(service: AuthService, fake: FakeProviders, provider_id: str) -> None:
+    assert service.status(provider_id).state == State.NOT_LOGGED_IN
+    entry = await log_in_first(service, fake, provider_id)
+    status = service.status(provider_id)
+    assert status.provider == provider_id and status.name == PROVIDERS[provider_id].name
+    assert status.state == State.LOGGED_IN
+    assert status.masked_token == mask(entry["access"]) and status.expires_ms == entry["expires"]
+    assert all(isinstance(label, str) and isinstance(value, str) for label, value in status.rows)
+    doc = status.to_json(now_ms=service.now_ms())
+    assert doc["state"] == "logged in" and doc["details"] == dict(status.rows)
+    assert doc["token"] == mask(entry["access"])
+    # Due: the panel says it will refresh, and the next token request does.
+    service.store.put(provider_id, entry | {"expires": service.now_ms() - 1})
+    due = service.status(provider_id)
+    if _case_of(provider_id).refresh == NOTHING:
+        return
+    assert due.state == State.DUE
+    token = await service.get_token(provider_id)
+    assert token != entry["access"] and service.status(provider_id).state == State.LOGGED_IN
+
+
+# ---------------------------------------------------------------- masking
+
+
+@pytest.mark.parametrize("provider_id", PROVIDER_IDS)
+async def test_no_raw_token_in_status_errors_or_log(
+    service: AuthService, fake: FakeProviders, provider_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    case = _case_of(provider_id)
+    caplog.set_level(logging.DEBUG)
+    entries: list[dict[str, Any] | None] = [await log_in_first(service, fake, provider_id)]
+    shown: list[str] = []
+    if case.refresh != NOTHING:
+        await service.refresh(provider_id)
+        entries.append(service.store.get(provider_id))
+    shown.append(repr(service.status(provider_id)))
+    shown.append(json.dumps(service.status(provider_id).to_json(now_ms=service.now_ms())))
+    env = fake.env()
+    masked = mask(service.store.get(provider_id)["access"])  # type: ignore[index]
+    agent_dir = str(service.store.path.parent)
+    text = run_cli("status", "--agent-dir", agent_dir, env=env)
+    assert text.returncode == 0 and masked in text.stdout, text.stderr
+    as_json = run_cli("status", "--json", "--agent-dir", agent_dir, env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    rows = {row["provider"]: row for row in json.loads(as_json.stdout)["providers"]}
+    assert rows[provider_id]["token"] == masked
+    shown += [text.stdout, text.stderr, as_json.stdout, as_json.stderr]
+    if case.revoke is not None:
+        case.revoke(fake, service.store.get(provider_id))  # type: ignore[arg-type]
+        with pytest.raises(AuthError) as caught:
+            await service.refresh(provider_id)
+        shown += [str(caught.value), repr(caught.value)]
+        shown.append(repr(service.status(provider_id)))
+    shown += [record.getMessage() for record in caplog.records]
+    shown += [str(record.args) for record in caplog.records]
+    secrets = secrets_of(case, *entries)
+    assert secrets, "the entry holds no secret to look for"
+    for text in shown:
+        assert not leaks(text, secrets), text
