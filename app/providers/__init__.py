@@ -92,6 +92,12 @@ PROVIDERS: dict[str, ProviderInfo] = {
         (Method("device", "Device code", DEVICE),),
         questions=(Question("host", "GitHub Enterprise URL/domain (blank for github.com):", "github.com"),),
     ),
+    "meta": ProviderInfo(
+        "meta",
+        "Meta (Muse subscription)",
+        "app.providers.meta",
+        (Method("device", "Sign in with Meta", DEVICE),),
+    ),
 }
 
 

@@ -116,12 +116,19 @@ def test_the_core_never_imports_textual_even_lazily() -> None:
             assert not any(n == "textual" or n.startswith(("textual.", "app.tui")) for n in names), path
 
 
+# Words in provider names that name no provider ("OpenRouter OAuth", "Muse subscription", "Plus/Pro").
+GENERIC_WORDS = {"oauth", "subscription", "plus"}
+
+
 def provider_words() -> re.Pattern[str]:
     words = set()
     for info in PROVIDERS.values():
         words |= {info.id, info.id.replace("-", "_"), info.name}
         words |= {part for part in re.split(r"[ ()/]+", info.name) if len(part) > 3}
-    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    words = {w for w in words if w.lower() not in GENERIC_WORDS}
+    # Whole words only: "meta" is a provider, "metavar" and an HTML <meta> tag are not.
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9_<])(?:{alternatives})(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def test_nothing_outside_the_providers_package_names_a_provider() -> None:

@@ -1,0 +1,267 @@
+"""Meta (Muse subscription): device login (RFC 8628) for an identity token, then an API-key mint.
+
+The stored login is pi's: ``refresh`` is the identity token (it cannot be renewed), ``access``
+the minted API key, ``expires`` 24 h after the mint. "Refreshing" mints a new key with the
+stored identity token, which is kept; a 401/403 from the mint means logging in again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from app.endpoints import url_override
+from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
+from app.flows.device import (
+    MAX_CODE_LIFETIME_S,
+    DeviceCode,
+    DeviceSpec,
+    PollAnswer,
+    clamp_expires_in,
+    clamp_interval,
+    clean_user_code,
+    clean_verification_uri,
+)
+from app.http import oauth_error, request_json
+from app.sanitize import finite_number, for_display, is_token_shaped
+from app.tokens import oauth_entry
+
+if TYPE_CHECKING:
+    import httpx
+
+NAME = "Meta"
+CLIENT_ID = "1031625952748946"  # the Muse Code CLI client
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+API_VERSION = "1.0.0"
+KEY_LIFETIME_MS = 24 * 3_600_000
+TIMEOUT_S = 30.0
+SESSION_EXPIRED = "Meta session expired (status {status}). Run `pi-tui login meta` to sign in again."
+
+
+class Endpoints(NamedTuple):
+    """``PI_TUI_META_AUTH_URL`` (device login) and ``PI_TUI_META_API_URL`` (mint, API)."""
+
+    auth: str
+    api: str
+
+
+def endpoints(env: Mapping[str, str]) -> Endpoints:
+    """Read the overrides from ``env``; ConfigError names a bad one."""
+    return Endpoints(
+        auth=url_override(env, "PI_TUI_META_AUTH_URL", "https://auth.meta.com"),
+        api=url_override(env, "PI_TUI_META_API_URL", "https://api.meta.ai"),
+    )
+
+
+# -- device login ------------------------------------------------------------------------
+
+
+async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
+    """Ask Meta for a device code; DeviceFlowError with a sentence if refused or unusable."""
+    response = await request_json(
+        client,
+        "POST",
+        f"{endpoints.auth}/oidc/device/authorization/",
+        what=NAME,
+        deadline=TIMEOUT_S,
+        data={"client_id": CLIENT_ID},
+        headers={"Accept": "application/json"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    error, description = oauth_error(data)
+    if error or response.status >= 400:
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise DeviceFlowError(f"Meta refused to start the login ({detail}). Try again later.")
+    device_code = data.get("device_code")
+    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
+        raise DeviceFlowError("Meta's answer had no device code; start again.")
+    # pi shows the link that carries the code when there is one.
+    uri = data.get("verification_uri_complete") or data.get("verification_uri")
+    # Without expires_in pi polls forever; pi-tui stops after an hour all the same.
+    lifetime = finite_number(data.get("expires_in"))
+    return DeviceCode(
+        device_code=device_code,
+        user_code=clean_user_code(data.get("user_code"), server=NAME),
+        verification_uri=clean_verification_uri(uri, server=NAME),
+        expires_in=clamp_expires_in(lifetime) if lifetime and lifetime > 0 else MAX_CODE_LIFETIME_S,
+        interval=clamp_interval(data.get("interval")),
+    )
+
+
+async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_code: str) -> PollAnswer:
+    """Ask once whether the user has approved; an approval carries the identity token."""
+    response = await request_json(
+        client,
+        "POST",
+        f"{endpoints.auth}/oidc/device/token/",
+        what=NAME,
+        deadline=TIMEOUT_S,
+        data={"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID},
+        headers={"Accept": "application/json"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    error, description = oauth_error(data)
+    token = data.get("access_token")
+    if not error and response.status < 400 and is_token_shaped(token):
+        return PollAnswer(approved=True, data={"access_token": str(token)})
+    if not error and response.status < 400:
+        error, description = "no_token", "the answer had no identity token"
+    elif not error:
+        error = f"HTTP {response.status}"
+    return PollAnswer(error=error, description=description, interval=data.get("interval"))
+
+
+def device_error(error: str, description: str) -> AuthError:
+    """The sentence for an error code that ends Meta's device login."""
+    if error == "expired_token":
+        return DeviceFlowError("The code expired before it was approved on Meta; start again.")
+    if error == "access_denied":
+        return DeviceFlowError("The login was denied on Meta. Start again to retry.")
+    if error == "no_token":
+        return DeviceFlowError("Meta approved the login but sent no identity token; start again.")
+    detail = for_display(description or error or "no reason given", limit=200)
+    return DeviceFlowError(f"Meta stopped the login ({detail}). Start again.")
+
+
+# -- the key mint ------------------------------------------------------------------------
+
+
+def trusted_http_url(value: object) -> str | None:
+    """``value`` if it is an http(s) link pi-tui may show, else None."""
+    try:
+        return clean_verification_uri(value, server=NAME)
+    except DeviceFlowError:
+        return None
+
+
+async def mint_key(
+    client: httpx.AsyncClient, endpoints: Endpoints, identity: str, *, refreshing: bool
+) -> str:
+    """An API key for the identity token. 401/403: the session is over (RefreshError(revoked=True)
+    when ``refreshing``, else AuthError), said in one sentence."""
+    response = await request_json(
+        client,
+        "POST",
+        f"{endpoints.api}/muse-code/key",
+        what=NAME,
+        deadline=TIMEOUT_S,
+        json={},
+        headers={
+            "Authorization": f"Bearer {identity}",
+            "x-api-version": API_VERSION,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status in (401, 403):
+        sentence = SESSION_EXPIRED.format(status=response.status)
+        raise RefreshError(sentence, revoked=True) if refreshing else AuthError(sentence)
+    if response.status >= 400:
+        _, description = oauth_error(data)
+        detail = for_display(description or f"HTTP {response.status}", limit=200)
+        raise (RefreshError if refreshing else AuthError)(
+            f"Meta did not issue an API key ({detail}); try again later."
+        )
+    key = data.get("api_key")
+    if isinstance(key, str) and key:
+        if not is_token_shaped(key):
+            raise NetworkError(
+                "Meta's API key had spaces or control characters in it; try again in a moment."
+            )
+        return key
+    action = trusted_http_url(data.get("action_url"))
+    where = (
+        f"Finish the step Meta asks for at {action}, then" if action else "Check your Muse subscription, then"
+    )
+    raise (RefreshError if refreshing else AuthError)(
+        f"Meta signed you in but issued no API key. {where} run `pi-tui login meta` again."
+    )
+
+
+def build_entry(identity: str, key: str, *, now_ms: int) -> dict[str, Any]:
+    """pi's entry: identity token as ``refresh``, the key as ``access``, 24 h from now."""
+    return oauth_entry(None, access=key, refresh=identity, expires=now_ms + KEY_LIFETIME_MS)
+
+
+async def refresh(
+    client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any], *, now_ms: int
+) -> dict[str, Any]:
+    """Mint a new key with the stored identity token (kept); RefreshError(revoked=True) on 401/403."""
+    identity = str(entry["refresh"])
+    key = await mint_key(client, endpoints, identity, refreshing=True)
+    return build_entry(identity, key, now_ms=now_ms)
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
+    """The API key as Bearer."""
+    return {"Authorization": f"Bearer {entry['access']}"}
+
+
+def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """Where Meta API requests go (pi's base ``https://api.meta.ai/v1``)."""
+    return f"{endpoints.api}/v1"
+
+
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+    """One real request (the model list); e.g. "OK: 1 model available."."""
+    response = await request_json(
+        client,
+        "GET",
+        f"{api_base(endpoints, entry)}/models",
+        what=NAME,
+        deadline=TIMEOUT_S,
+        headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
+    )
+    if response.status in (401, 403):
+        raise AuthError(
+            f"Meta rejected the API key (HTTP {response.status}). Press r to refresh, or log in again."
+        )
+    data = response.data.get("data") if isinstance(response.data, dict) else None
+    if response.status >= 400 or not isinstance(data, list):
+        raise AuthError(f"Meta did not list its models (HTTP {response.status}).")
+    noun = "model" if len(data) == 1 else "models"
+    return f"OK: {len(data)} {noun} available."
+
+
+def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The API base; the key is minted for 24 h and renewed with the identity token."""
+    return [("API base", api_base(endpoints, entry)), ("Renews", "re-minted from the Meta sign-in")]
+
+
+# -- login -------------------------------------------------------------------------------
+
+
+def check_answer(question_id: str, text: str) -> str:
+    """Meta asks no questions."""
+    return text
+
+
+def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
+    """The device flow on Meta's sign-in, finished by the key mint."""
+
+    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
+        return await request_device_code(client, endpoints)
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        return await poll_token(client, endpoints, code.device_code)
+
+    async def finish(
+        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        identity = str(answer.data["access_token"])
+        key = await mint_key(client, endpoints, identity, refreshing=False)
+        return build_entry(identity, key, now_ms=now_ms), ("Meta issued an API key for 24 hours.",)
+
+    return DeviceSpec(
+        provider="Meta (Muse subscription)",
+        title="Sign in with Meta",
+        request_code=request_code,
+        poll=poll,
+        finish=finish,
+        error=device_error,
+        server=NAME,
+    )
