@@ -104,6 +104,8 @@ class DeviceCode(NamedTuple):
 
     ``expires_in`` None: the code has no deadline. ``wait_first``: wait one interval before
     the first poll (RFC 8628 clients do; some APIs want an immediate first poll).
+    ``verification_uri_complete``: the page with the code already filled in (RFC 8628 §3.3.1),
+    "" when the server sent none; shown and opened in preference to ``verification_uri``.
     """
 
     device_code: str
@@ -112,9 +114,15 @@ class DeviceCode(NamedTuple):
     expires_in: float | None
     interval: float
     wait_first: bool = True
+    verification_uri_complete: str = ""
 
     def __repr__(self) -> str:
         return f"DeviceCode(user_code={self.user_code!r}, verification_uri={self.verification_uri!r})"
+
+    @property
+    def link(self) -> str:
+        """The address to show and open: the complete one when given."""
+        return self.verification_uri_complete or self.verification_uri
 
 
 class PollAnswer(NamedTuple):
@@ -203,6 +211,7 @@ class DeviceLogin(Generic[R]):
         self.code = code
         self.user_code = code.user_code
         self.verification_uri = code.verification_uri
+        self.verification_uri_complete = code.verification_uri_complete
         started = now_ms()
         self.expires_at_ms = None if code.expires_in is None else started + int(code.expires_in * 1000)
         self.interval = code.interval
@@ -247,8 +256,15 @@ class DeviceLogin(Generic[R]):
         return self.spec.title
 
     @property
+    def link(self) -> str:
+        """The address to show and open (``verification_uri_complete`` when the server sent one)."""
+        return self.code.link
+
+    @property
     def instructions(self) -> str:
-        """What to do with the code."""
+        """What to do with the code (with a complete link the page already holds it)."""
+        if self.verification_uri_complete:
+            return f"Open {self.link} and confirm this code:"
         return f"Open {self.verification_uri} and enter this code:"
 
     @property

@@ -187,6 +187,10 @@ class ScriptedCopilotLogin:
     def instructions(self) -> str:
         return f"Open {self.verification_uri} and enter this code:"
 
+    @property
+    def link(self) -> str:
+        return self.verification_uri
+
     async def poll(self) -> Any:
         for item in self.script:
             if isinstance(item, BaseException):

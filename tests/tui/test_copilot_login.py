@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from app.errors import DeviceFlowError
 from app.service import AuthService
@@ -13,6 +14,7 @@ from tests.tui.helpers import (
     card,
     flat,
     read_doc,
+    screen_text,
     scripted_copilot,
     wait_for_screen,
     wait_for_text,
@@ -48,7 +50,10 @@ async def test_device_login_shows_the_code_polls_and_saves(service, store, fake,
         await wait_until(pilot, lambda: fake.github.latest_user_code is not None)
         user_code = fake.github.latest_user_code
         await wait_for_text(pilot, "Waiting for you to approve… (checked")
-        assert " ".join(user_code) in flat(app)
+        assert user_code in flat(app)
+        # One word on screen: selecting it copies the code, not "W D J B - …".
+        assert str(app.screen.query_one("#user-code", Static).content) == user_code
+        assert user_code in screen_text(app)
         assert "Open https://github.com/login/device and enter this code:" in flat(app)
         assert "The code expires in 15m 00s." in flat(app)
         assert clipboard.copied == [user_code]
@@ -88,7 +93,7 @@ async def test_denied_on_github_says_so_and_n_starts_again(service, fake, make_a
         assert "Press n for a new code, or Esc to go back." in flat(app)
         await pilot.press("n")
         await wait_until(pilot, lambda: fake.github.latest_user_code != first)
-        await wait_for_text(pilot, " ".join(fake.github.latest_user_code))
+        await wait_for_text(pilot, fake.github.latest_user_code)
         assert "denied" not in flat(app)
 
 

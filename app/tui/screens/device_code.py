@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from app.tui.app import PiTuiApp
 
 
-def spaced(code: str) -> str:
-    """``WDJB-MJHT`` as ``W D J B - M J H T``: easier to read off and type."""
-    return " ".join(code)
-
-
 def progress(event: PollEvent[Any], first_interval: float, server: str) -> str:
     """What polling is doing, from a poll event; a slow-down stays mentioned once it happened."""
     slowed = f"{server} asked us to slow down; checking every {event.interval:g} s."
@@ -143,14 +138,15 @@ class DeviceCodeScreen(Screen[Outcome]):
         self._show("device-title", login.title)
         self._show("instructions", login.instructions)
         code = self.query_one("#user-code", Static)
-        code.update(spaced(login.user_code))
+        # One word, as the provider wrote it: selecting it in the terminal copies the code itself.
+        code.update(login.user_code)
         code.display = True
         self._show("progress", "Waiting for you to approve…")
         self._tick()
 
     async def _open(self, login: DeviceLogin[LoginResult]) -> None:
         copied = self.app.copy_text(login.user_code, "Code")
-        opened = await asyncio.to_thread(self.app.opener, login.verification_uri)
+        opened = await asyncio.to_thread(self.app.opener, login.link)
         self._show("link-status", f"{copied} {opened.message}")
 
     def _tick(self) -> None:
