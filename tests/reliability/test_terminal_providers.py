@@ -1,0 +1,105 @@
+"""The new providers' logins in a real terminal (tmux): Codex by browser and by device code, xAI.
+
+Same harness as :mod:`tests.reliability.test_terminal_e2e`: tmux is the terminal, keys are typed
+with ``send-keys``, the "browser" is this test following the authorization link to pi-tui's
+loopback listener, and the device code is approved in the fake. Each login ends with the entry
+stored and pi-tui exiting with status 0; no capture may hold a full token.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from app.mask import mask
+from app.providers import PROVIDERS
+from tests.fakes.server import FakeProviders
+from tests.reliability.helpers import file_mode, now_ms, read_doc
+from tests.reliability.test_terminal_e2e import PI_TUI, Terminal, link_on_screen, terminal
+
+__all__ = ["terminal"]
+
+CODEX = "openai-codex"
+
+
+def start(terminal: Terminal, fake: FakeProviders, agent_dir: Path, *args: str) -> None:
+    """Run ``pi-tui [ARGS] --agent-dir …`` against the fake, a loopback listener allowed."""
+    env = fake.env() | {
+        "PI_TUI_LOG_DIR": str(agent_dir.parent / "logs"),
+        "BROWSER": "true",  # "opens" the link; this test plays the browser
+        "TERM": "xterm-256color",
+    }
+    terminal.start([str(PI_TUI), *args, "--agent-dir", str(agent_dir)], env)
+
+
+def choose_provider(terminal: Terminal, provider_id: str) -> None:
+    """From the home screen: ``l``, then arrow keys down to the provider (nothing logged in yet)."""
+    terminal.wait_for("Press l to log in.")
+    terminal.keys("l")
+    terminal.wait_for("Select provider to login:")
+    terminal.keys(*["Down"] * list(PROVIDERS).index(provider_id), "Enter")
+
+
+def approve_shown_code(terminal: Terminal, fake: FakeProviders, provider_id: str) -> None:
+    """Read the user code off the screen and approve exactly that code in the fake."""
+    server = fake.provider(provider_id)
+    screen = terminal.wait_for("Waiting for you to approve")
+    user_code = server.latest_user_code
+    assert user_code and user_code.replace("-", "") in re.sub(r"[\s-]", "", screen), screen
+    server.approve(user_code)
+
+
+def finish(terminal: Terminal, agent_dir: Path, provider_id: str) -> dict[str, str]:
+    """After "Logged in": the stored entry, its masked token on the panel, then ``q`` and exit 0."""
+    terminal.wait_for(f"✓ Logged in to {PROVIDERS[provider_id].name}.")
+    path = agent_dir / "oauth.json"
+    entry: dict[str, str] = read_doc(path)[provider_id]
+    assert entry["type"] == "oauth" and int(entry["expires"]) > now_ms()
+    assert file_mode(path) == 0o600
+    terminal.keys("Enter")
+    terminal.wait_for(mask(entry["access"]))
+    terminal.keys("q")
+    terminal.wait_for("EXITED 0")
+    terminal.assert_never_showed(entry["access"], entry["refresh"])
+    return entry
+
+
+def test_codex_login_by_browser(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
+    agent_dir = tmp_path / "agent"
+    start(terminal, fake, agent_dir)
+    choose_provider(terminal, CODEX)
+    terminal.wait_for(f"How do you want to log in to {PROVIDERS[CODEX].name}?")
+    terminal.keys("Enter")  # the default: $BROWSER is set, so the browser on this machine
+    url = link_on_screen(terminal.wait_for("Waiting for the browser"))
+    # The browser: the fake's authorize page redirects to pi-tui's loopback listener.
+    page = httpx.get(url, follow_redirects=True, timeout=30)
+    assert page.status_code == 200 and "Signed in" in page.text, page.text
+    entry = finish(terminal, agent_dir, CODEX)
+    assert fake.codex.account_of(entry["access"]) == entry["accountId"]
+    assert fake.codex.is_refresh_valid(entry["refresh"])
+
+
+def test_codex_login_by_device_code(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
+    fake.codex.interval = "1"  # the app waits this long between polls
+    fake.codex.min_poll_gap = 0.5
+    agent_dir = tmp_path / "agent"
+    start(terminal, fake, agent_dir, "login", CODEX)
+    terminal.wait_for(f"How do you want to log in to {PROVIDERS[CODEX].name}?")
+    terminal.keys("Down", "Enter")
+    approve_shown_code(terminal, fake, CODEX)
+    entry = finish(terminal, agent_dir, CODEX)
+    assert fake.codex.account_of(entry["access"]) == entry["accountId"]
+    assert fake.count("codex.exchange") == 1
+
+
+def test_xai_device_login(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
+    fake.xai.interval = 1
+    fake.xai.min_poll_gap = 0.5
+    agent_dir = tmp_path / "agent"
+    start(terminal, fake, agent_dir)
+    choose_provider(terminal, "xai")
+    approve_shown_code(terminal, fake, "xai")
+    entry = finish(terminal, agent_dir, "xai")
+    assert fake.xai.is_access_valid(entry["access"]) and fake.xai.is_refresh_valid(entry["refresh"])
