@@ -7,6 +7,8 @@ import time
 BUFFER_MS = 5 * 60 * 1000
 DEFAULT_LIFETIME_S = 3600
 MAX_LIFETIME_S = 366 * 24 * 3600
+# pi's "never expires" (JavaScript's Number.MAX_SAFE_INTEGER), e.g. for a permanent API key.
+NEVER_EXPIRES_MS = 9_007_199_254_740_991
 
 
 def current_ms() -> int:
@@ -29,6 +31,11 @@ def expires_at_ms(expires_in: object, *, now_ms: int, buffer_ms: int = BUFFER_MS
     lifetime_ms = int(seconds * 1000)
     buffer = buffer_ms if lifetime_ms >= 2 * buffer_ms else lifetime_ms // 2
     return now_ms + lifetime_ms - buffer
+
+
+def never_expires(expires: object) -> bool:
+    """True for pi's "never expires" value (or anything beyond it)."""
+    return isinstance(expires, int | float) and expires >= NEVER_EXPIRES_MS
 
 
 def is_due(entry: dict[str, object], *, now_ms: int) -> bool:

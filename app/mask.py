@@ -24,12 +24,14 @@ def mask(secret: str | None) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
-# Provider tokens and keys (sk-ant-…, gh?_…, tid=…;exp=…;…), and bearer values.
+# Provider tokens and keys (sk-ant-…, gh?_…, tid=…;exp=…;…, sk-or-…, JWTs), and bearer values.
 _SECRET = (
     r"sk-ant-[A-Za-z0-9_\-]+"
     r"|\bgh[oupsr]_[A-Za-z0-9_]+"
     r"|\bgithub_pat_[A-Za-z0-9_]+"
     r"|\btid=[^\s\"',]+"
+    r"|sk-or-[A-Za-z0-9_\-]+"
+    r"|\beyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*){1,2}"
     r"|(?<=Bearer )[A-Za-z0-9._~+/=\-]{8,}"
 )
 

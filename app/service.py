@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from app import providers
 from app.credentials import AccountStatus, account_label, account_status, ready_token, resolve
 from app.errors import AuthError, ConfigError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
-from app.expiry import is_due
+from app.expiry import is_due, never_expires
 from app.mask import mask
 from app.store import CredentialStore, StoreTransaction
 
@@ -132,6 +132,9 @@ class AuthService:
         seen = self.store.get(provider_id)
         if seen is None:
             raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
+        if never_expires(seen.get("expires")):
+            name = providers.provider(provider_id).name
+            raise AuthError(f"Nothing to refresh for {name}: its login does not expire.")
         await self._refresh(provider_id, seen=seen, force=True)
         return self.status(provider_id)
 

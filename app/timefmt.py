@@ -21,9 +21,13 @@ def duration(ms: int) -> str:
 
 
 def expiry(expires_ms: int | None, now_ms: int) -> str:
-    """``expires in 7h 54m`` / ``expired 3m 10s ago`` / ``no expiry``."""
+    """``expires in 7h 54m`` / ``expired 3m 10s ago`` / ``no expiry`` / ``does not expire``."""
     if expires_ms is None:
         return "no expiry"
+    from app.expiry import never_expires
+
+    if never_expires(expires_ms):
+        return "does not expire"
     left = expires_ms - now_ms
     if left > 0:
         return f"expires in {duration(left)}"

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 # asyncio is imported where used: provider modules import this one, and `pi-tui status`
 # (which reads their status rows) must not load it.
-from app.errors import LoginInputError
+from app.errors import AuthError, LoginInputError
 from app.sanitize import for_display, strip_escapes
 
 if TYPE_CHECKING:
@@ -39,7 +39,10 @@ class AuthCodeSpec(NamedTuple):
     redirect_uri, now_ms)`` trades a code for the entry to store (raising a sentence).
     With ``fixed_redirect`` there is no listener (the provider's page shows the code);
     otherwise a listener binds ``port`` (None: paste only; 0: any free port), falling back to
-    any free port when ``port`` is taken unless ``fixed_port``.
+    any free port when ``port`` is taken unless ``fixed_port``. A listener that cannot bind
+    leaves the login paste only and says so in :attr:`AuthCodeLogin.bind_error` (``port_taken``,
+    with ``{port}``), or, with ``bind_required``, fails the start with a sentence.
+    ``make_state`` replaces the default state; ``timeout_s`` ends the login after that long.
     """
 
     provider: str
@@ -57,6 +60,13 @@ class AuthCodeSpec(NamedTuple):
     waiting: str = "Waiting for the browser… or paste the code below."
     paste_only: str = "After you authorize, the browser shows a code: paste it below."
     placeholder: str = "Paste the code here (it looks like abc123…#xyz…)"
+    bind_required: bool = False
+    port_taken: str = (
+        "Port {port} is in use on this machine, so the browser cannot come back to pi-tui by "
+        "itself: after you authorize, copy the address the browser ends on and paste it below."
+    )
+    make_state: Callable[[], str] | None = None
+    timeout_s: float | None = None
 
 
 class AuthCodeLogin(Generic[R]):
@@ -81,7 +91,11 @@ class AuthCodeLogin(Generic[R]):
         self.redirect_uri = redirect_uri
         self.url = spec.authorize_url(redirect_uri, pkce)
         self.listener: CallbackListener | None = None
+        # Why there is no listener although the spec wanted one (a sentence for the screen).
+        self.bind_error = ""
         self.result: R | None = None
+        started = now_ms()
+        self.deadline_ms = None if spec.timeout_s is None else started + int(spec.timeout_s * 1000)
         self._client = client
         self._now_ms = now_ms
         self._finish = finish
@@ -104,8 +118,12 @@ class AuthCodeLogin(Generic[R]):
         from app.flows.callback import CallbackListener
         from app.flows.pkce import Pkce
 
-        pkce = pkce or Pkce.generate()
+        if pkce is None:
+            pkce = Pkce.generate()
+            if spec.make_state is not None:
+                pkce = Pkce(verifier=pkce.verifier, challenge=pkce.challenge, state=spec.make_state())
         listener = None
+        bind_error = ""
         if spec.fixed_redirect is None and spec.port is not None:
             try:
                 listener = await CallbackListener.start(
@@ -119,12 +137,20 @@ class AuthCodeLogin(Generic[R]):
                 import logging
 
                 logging.getLogger("pi_tui.auth_code").warning("no loopback listener: %s", exc)
+                if spec.bind_required:
+                    reason = exc.strerror or type(exc).__name__
+                    raise AuthError(
+                        f"pi-tui could not listen on 127.0.0.1 for {spec.provider}'s redirect "
+                        f"({reason}); check PI_TUI_CALLBACK_PORT, or free the port, and try again."
+                    ) from None
+                bind_error = spec.port_taken.format(port=spec.port)
         if spec.fixed_redirect is not None:
             redirect = spec.fixed_redirect
         else:
             port = listener.port if listener else (spec.port or spec.default_port)
             redirect = f"http://{spec.redirect_host}:{port}{spec.path}"
         login = cls(spec, pkce, redirect, client=client, now_ms=now_ms, finish=finish)
+        login.bind_error = bind_error
         if listener is not None:
             login.listener = listener
             listener.complete = login._exchange
@@ -157,9 +183,20 @@ class AuthCodeLogin(Generic[R]):
         if self.listener is None:
             await asyncio.Event().wait()
         assert self.listener is not None
-        await self.listener.wait()
+        if self.deadline_ms is None:
+            await self.listener.wait()
+        else:
+            try:
+                await asyncio.wait_for(self.listener.wait(), max(0, self.deadline_ms - self._now_ms()) / 1000)
+            except TimeoutError:
+                await self.listener.close()
+                raise self._timed_out() from None
         assert self.result is not None
         return self.result
+
+    def _timed_out(self) -> AuthError:
+        minutes = (self.spec.timeout_s or 0) / 60
+        return AuthError(f"The login timed out after {minutes:g} minutes; start it again.")
 
     def code_from(self, pasted: str) -> str:
         """The authorization code in what the user pasted; LoginInputError says what to fix.
@@ -173,7 +210,10 @@ class AuthCodeLogin(Generic[R]):
         """Complete the login with what the user pasted; LoginInputError says what to fix."""
         if self.result is not None:
             return self.result
-        return await self._exchange(self.code_from(pasted))
+        code = self.code_from(pasted)
+        if self.deadline_ms is not None and self._now_ms() >= self.deadline_ms:
+            raise self._timed_out()
+        return await self._exchange(code)
 
     async def _exchange(self, code: str) -> R:
         """Trade the code (single-use: never retried), then hand the entry to ``finish``."""

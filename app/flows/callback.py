@@ -15,7 +15,8 @@ from app.sanitize import for_display
 _READ_TIMEOUT = 10.0
 _MAX_REQUEST = 16 * 1024
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>pi-tui</title></head>
+# No <meta charset>: the Content-Type header already says utf-8.
+_PAGE = """<!doctype html><html><head><title>pi-tui</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 4em auto; max-width: 36em">
 <h1>{title}</h1><p>{body}</p></body></html>"""
 

@@ -92,6 +92,21 @@ PROVIDERS: dict[str, ProviderInfo] = {
         (Method("device", "Device code", DEVICE),),
         questions=(Question("host", "GitHub Enterprise URL/domain (blank for github.com):", "github.com"),),
     ),
+    "openai-codex": ProviderInfo(
+        "openai-codex",
+        "OpenAI (ChatGPT Plus/Pro)",
+        "app.providers.openai_codex",
+        (
+            Method("browser", "Browser", AUTH_CODE),
+            Method("device_code", "Device code (another machine, SSH)", DEVICE, headless=True),
+        ),
+    ),
+    "openrouter": ProviderInfo(
+        "openrouter",
+        "OpenRouter OAuth",
+        "app.providers.openrouter",
+        (Method("browser", "Browser", AUTH_CODE),),
+    ),
     "meta": ProviderInfo(
         "meta",
         "Meta (Muse subscription)",

@@ -122,7 +122,9 @@ class AuthCodeScreen(Screen[Outcome]):
         self.login = login
         self.query_one("#instructions", Static).update(login.instructions)
         self.query_one("#url", Static).update(Content.styled(login.url, Style(link=login.url)))
-        self.query_one("#waiting", Static).update(login.hint)
+        # Why the browser cannot come back by itself (e.g. the port is taken), before what to do.
+        waiting = f"{login.bind_error}\n{login.hint}" if login.bind_error else login.hint
+        self.query_one("#waiting", Static).update(Content(waiting))
         self.query_one("#code", CodeInput).placeholder = login.spec.placeholder
         self._ready_input()
         self.run_worker(self.service.warm_up(self.provider_id), group="warm-up", exit_on_error=False)
