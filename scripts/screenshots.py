@@ -23,12 +23,16 @@ sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 
+from app import providers  # noqa: E402
+from app.flows.auth_code import AuthCodeLogin  # noqa: E402
+from app.flows.device import DeviceCode, DeviceLogin  # noqa: E402
 from app.providers.github_copilot import device_flow_error  # noqa: E402
 from app.service import AuthService, LoginResult  # noqa: E402
 from app.store import CredentialStore  # noqa: E402
 from app.tui.app import PiTuiApp  # noqa: E402
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener  # noqa: E402
 from tests.tui.helpers import (  # noqa: E402
+    FIXED_PKCE,
     HOUR_MS,
     PollEvent,
     choose_method,
@@ -41,6 +45,19 @@ from tests.tui.helpers import (  # noqa: E402
 
 AGENT = Path("/tmp/pi-tui-screenshots/.pi/agent")
 Drive = Callable[[Any], Awaitable[None]]
+USER_CODE = "WDJB-MJHT"
+# Where each device-flow provider sends the user, as its server answers (page, page with the code).
+DEVICE_PAGES = {
+    "openai-codex": ("https://auth.openai.com/codex/device", ""),
+    "xai": ("https://accounts.x.ai/device", f"https://accounts.x.ai/device?user_code={USER_CODE}"),
+    "kimi-coding": (
+        "https://www.kimi.com/code/authorize_device",
+        f"https://www.kimi.com/code/authorize_device?user_code={USER_CODE}",
+    ),
+    "meta": ("https://www.meta.com/device", f"https://www.meta.com/device?user_code={USER_CODE}"),
+}
+# OpenRouter's callback path is random per login; a fixed one keeps the screenshot stable.
+OPENROUTER_PATH = "/oauth/callback/0b7e4c1a-5d2f-4e8b-9a61-3c2d7f90e5b4"
 
 
 def fresh_service(*, logged_in: bool) -> AuthService:
@@ -53,7 +70,68 @@ def fresh_service(*, logged_in: bool) -> AuthService:
         seed_fake_copilot(store, expires=clock.ms() + 24 * 60_000)
     service = AuthService(store, env={}, clock=clock)
     service.start_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
+    service.start_login = still_logins(service)  # type: ignore[method-assign]
     return service
+
+
+class StillListener:
+    """Stands in for the loopback listener: on ``port``, never receives anything."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def wait(self) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        return None
+
+
+def still_logins(service: AuthService) -> Callable[..., Any]:
+    """A ``start_login`` whose new-provider logins are the real flows, frozen where they start.
+
+    The provider module's own spec (real endpoints, texts, title); fixed PKCE, a listener that
+    never fires, a fixed device code, and a poll that never answers: nothing leaves the machine.
+    Anthropic and GitHub Copilot go to the ``start_login`` set before.
+    """
+    real = service.start_login
+
+    async def start(provider_id: str, method_id: str | None = None, answers: Any = None) -> Any:
+        if provider_id in ("anthropic", "github-copilot"):
+            return await real(provider_id, method_id, answers)
+        info = providers.provider(provider_id)
+        method = info.method(method_id) if method_id else service.default_method(provider_id)
+        spec = providers.load(provider_id).login(
+            method.id, service.endpoints(provider_id), dict(answers or {})
+        )
+
+        async def finish(entry: dict[str, Any]) -> LoginResult:
+            return await service.save_login(provider_id, entry)
+
+        if method.kind == providers.AUTH_CODE:
+            if provider_id == "openrouter":
+                spec = spec._replace(path=OPENROUTER_PATH)
+            port = spec.port or spec.default_port or 43117
+            redirect = spec.fixed_redirect or f"http://{spec.redirect_host}:{port}{spec.path}"
+            login: Any = AuthCodeLogin(
+                spec, FIXED_PKCE, redirect, client=service.client, now_ms=service.now_ms, finish=finish
+            )
+            if spec.fixed_redirect is None:
+                login.listener = StillListener(port)
+            return login
+        page, complete = DEVICE_PAGES[provider_id]
+        code = DeviceCode("fixed-device-code", USER_CODE, page, 900.0, 5.0, True, complete)
+
+        async def request_code(client: Any) -> DeviceCode:
+            return code
+
+        async def poll(client: Any, code: DeviceCode) -> Any:
+            await asyncio.Event().wait()
+
+        spec = spec._replace(request_code=request_code, poll=poll)
+        return await DeviceLogin.start(spec, client=service.client, now_ms=service.now_ms, finish=finish)
+
+    return start
 
 
 async def shoot(name: str, service: AuthService, drive: Drive, out: Path, **app_args: Any) -> Path:
@@ -122,9 +200,29 @@ async def device_denied(pilot: Any) -> None:
     await wait_until(pilot, lambda: pilot.app.screen.has_class("-failed"))
 
 
+def new_login(method: str | None, kind: str) -> Drive:
+    """Through the method choice (when ``method``) to the auth-code or device-code screen."""
+
+    async def drive(pilot: Any) -> None:
+        if method is not None:
+            await choose_method(pilot, method)
+        if kind == "device":
+            await wait_until(pilot, screen_is(pilot, "DeviceCodeScreen"))
+            await wait_until(pilot, lambda: pilot.app.screen.query_one("#user-code").display)
+        else:
+            await wait_until(pilot, screen_is(pilot, "AuthCodeScreen"))
+            await wait_until(pilot, lambda: str(pilot.app.screen.query_one("#link-status").content))
+
+    return drive
+
+
 async def confirm_logout(pilot: Any) -> None:
     await pilot.press("o", "enter")
     await wait_until(pilot, screen_is(pilot, "ConfirmScreen"))
+
+
+def login_at(provider_id: str) -> dict[str, Any]:
+    return {"start": "login", "provider": provider_id}
 
 
 SHOTS: list[tuple[str, bool, Drive, dict[str, Any]]] = [
@@ -141,7 +239,38 @@ SHOTS: list[tuple[str, bool, Drive, dict[str, Any]]] = [
     ("09-copilot-denied", False, device_denied, {"start": "login", "provider": "github-copilot"}),
     ("10-logout-confirm", True, confirm_logout, {}),
     ("11-help", True, lambda pilot: pilot.press("question_mark"), {}),
+    ("14-codex-browser", False, new_login("browser", "auth"), {"start": "login", "provider": "openai-codex"}),
+    (
+        "15-codex-device",
+        False,
+        new_login("device_code", "device"),
+        {"start": "login", "provider": "openai-codex"},
+    ),
+    ("16-xai-device", False, new_login(None, "device"), {"start": "login", "provider": "xai"}),
+    ("17-kimi-device", False, new_login(None, "device"), {"start": "login", "provider": "kimi-coding"}),
+    ("18-openrouter-login", False, new_login(None, "auth"), {"start": "login", "provider": "openrouter"}),
+    ("19-meta-device", False, new_login(None, "device"), {"start": "login", "provider": "meta"}),
 ]
+
+
+def shown_secrets(svg: Path) -> list[str]:
+    """The seeded tokens of which ``svg`` shows more than a masked token does (none, we hope)."""
+    import html
+    import re
+
+    from tests.tui.helpers import FAKE_ANTHROPIC, FAKE_COPILOT
+
+    # Every character the picture shows, in order, without markup or spacing (a token split
+    # over spans or lines still counts).
+    text = "".join(html.unescape(re.sub(r"<[^>]+>", "", svg.read_text())).split())
+    found = []
+    for tokens in (FAKE_ANTHROPIC, FAKE_COPILOT):
+        for secret in tokens.values():
+            # Pieces of the token's secret part (public parts such as Copilot's proxy host may show).
+            pieces = [secret[i : i + 16] for i in range(len(secret) - 15)]
+            if any(piece in text for piece in pieces if "FAKE" in piece):
+                found.append(secret[:12] + "…")
+    return found
 
 
 def to_png(svg: Path) -> Path | None:
@@ -156,7 +285,13 @@ def to_png(svg: Path) -> Path | None:
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, logged_in, drive, app_args in SHOTS:
+        if app_args.get("provider", "anthropic") not in providers.PROVIDERS:
+            print(f"{name}: skipped ({app_args['provider']} is not in the registry yet)")
+            continue
         svg = await shoot(name, fresh_service(logged_in=logged_in), drive, out, **app_args)
+        unmasked = shown_secrets(svg)
+        if unmasked:
+            raise SystemExit(f"{svg.name} shows an unmasked token: {', '.join(unmasked)}")
         png = to_png(svg)
         print(svg.relative_to(ROOT) if svg.is_relative_to(ROOT) else svg, "+ png" if png else "")
     shutil.rmtree(AGENT.parent.parent, ignore_errors=True)
