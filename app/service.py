@@ -286,3 +286,26 @@ class AuthService:
                 spec, client=self.client, now_ms=self.now_ms, finish=finish, scale=self.poll_scale
             )
         raise ConfigError(f"{info.name}: unknown flow kind {method.kind!r}.")
+
+    def offers(self, provider_id: str, answers: Mapping[str, str] | None = None) -> list[Method]:
+        """Logins the provider found on this machine that need no flow (e.g. a token another
+        client saved), as methods of kind :data:`app.providers.OFFER`. Reading only; nothing is
+        used unless the user chooses it (:meth:`use_offer`)."""
+        module = providers.load(provider_id)
+        find = getattr(module, "offers", None)
+        if find is None:
+            return []
+        return [
+            providers.Method(offer_id, label, providers.OFFER)
+            for offer_id, label in find(self.env, answers or {})
+        ]
+
+    async def use_offer(self, provider_id: str, offer_id: str) -> tuple[LoginResult, tuple[str, ...]]:
+        """Log in with a chosen offer: the provider checks it with its server first, and only a
+        login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
+        module = providers.load(provider_id)
+        async with self.client() as client:
+            entry, details = await module.use_offer(
+                client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()
+            )
+        return await self.save_login(provider_id, entry), tuple(details)

@@ -15,6 +15,10 @@ A provider module (``app/providers/<id>.py``) offers:
 - optionally ``check_options(options) -> dict`` and ``request_headers(path, options) -> dict[str, str]``:
   per-request extras for :class:`app.auth.PiAuth` (e.g. chat headers).
 - ``status_rows(endpoints, entry) -> list[tuple[str, str]]``: extra label/value rows for the panel.
+- optionally ``offers(env, answers) -> list[tuple[str, str]]`` (``(id, label)``, reading only) and
+  ``async use_offer(client, endpoints, offer_id, env, *, now_ms) -> (entry, details)``: logins
+  found on this machine (a token another client saved), offered as methods of kind
+  :data:`OFFER` and used only when chosen; ``use_offer`` checks it with the server first.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from app.errors import ConfigError
 
 AUTH_CODE = "auth_code"
 DEVICE = "device"
+OFFER = "offer"  # a login found on this machine, used only when the user chooses it
 
 
 # NamedTuples rather than dataclasses: importing dataclasses costs ~8 ms, and this module is

@@ -585,3 +585,128 @@ async def enable_models(client: httpx.AsyncClient, base: str, token: str) -> tup
     enabled = len(models) - len(todo) + sum(results)
     _log().info("Copilot models: %d listed, %d enabled", len(models), enabled)
     return len(models), enabled
+
+
+# -- reusing a GitHub token another Copilot client saved --------------------------------
+
+REUSE_FILES = ("apps.json", "hosts.json")
+REUSE_PREFIX = "reuse-"
+
+
+class SavedToken(NamedTuple):
+    """A github.com token of pi's GitHub app that another Copilot client (VS Code, Vim, the CLI) saved."""
+
+    offer_id: str
+    path: str
+    user: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"SavedToken(path={self.path!r}, user={self.user!r})"
+
+
+def _config_dirs(env: Mapping[str, str]) -> list[str]:
+    """Where Copilot clients keep ``apps.json``/``hosts.json``, from ``env`` only (tests pass tmp dirs)."""
+    import os.path
+
+    dirs = []
+    if env.get("XDG_CONFIG_HOME"):
+        dirs.append(os.path.join(env["XDG_CONFIG_HOME"], "github-copilot"))
+    if env.get("HOME"):
+        dirs.append(os.path.join(env["HOME"], ".config", "github-copilot"))
+    if env.get("LOCALAPPDATA"):  # Windows
+        dirs.append(os.path.join(env["LOCALAPPDATA"], "github-copilot"))
+    return list(dict.fromkeys(dirs))
+
+
+def _tokens_in(name: str, doc: object) -> list[tuple[str, str]]:
+    """``(user, token)`` for every github.com entry of pi's GitHub app in one file's JSON."""
+    if not isinstance(doc, dict):
+        return []
+    found = []
+    for key, value in doc.items():
+        if not isinstance(key, str) or not isinstance(value, dict):
+            continue
+        host, _, app_id = key.partition(":")
+        if host != GITHUB_DOMAIN:
+            continue  # GitHub Enterprise logins are not offered
+        stated = value.get("githubAppId")
+        if name == "apps.json" and app_id != CLIENT_ID:
+            continue
+        if name == "hosts.json" and app_id:
+            continue
+        if stated is not None and stated != CLIENT_ID:
+            continue  # another GitHub app's token would not work with pi's client id
+        token, user = value.get("oauth_token"), value.get("user")
+        if is_token_shaped(token):
+            found.append((for_display(user, limit=60) if isinstance(user, str) else "", str(token)))
+    return found
+
+
+def saved_tokens(env: Mapping[str, str]) -> list[SavedToken]:
+    """The reusable tokens on this machine, each file once and each token once. Only reads."""
+    import hashlib
+    import json
+    import os.path
+
+    found: list[SavedToken] = []
+    seen: set[str] = set()
+    for directory in _config_dirs(env):
+        for name in REUSE_FILES:
+            path = os.path.join(directory, name)
+            try:
+                with open(path, "rb") as handle:
+                    doc = json.loads(handle.read(1_000_000))
+            except (OSError, ValueError, RecursionError):
+                continue
+            for user, token in _tokens_in(name, doc):
+                if token in seen:
+                    continue
+                seen.add(token)
+                digest = hashlib.sha256(f"{path}\0{user}".encode()).hexdigest()[:12]
+                found.append(SavedToken(f"{REUSE_PREFIX}{digest}", path, user, token))
+    return found
+
+
+def _shown_path(path: str, env: Mapping[str, str]) -> str:
+    home = env.get("HOME")
+    if home and path.startswith(home.rstrip("/") + "/"):
+        return "~/" + path[len(home.rstrip("/")) + 1 :]
+    return path
+
+
+def offers(env: Mapping[str, str], answers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(id, label)`` of every saved token to offer (github.com only); used only if chosen."""
+    if answers.get("host"):
+        return []
+    offered = []
+    for saved in saved_tokens(env):
+        who = f" (@{saved.user})" if saved.user else ""
+        offered.append((saved.offer_id, f"Use the token from {_shown_path(saved.path, env)}{who}"))
+    return offered
+
+
+async def use_offer(
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    offer_id: str,
+    env: Mapping[str, str],
+    *,
+    now_ms: int,
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The login for a chosen saved token: only once GitHub has traded it for a Copilot token.
+
+    A refused token is AuthError with a sentence; the caller saves nothing then.
+    """
+    saved = next((s for s in saved_tokens(env) if s.offer_id == offer_id), None)
+    if saved is None:
+        raise LoginInputError("That saved GitHub token is no longer there; log in with the device code.")
+    where = _shown_path(saved.path, env)
+    try:
+        return await finish_login(client, endpoints, GITHUB_DOMAIN, saved.token, now_ms=now_ms)
+    except RefreshError as exc:
+        why = "it was revoked or has expired" if exc.revoked else "no Copilot access for that account"
+        raise AuthError(
+            f"GitHub refused the token from {where} ({why}); nothing was saved. "
+            "Log in with the device code instead."
+        ) from None

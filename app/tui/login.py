@@ -10,6 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from app import providers
+from app.errors import AuthError
 from app.tui.outcome import LoginDone, LoginRequest, SwitchMethod
 
 if TYPE_CHECKING:
@@ -35,14 +36,33 @@ async def run_login(app: PiTuiApp, provider_id: str) -> None:
             return
         answers[question.id] = answer
     method = service.default_method(provider_id)
-    if len(info.methods) > 1:
-        why = "(No browser can open here, so the default is the headless way.)" if method.headless else ""
+    # Logins found on this machine are offered beside the flows, never taken unasked.
+    offers = service.offers(provider_id, answers)
+    why = "(No browser can open here, so the default is the headless way.)" if method.headless else ""
+    if offers:
+        why = "Found on this machine: a saved login, listed above. It is used only if you choose it."
+    refused = False  # after a refused offer the choice stays up, to say why
+    while len(info.methods) + len(offers) > 1 or refused:
+        methods = (*info.methods, *offers)
         chosen = await app.push_screen_wait(
-            MethodChoiceScreen(info.name, info.methods, default=method.id, why=why)
+            MethodChoiceScreen(info.name, methods, default=method.id, why=why)
         )
         if chosen is None:
             return
-        method = info.method(chosen)
+        offer = next((o for o in offers if o.id == chosen), None)
+        if offer is None:
+            method = info.method(chosen)
+            break
+        app.notify("Checking the saved login…", timeout=3)
+        try:
+            result, details = await service.use_offer(provider_id, offer.id)
+        except AuthError as exc:
+            # Nothing was saved; the flows are still there to choose.
+            offers = [o for o in offers if o.id != offer.id]
+            why, refused = str(exc), True
+            continue
+        app.push_screen(LoginDoneScreen(result, details=details))
+        return
     while True:
         request = LoginRequest(service, provider_id, method, title, answers)
         if method.kind == providers.AUTH_CODE:

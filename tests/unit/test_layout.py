@@ -116,8 +116,8 @@ def test_the_core_never_imports_textual_even_lazily() -> None:
             assert not any(n == "textual" or n.startswith(("textual.", "app.tui")) for n in names), path
 
 
-# Words in provider names that name no provider ("OpenRouter OAuth", "Muse subscription", "Plus/Pro").
-GENERIC_WORDS = {"oauth", "subscription", "plus"}
+# Words in provider names that name no provider ("OpenRouter OAuth", "Kimi Code (subscription)", "Plus/Pro").
+GENERIC_WORDS = {"oauth", "subscription", "plus", "code"}
 
 
 def provider_words() -> re.Pattern[str]:
