@@ -75,14 +75,20 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
     device_code = data.get("device_code")
     if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
         raise DeviceFlowError("Meta's answer had no device code; start again.")
-    # pi shows the link that carries the code when there is one.
-    uri = data.get("verification_uri_complete") or data.get("verification_uri")
+    # pi shows the link that carries the code when there is one, and checks only the one it shows.
+    complete = data.get("verification_uri_complete")
+    if complete:
+        link = clean_verification_uri(complete, server=NAME)
+        plain = trusted_http_url(data.get("verification_uri")) or link
+    else:
+        link, plain = "", clean_verification_uri(data.get("verification_uri"), server=NAME)
     # Without expires_in pi polls forever; pi-tui stops after an hour all the same.
     lifetime = finite_number(data.get("expires_in"))
     return DeviceCode(
         device_code=device_code,
         user_code=clean_user_code(data.get("user_code"), server=NAME),
-        verification_uri=clean_verification_uri(uri, server=NAME),
+        verification_uri=plain,
+        verification_uri_complete=link,
         expires_in=clamp_expires_in(lifetime) if lifetime and lifetime > 0 else MAX_CODE_LIFETIME_S,
         interval=clamp_interval(data.get("interval")),
     )

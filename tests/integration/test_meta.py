@@ -75,7 +75,8 @@ async def test_device_login_mints_a_key_and_stores_it_as_pi_does(
     login = await service.start_login(PROVIDER)
     assert login.user_code == fake.meta.latest_user_code
     # verification_uri_complete wins over verification_uri.
-    assert login.verification_uri == f"https://www.meta.com/device?user_code={login.user_code}"
+    assert login.link == f"https://www.meta.com/device?user_code={login.user_code}"
+    assert login.verification_uri == "https://www.meta.com/device"
     assert login.title == "Sign in with Meta"
     events = await run_poll(login, fake)
     assert events[-1].kind == "done"
@@ -113,7 +114,8 @@ async def test_the_plain_verification_uri_is_shown_without_a_complete_one(
 ) -> None:
     fake.meta.omit_device_fields = ["verification_uri_complete"]
     login = await service.start_login(PROVIDER)
-    assert login.verification_uri == "https://www.meta.com/device"
+    assert login.link == login.verification_uri == "https://www.meta.com/device"
+    assert login.verification_uri_complete == ""
 
 
 async def test_without_expires_in_the_code_lives_an_hour_at_most(
@@ -237,6 +239,19 @@ async def test_a_verification_url_that_is_not_http_is_refused(
     with pytest.raises(DeviceFlowError, match="not a web link"):
         await service.start_login(PROVIDER)
     assert fake.count("meta.poll") == 0
+
+
+async def test_a_plain_verification_url_that_is_not_http_is_refused_when_it_is_shown(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    fake.meta.verification_uri = "javascript:alert(1)"
+    fake.meta.verification_uri_complete = "https://www.meta.com/device?user_code=ABCD-1234"
+    login = await service.start_login(PROVIDER)  # the complete link is shown, and it is fine
+    assert login.link == "https://www.meta.com/device?user_code=ABCD-1234"
+    assert "javascript" not in login.verification_uri
+    fake.meta.omit_device_fields = ["verification_uri_complete"]
+    with pytest.raises(DeviceFlowError, match="not a web link"):
+        await service.start_login(PROVIDER)
 
 
 async def test_an_existing_login_survives_a_failed_new_one(service: AuthService, fake: FakeProviders) -> None:
