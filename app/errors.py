@@ -69,7 +69,15 @@ class RefreshError(AuthError):
 
 
 class NetworkError(AuthError):
-    """The provider could not be reached or answered with something unusable."""
+    """The provider could not be reached or answered with something unusable.
+
+    ``status`` is the HTTP status when the server did answer (429, 5xx, a body that is not
+    JSON), None when it was not reached at all; a provider that retries decides by it.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DeviceFlowError(AuthError):

@@ -115,7 +115,7 @@ def parse_json_response(response: httpx.Response, *, what: str) -> JsonResponse:
     if status == 429:
         wait = retry_after_seconds(response.headers.get("retry-after"))
         hint = f"try again in {wait} s" if wait is not None else "try again in a minute"
-        raise NetworkError(f"{what} is rate limiting requests (HTTP 429); {hint}.")
+        raise NetworkError(f"{what} is rate limiting requests (HTTP 429); {hint}.", status=status)
     data: Any = None
     body = response.content
     if body.strip():
@@ -124,10 +124,14 @@ def parse_json_response(response: httpx.Response, *, what: str) -> JsonResponse:
         except (ValueError, RecursionError):  # RecursionError: a hostile "[[[[…" body
             data = None
     if status >= 500:
-        raise NetworkError(f"{what} had a server error (HTTP {status}); try again in a moment.")
+        raise NetworkError(
+            f"{what} had a server error (HTTP {status}); try again in a moment.", status=status
+        )
     if data is None:
         kind = "an empty answer" if not body.strip() else _describe_body(response)
-        raise NetworkError(f"{what} sent {kind} (HTTP {status}) instead of JSON; try again later.")
+        raise NetworkError(
+            f"{what} sent {kind} (HTTP {status}) instead of JSON; try again later.", status=status
+        )
     return JsonResponse(status=status, data=data, headers=response.headers)
 
 

@@ -92,8 +92,9 @@ def clean_verification_uri(
     unusable = parts is None or not host or len(uri) > 2048 or not uri.isprintable() or " " in uri
     if unusable or parts is None or parts.scheme.lower() not in schemes:
         shown = for_display(uri, limit=80) or "nothing"
+        kind = "an https:// link" if tuple(schemes) == ("https",) else "a web link"
         raise DeviceFlowError(
-            f"{server} sent a verification address that is not a web link ({shown!r}); "
+            f"{server} sent a verification address that is not {kind} ({shown!r}); "
             "pi-tui will not open it. Start again."
         )
     return uri
@@ -165,6 +166,29 @@ class DeviceSpec(NamedTuple):
         if self.error is not None:
             return self.error(error, description)
         return default_error(self.server_name, error, description)
+
+
+async def poll_token_endpoint(
+    client: httpx.AsyncClient, url: str, *, what: str, data: Mapping[str, str]
+) -> PollAnswer:
+    """One RFC 8628 poll of a token endpoint that takes a form and answers JSON.
+
+    Approved when the answer is a success without an error code (the provider's ``finish``
+    checks the tokens); otherwise the error code (``http_<status>`` when the server named
+    none) with the server's ``interval`` for a slow_down.
+    """
+    from app.http import oauth_error, request_json
+
+    response = await request_json(
+        client, "POST", url, what=what, data=dict(data), headers={"Accept": "application/json"}
+    )
+    body = response.data if isinstance(response.data, dict) else {}
+    error, description = oauth_error(body)
+    if not error and response.status < 400:
+        return PollAnswer(approved=True, data=body)
+    if not error:
+        error, description = f"http_{response.status}", description or f"HTTP {response.status}"
+    return PollAnswer(error=error, description=description, interval=body.get("interval"))
 
 
 def default_error(server: str, error: str, description: str) -> DeviceFlowError:

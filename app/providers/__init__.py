@@ -106,6 +106,18 @@ PROVIDERS: dict[str, ProviderInfo] = {
             Method("device_code", "Device code (another machine, SSH)", DEVICE, headless=True),
         ),
     ),
+    "xai": ProviderInfo(
+        "xai",
+        "xAI (Grok/X subscription)",
+        "app.providers.xai",
+        (Method("device", "Sign in with SuperGrok or X Premium", DEVICE),),
+    ),
+    "kimi-coding": ProviderInfo(
+        "kimi-coding",
+        "Kimi Code (subscription)",
+        "app.providers.kimi_coding",
+        (Method("device", "Sign in with Kimi Code", DEVICE),),
+    ),
     "openrouter": ProviderInfo(
         "openrouter",
         "OpenRouter OAuth",

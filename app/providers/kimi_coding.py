@@ -1,0 +1,270 @@
+"""Kimi Code: RFC 8628 device login on auth.kimi.com, refresh with retries, Bearer requests.
+
+Stored as pi stores it: ``{type, access, refresh, expires}`` with ``expires`` the real expiry
+(no buffer). Every refresh rotates the refresh token. A refresh that meets a network error,
+429 or 5xx is tried again after 1, 2 and 4 s, all within :data:`REFRESH_DEADLINE_S`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from app.endpoints import check_url, url_override
+from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
+from app.flows.device import (
+    DeviceCode,
+    DeviceSpec,
+    PollAnswer,
+    clamp_expires_in,
+    clamp_interval,
+    clean_user_code,
+    clean_verification_uri,
+    poll_token_endpoint,
+)
+from app.http import JsonResponse, oauth_error, request_json
+from app.sanitize import finite_number, for_display
+from app.tokens import entry_from_token_response
+
+if TYPE_CHECKING:
+    import httpx
+
+NAME = "Kimi Code (subscription)"
+WHAT = "Kimi Code"
+CLIENT_ID = "17e5f671-d194-4dfb-9706-5516cb48c098"
+AUTH_URL = "https://auth.kimi.com"
+API_URL = "https://api.kimi.com/coding/v1"
+# pi-tui's own variable first, then pi's two (same https-or-loopback rule for all three).
+AUTH_VARIABLES = ("PI_TUI_KIMI_AUTH_URL", "KIMI_CODE_OAUTH_HOST", "KIMI_OAUTH_HOST")
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+ACCEPT = {"Accept": "application/json"}
+# pi: every request 30 s; refresh retried after 1, 2, 4 s; the whole refresh bounded by
+# resolve.js's 15 s. Read at call time, so tests can shrink them.
+REQUEST_TIMEOUT_S = 30.0
+RETRY_DELAYS_S: tuple[float, ...] = (1.0, 2.0, 4.0)
+REFRESH_DEADLINE_S = 15.0
+
+
+def _log() -> Any:
+    import logging  # not on the `pi-tui status` path, which reads this module's status rows
+
+    return logging.getLogger("pi_tui.kimi")
+
+
+class Endpoints(NamedTuple):
+    """Kimi's auth host and API base after the overrides."""
+
+    auth: str = AUTH_URL
+    api: str = API_URL
+
+    @property
+    def device(self) -> str:
+        """Device authorization."""
+        return f"{self.auth}/api/oauth/device_authorization"
+
+    @property
+    def token(self) -> str:
+        """Polling and refresh."""
+        return f"{self.auth}/api/oauth/token"
+
+
+def endpoints(env: Mapping[str, str]) -> Endpoints:
+    """Read the overrides from ``env``; ConfigError names a bad one."""
+    auth = AUTH_URL
+    for variable in AUTH_VARIABLES:
+        value = env.get(variable)
+        if value:
+            auth = check_url(variable, value)
+            break
+    return Endpoints(auth=auth, api=url_override(env, "PI_TUI_KIMI_API_URL", API_URL))
+
+
+# -- device login ----------------------------------------------------------------------
+
+
+async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
+    """Ask Kimi for a code (``client_id`` only, no scope); DeviceFlowError when refused or unusable."""
+    response = await request_json(
+        client,
+        "POST",
+        endpoints.device,
+        what=WHAT,
+        deadline=REQUEST_TIMEOUT_S,
+        data={"client_id": CLIENT_ID},
+        headers=ACCEPT,
+    )
+    error, description = oauth_error(response.data)
+    if error or response.status >= 400:
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise DeviceFlowError(f"Kimi Code refused to start the login ({detail}). Try again later.")
+    data = response.data if isinstance(response.data, dict) else {}
+    device_code = data.get("device_code")
+    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
+        raise DeviceFlowError("Kimi Code's answer had no device code; start again.")
+    # pi requires both addresses and shows the complete one.
+    return DeviceCode(
+        device_code=device_code,
+        user_code=clean_user_code(data.get("user_code"), server=WHAT),
+        verification_uri=clean_verification_uri(data.get("verification_uri"), server=WHAT),
+        expires_in=clamp_expires_in(data.get("expires_in")),
+        interval=clamp_interval(data.get("interval")),
+        verification_uri_complete=clean_verification_uri(data.get("verification_uri_complete"), server=WHAT),
+    )
+
+
+def device_error(error: str, description: str) -> DeviceFlowError:
+    """pi's sentences for an expired or denied code; others with the server's description."""
+    if error == "expired_token":
+        return DeviceFlowError("Kimi Code device code expired. Please restart login.")
+    if error == "access_denied":
+        return DeviceFlowError("Kimi Code login was denied. Start again to retry.")
+    detail = for_display(description or error or "no reason given", limit=200)
+    return DeviceFlowError(f"Kimi Code stopped the login ({detail}). Start again.")
+
+
+def entry_from_answer(data: Any, *, now_ms: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """pi's entry: access, refresh and a positive ``expires_in`` are all required; no buffer."""
+    lifetime = finite_number(data.get("expires_in")) if isinstance(data, dict) else None
+    if lifetime is None or lifetime <= 0:
+        raise NetworkError(f"{WHAT}'s answer did not say when the token expires; try logging in again.")
+    return entry_from_token_response(
+        data, what=WHAT, now_ms=now_ms, previous=previous, keep_refresh=False, buffer_ms=0
+    )
+
+
+def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
+    """The device flow (Kimi's only method)."""
+
+    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
+        return await request_device_code(client, endpoints)
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        body = {"client_id": CLIENT_ID, "device_code": code.device_code, "grant_type": DEVICE_GRANT_TYPE}
+        return await poll_token_endpoint(client, endpoints.token, what=WHAT, data=body)
+
+    async def finish(
+        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        return entry_from_answer(dict(answer.data), now_ms=now_ms), ()
+
+    return DeviceSpec(
+        provider=WHAT,
+        title=f"Log in to {NAME}",
+        request_code=request_code,
+        poll=poll,
+        finish=finish,
+        error=device_error,
+        server=WHAT,
+    )
+
+
+def check_answer(question_id: str, text: str) -> str:
+    """Kimi asks nothing before its login."""
+    return text.strip()
+
+
+# -- refresh, requests, test -----------------------------------------------------------
+
+REVOKED = (
+    "Kimi Code refresh unauthorized: the login was revoked or has expired. "
+    "Log in again with `pi-tui login kimi-coding`."
+)
+
+
+def _retryable(error: NetworkError) -> bool:
+    """Not reached at all, rate limited, or a server error: worth another try."""
+    return error.status is None or error.status == 429 or error.status >= 500
+
+
+async def _refresh_request(
+    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
+) -> JsonResponse:
+    """POST the refresh, trying again after each of :data:`RETRY_DELAYS_S` while time is left."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + REFRESH_DEADLINE_S
+    delays = list(RETRY_DELAYS_S)
+    attempts = 0
+    while True:
+        attempts += 1
+        left = deadline - time.monotonic()
+        try:
+            return await request_json(
+                client,
+                "POST",
+                endpoints.token,
+                what=WHAT,
+                deadline=max(min(REQUEST_TIMEOUT_S, left), 0.001),
+                data=body,
+                headers=ACCEPT,
+            )
+        except NetworkError as exc:
+            if exc.status in (401, 403):
+                raise RefreshError(REVOKED, revoked=True) from None
+            if not _retryable(exc) or not delays or time.monotonic() + delays[0] >= deadline:
+                tried = f" (tried {attempts} times)" if attempts > 1 else ""
+                raise NetworkError(f"{str(exc).rstrip('.')}{tried}.", status=exc.status) from None
+            delay = delays.pop(0)
+            _log().info("Kimi Code refresh failed (%s); trying again in %.3g s", exc, delay)
+            await asyncio.sleep(delay)
+
+
+async def refresh(
+    client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any], *, now_ms: int
+) -> dict[str, Any]:
+    """A new access and refresh token (both required).
+
+    RefreshError(revoked=True) on 401, 403 or invalid_grant; NetworkError once the retries
+    are spent or the time is up. Never deletes anything.
+    """
+    body = {"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": str(entry["refresh"])}
+    response = await _refresh_request(client, endpoints, body)
+    error, description = oauth_error(response.data)
+    if response.status in (401, 403) or error == "invalid_grant":
+        raise RefreshError(REVOKED, revoked=True)
+    if error or response.status >= 400:
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise RefreshError(f"Kimi Code refused the refresh ({detail}); try again later.")
+    return entry_from_answer(response.data, now_ms=now_ms, previous=entry)
+
+
+def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
+    """pi sends the access token as an Authorization header (no API key)."""
+    return {"Authorization": f"Bearer {entry['access']}"}
+
+
+def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """Where API requests go (``https://api.kimi.com/coding/v1`` unless overridden)."""
+    return endpoints.api
+
+
+def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The auth host and API base, each only when an override moved it."""
+    rows = []
+    if endpoints.auth != AUTH_URL:
+        rows.append(("Auth host", endpoints.auth))
+    if endpoints.api != API_URL:
+        rows.append(("API base", endpoints.api))
+    return rows
+
+
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+    """One real request: the model list; e.g. "OK: 1 model available"."""
+    response = await request_json(
+        client,
+        "GET",
+        f"{endpoints.api}/models",
+        what=WHAT,
+        deadline=REQUEST_TIMEOUT_S,
+        headers={**ACCEPT, **auth_headers(endpoints, entry)},
+    )
+    data = response.data.get("data") if isinstance(response.data, dict) else None
+    if response.status in (401, 403):
+        raise AuthError(
+            f"Kimi Code rejected the token (HTTP {response.status}). Press r to refresh, or log in again."
+        )
+    if response.status >= 400 or not isinstance(data, list):
+        raise AuthError(f"Kimi Code did not list its models (HTTP {response.status}).")
+    noun = "model" if len(data) == 1 else "models"
+    return f"OK: {len(data)} {noun} available."
