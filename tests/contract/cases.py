@@ -45,6 +45,7 @@ class Case:
     ``revoke``: makes the stored login's renewal refused (None: nothing can be refused).
     ``fields``: what the stored entry must hold beyond ``type``/``access``/``refresh``/``expires``.
     ``secrets``: entry fields whose values must never be shown unmasked.
+    ``token_field``: the field of the provider's token answer that carries the credential.
     """
 
     provider: str
@@ -56,6 +57,7 @@ class Case:
     answers: Mapping[str, str] = field(default_factory=dict)
     fields: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ("access", "refresh")
+    token_field: str = "access_token"
 
 
 CASES: dict[str, Case] = {
@@ -102,6 +104,7 @@ CASES: dict[str, Case] = {
             refresh=NOTHING,
             rotates=False,
             secrets=("access",),
+            token_field="key",
         ),
         Case(
             # "refresh" mints a new key with the stored identity token, which is kept.

@@ -99,8 +99,9 @@ async def log_in(
             waiter = asyncio.ensure_future(login.wait_for_callback())
             async with httpx.AsyncClient() as browser:
                 page = await browser.get(login.url, follow_redirects=True)
+            result = await asyncio.wait_for(waiter, 30)  # a failed login raises here
             assert page.status_code == 200, page.text
-            return await asyncio.wait_for(waiter, 30)  # type: ignore[no-any-return]
+            return result  # type: ignore[no-any-return]
         if how == PASTE_URL:
             return await login.submit(server.redirect_for(login.url))  # type: ignore[no-any-return]
         if how == PASTE_CODE:
@@ -154,6 +155,8 @@ def test_registry_fake_and_cases_agree(fake: FakeProviders) -> None:
         if case.refresh_endpoint is not None:
             assert case.refresh_endpoint in fake.endpoints
     assert set(CASES) <= set(PROVIDERS), "a contract case for a provider the registry lacks"
+    served = {server.config.provider_id for server in fake.providers.values()} - {""}
+    assert served == set(PROVIDERS), "the fake serves a provider the registry lacks, or the reverse"
 
 
 # ---------------------------------------------------------------- login
@@ -177,6 +180,77 @@ async def test_login(
     assert status.account == result.account
     # The stored credential works: one real API call with it.
     assert_sentence(await service.test(provider_id))
+
+
+PREVIOUS = {
+    "type": "oauth",
+    "access": "previous-access-token-0123456789abcdef",
+    "refresh": "previous-refresh-token-0123456789abcdef",
+    "expires": 4_102_444_800_000,
+}
+
+
+@pytest.mark.parametrize(("provider_id", "method", "how"), _logins())
+async def test_refused_login_says_so_and_keeps_the_previous_login(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str, how: str
+) -> None:
+    """The user says no (on the provider's page, or to the device code): a sentence, nothing lost."""
+    service.store.put(provider_id, PREVIOUS)
+    server = fake.provider(provider_id)
+    if how == DEVICE:
+        server.approve = server.deny  # the user denies the code pi-tui shows
+    else:
+        server.deny_next_authorize()
+    with pytest.raises(AuthError) as caught:
+        if how == PASTE_CODE:
+            login: Any = await service.start_login(provider_id, method, _case_of(provider_id).answers)
+            try:
+                await login.submit(server.redirect_for(login.url))
+            finally:
+                await login.aclose()
+        else:
+            await asyncio.wait_for(log_in(service, fake, provider_id, method, how), 30)
+    assert_sentence(str(caught.value))
+    assert service.store.get(provider_id) == PREVIOUS
+
+
+@pytest.mark.parametrize(("provider_id", "method", "how"), _logins())
+async def test_token_answer_without_the_token_keeps_the_previous_login(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str, how: str
+) -> None:
+    service.store.put(provider_id, PREVIOUS)
+    fake.provider(provider_id).omit_token_fields = [_case_of(provider_id).token_field]
+    with pytest.raises(AuthError) as caught:
+        await asyncio.wait_for(log_in(service, fake, provider_id, method, how), 30)
+    assert_sentence(str(caught.value))
+    assert service.store.get(provider_id) == PREVIOUS
+
+
+DEVICE_RFC = [
+    pytest.param(p, m, id=f"{p}-{m}")
+    for p, case in CASES.items()
+    if p in PROVIDERS
+    for m, how in case.logins
+    if how == DEVICE
+]
+
+
+@pytest.mark.parametrize(("provider_id", "method"), DEVICE_RFC)
+async def test_verification_address_that_is_not_a_web_link_is_refused(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str
+) -> None:
+    server = fake.provider(provider_id)
+    if server.config.device is None:
+        # Its device API sends no address (pi-tui builds it): nothing to refuse.
+        assert server.config.routes, "a device method without a device API in the fake"
+        return
+    server.verification_uri = "javascript:alert(1)"
+    server.verification_uri_complete = "file:///etc/passwd"
+    with pytest.raises(AuthError) as caught:
+        await service.start_login(provider_id, method, _case_of(provider_id).answers)
+    assert_sentence(str(caught.value))
+    assert fake.count(f"{server.config.name}.poll") == 0  # no login goes on from there
+    assert service.store.get(provider_id) is None
 
 
 # ---------------------------------------------------------------- refresh and rotation
@@ -230,7 +304,7 @@ async def test_nothing_to_refresh_makes_no_request(
     """A credential that never expires: refresh says there is nothing to do and sends nothing."""
     before = await log_in_first(service, fake, provider_id)
     fake.clear_requests()
-    with pytest.raises(AuthError, match="[Nn]othing to refresh") as caught:
+    with pytest.raises(AuthError, match=r"[Nn]othing to refresh") as caught:
         await service.refresh(provider_id)
     assert_sentence(str(caught.value))
     assert fake.requests == []
@@ -317,6 +391,7 @@ async def test_no_raw_token_in_status_errors_or_log(
     if case.refresh != NOTHING:
         await service.refresh(provider_id)
         entries.append(service.store.get(provider_id))
+    shown.append(await service.test(provider_id))
     shown.append(repr(service.status(provider_id)))
     shown.append(json.dumps(service.status(provider_id).to_json(now_ms=service.now_ms())))
     env = fake.env()
