@@ -3,7 +3,9 @@ HTTP to the loopback fake through AuthService."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from app.mask import mask
 from app.service import AuthService
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store, read_doc
+from tests.processes import run_cli
 
 PROVIDER = "meta"
 NOW = 1_800_000_000.0  # a fixed clock: expiries are exact
@@ -335,3 +338,28 @@ async def test_pi_auth_sends_the_key_as_bearer(service: AuthService, fake: FakeP
     assert response.status_code == 200
     (sent,) = fake.requests_for("meta.models")
     assert sent.headers["authorization"] == f"Bearer {entry['access']}"
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_status_json_and_token_from_the_command_line(fake: FakeProviders, tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    service = AuthService(store, env=fake.env())
+    entry = seed(service, fake, expires=int(time.time() * 1000) + DAY_MS)
+    out = run_cli("status", "--json", "--agent-dir", str(store.path.parent), env=fake.env())
+    assert out.returncode == 0, out.stderr
+    row = next(p for p in json.loads(out.stdout)["providers"] if p["provider"] == PROVIDER)
+    assert row["name"] == "Meta (Muse subscription)"
+    assert row["state"] == "logged in"
+    assert row["token"] == mask(entry["access"])
+    assert row["details"]["API base"] == f"{fake.base}/meta-api/v1"
+    assert entry["access"] not in out.stdout and entry["refresh"] not in out.stdout
+    # A due key is re-minted by `pi-tui token`, with the identity token kept.
+    store.put(PROVIDER, {**entry, "expires": 1})
+    out = run_cli("token", PROVIDER, "--agent-dir", str(store.path.parent), env=fake.env())
+    assert out.returncode == 0, out.stderr
+    renewed = store.get(PROVIDER)
+    assert renewed is not None
+    assert out.stdout == renewed["access"] + "\n" and renewed["access"] != entry["access"]
+    assert renewed["refresh"] == entry["refresh"]
