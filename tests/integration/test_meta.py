@@ -21,6 +21,7 @@ from app.service import AuthService
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store, read_doc
 from tests.processes import run_cli
+from tests.tui.helpers import flat, screen_text, wait_for_screen, wait_for_text, wait_until
 
 PROVIDER = "meta"
 NOW = 1_800_000_000.0  # a fixed clock: expiries are exact
@@ -363,3 +364,30 @@ def test_status_json_and_token_from_the_command_line(fake: FakeProviders, tmp_pa
     assert renewed is not None
     assert out.stdout == renewed["access"] + "\n" and renewed["access"] != entry["access"]
     assert renewed["refresh"] == entry["refresh"]
+
+
+# -- in the app --------------------------------------------------------------------------------
+
+
+async def test_the_app_shows_the_code_and_the_link_then_saves_the_key(
+    fake: FakeProviders, store: Any, clock: Any, make_app: Any, opener: Any
+) -> None:
+    fake.meta.min_poll_gap = 0.0
+    service = AuthService(store, env=fake.env(), clock=clock, poll_scale=0.01)
+    app = make_app(service, start="login", provider=PROVIDER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "DeviceCodeScreen")
+        await wait_until(pilot, lambda: fake.meta.latest_user_code is not None)
+        user_code = fake.meta.latest_user_code
+        link = f"https://www.meta.com/device?user_code={user_code}"
+        await wait_for_text(pilot, "Waiting for you to approve")
+        assert "Sign in with Meta" in screen_text(app)
+        assert link in flat(app)
+        assert opener.opened == [link]
+        fake.meta.approve()
+        await wait_for_screen(pilot, "LoginDoneScreen")
+        assert f"Logged in to Meta (Muse subscription). Credentials saved to {store.path}" in flat(app)
+        assert "Meta issued an API key for 24 hours." in flat(app)
+        entry = store.get(PROVIDER)
+        assert entry is not None and fake.meta.is_key_valid(entry["access"])
+        assert entry["access"] not in screen_text(app) and entry["refresh"] not in screen_text(app)
