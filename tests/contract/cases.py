@@ -23,6 +23,10 @@ RENEW = "renew"  # a new access token from the refresh token
 NOTHING = "nothing"  # the credential never expires: nothing to refresh, no request
 REMINT = "remint"  # a new key minted with the stored identity token, which is kept
 
+# A refresh answer without a refresh token (rotating providers):
+KEEP = "keep"  # the old refresh token is kept and stays usable
+REQUIRE = "require"  # refused with a sentence; the stored login is left as it was
+
 Revoke = Callable[[FakeProviders, dict[str, Any]], None]
 
 
@@ -46,6 +50,7 @@ class Case:
     ``fields``: what the stored entry must hold beyond ``type``/``access``/``refresh``/``expires``.
     ``secrets``: entry fields whose values must never be shown unmasked.
     ``token_field``: the field of the provider's token answer that carries the credential.
+    ``missing_refresh``: what a rotating provider's refresh answer without a refresh token does.
     """
 
     provider: str
@@ -58,6 +63,7 @@ class Case:
     fields: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ("access", "refresh")
     token_field: str = "access_token"
+    missing_refresh: str = KEEP
 
 
 CASES: dict[str, Case] = {
@@ -82,6 +88,7 @@ CASES: dict[str, Case] = {
             "openai-codex",
             (("browser", CALLBACK), ("browser", PASTE_URL), ("device_code", DEVICE)),
             refresh_endpoint="codex.refresh",
+            missing_refresh=REQUIRE,
             revoke=revoke_refresh("openai-codex"),
             fields=("accountId",),
         ),
@@ -95,6 +102,7 @@ CASES: dict[str, Case] = {
             "kimi-coding",
             (("device", DEVICE),),
             refresh_endpoint="kimi.refresh",
+            missing_refresh=REQUIRE,
             revoke=revoke_refresh("kimi-coding"),
         ),
         Case(

@@ -26,6 +26,7 @@ from tests.contract.cases import (
     CALLBACK,
     CASES,
     DEVICE,
+    KEEP,
     NOTHING,
     PASTE_CODE,
     PASTE_URL,
@@ -295,6 +296,31 @@ async def test_rotation(service: AuthService, fake: FakeProviders, provider_id: 
         await service.refresh(provider_id)
         after = service.store.get(provider_id)
         assert after is not None and after["refresh"] == before["refresh"]
+
+
+ROTATING = [p for p in PROVIDER_IDS if p not in CASES or (CASES[p].refresh == RENEW and CASES[p].rotates)]
+
+
+@pytest.mark.parametrize("provider_id", ROTATING)
+async def test_refresh_answer_without_a_refresh_token(
+    service: AuthService, fake: FakeProviders, provider_id: str
+) -> None:
+    """Kept where the provider allows it (the old one still works); else a sentence, login untouched."""
+    case = _case_of(provider_id)
+    before = await log_in_first(service, fake, provider_id)
+    fake.provider(provider_id).omit_refresh_token = True
+    if case.missing_refresh == KEEP:
+        await service.refresh(provider_id)
+        after = service.store.get(provider_id)
+        assert after is not None and after["refresh"] == before["refresh"]
+        assert after["access"] != before["access"]
+        fake.provider(provider_id).omit_refresh_token = False
+        await service.refresh(provider_id)  # the kept refresh token still renews
+    else:
+        with pytest.raises(AuthError) as caught:
+            await service.refresh(provider_id)
+        assert_sentence(str(caught.value))
+        assert service.store.get(provider_id) == before
 
 
 @pytest.mark.parametrize("provider_id", NOT_RENEWABLE)
