@@ -29,7 +29,8 @@ from app.tokens import oauth_entry
 if TYPE_CHECKING:
     import httpx
 
-NAME = "Meta"
+NAME = "Meta (Muse subscription)"
+WHAT = "Meta"  # how sentences name the server
 CLIENT_ID = "1031625952748946"  # the Muse Code CLI client
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 API_VERSION = "1.0.0"
@@ -62,7 +63,7 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
         client,
         "POST",
         f"{endpoints.auth}/oidc/device/authorization/",
-        what=NAME,
+        what=WHAT,
         deadline=TIMEOUT_S,
         data={"client_id": CLIENT_ID},
         headers={"Accept": "application/json"},
@@ -78,15 +79,15 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
     # pi shows the link that carries the code when there is one, and checks only the one it shows.
     complete = data.get("verification_uri_complete")
     if complete:
-        link = clean_verification_uri(complete, server=NAME)
+        link = clean_verification_uri(complete, server=WHAT)
         plain = trusted_http_url(data.get("verification_uri")) or link
     else:
-        link, plain = "", clean_verification_uri(data.get("verification_uri"), server=NAME)
+        link, plain = "", clean_verification_uri(data.get("verification_uri"), server=WHAT)
     # Without expires_in pi polls forever; pi-tui stops after an hour all the same.
     lifetime = finite_number(data.get("expires_in"))
     return DeviceCode(
         device_code=device_code,
-        user_code=clean_user_code(data.get("user_code"), server=NAME),
+        user_code=clean_user_code(data.get("user_code"), server=WHAT),
         verification_uri=plain,
         verification_uri_complete=link,
         expires_in=clamp_expires_in(lifetime) if lifetime and lifetime > 0 else MAX_CODE_LIFETIME_S,
@@ -100,7 +101,7 @@ async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_cod
         client,
         "POST",
         f"{endpoints.auth}/oidc/device/token/",
-        what=NAME,
+        what=WHAT,
         deadline=TIMEOUT_S,
         data={"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID},
         headers={"Accept": "application/json"},
@@ -135,7 +136,7 @@ def device_error(error: str, description: str) -> AuthError:
 def trusted_http_url(value: object) -> str | None:
     """``value`` if it is an http(s) link pi-tui may show, else None."""
     try:
-        return clean_verification_uri(value, server=NAME)
+        return clean_verification_uri(value, server=WHAT)
     except DeviceFlowError:
         return None
 
@@ -149,7 +150,7 @@ async def mint_key(
         client,
         "POST",
         f"{endpoints.api}/muse-code/key",
-        what=NAME,
+        what=WHAT,
         deadline=TIMEOUT_S,
         json={},
         headers={
@@ -218,7 +219,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
         client,
         "GET",
         f"{api_base(endpoints, entry)}/models",
-        what=NAME,
+        what=WHAT,
         deadline=TIMEOUT_S,
         headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
     )
@@ -263,11 +264,11 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         return build_entry(identity, key, now_ms=now_ms), ("Meta issued an API key for 24 hours.",)
 
     return DeviceSpec(
-        provider="Meta (Muse subscription)",
-        title="Sign in with Meta",
+        provider=NAME,
+        title=f"Log in to {NAME}",
         request_code=request_code,
         poll=poll,
         finish=finish,
         error=device_error,
-        server=NAME,
+        server=WHAT,
     )

@@ -81,7 +81,7 @@ async def test_device_login_mints_a_key_and_stores_it_as_pi_does(
     # verification_uri_complete wins over verification_uri.
     assert login.link == f"https://www.meta.com/device?user_code={login.user_code}"
     assert login.verification_uri == "https://www.meta.com/device"
-    assert login.title == "Sign in with Meta"
+    assert login.title == "Log in to Meta (Muse subscription)"
     events = await run_poll(login, fake)
     assert events[-1].kind == "done"
     doc = read_doc(service.store)
@@ -381,7 +381,7 @@ async def test_the_app_shows_the_code_and_the_link_then_saves_the_key(
         user_code = fake.meta.latest_user_code
         link = f"https://www.meta.com/device?user_code={user_code}"
         await wait_for_text(pilot, "Waiting for you to approve")
-        assert "Sign in with Meta" in screen_text(app)
+        assert "Log in to Meta (Muse subscription)" in screen_text(app)
         assert link in flat(app)
         assert opener.opened == [link]
         fake.meta.approve()
