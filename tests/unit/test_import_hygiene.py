@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from app.providers import PROVIDERS
+
 SERVICE_MODULES = [
     "app.paths",
     "app.store",
@@ -26,8 +28,7 @@ SERVICE_MODULES = [
     "app.flows.auth_code",
     "app.flows.device",
     "app.providers",
-    "app.providers.anthropic",
-    "app.providers.github_copilot",
+    *(info.module for info in PROVIDERS.values()),
 ]
 
 
@@ -65,5 +66,24 @@ def test_status_and_token_load_neither_textual_nor_httpx(tmp_path: Path, argv: l
     )
     loaded = _loaded_after(code)
     assert "app.cli" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in ("textual", "httpx", "httpcore", "asyncio")}
+    assert heavy == set()
+
+
+def test_status_with_every_provider_logged_in_stays_light(tmp_path: Path) -> None:
+    """Every provider module's status rows are read without the HTTP stack."""
+    now_ms = int(time.time() * 1000)
+    entry = {"type": "oauth", "refresh": "r" * 40, "access": "a" * 40, "expires": now_ms + 3_600_000}
+    tmp_path.chmod(0o700)
+    path = tmp_path / "oauth.json"
+    path.write_text(json.dumps(dict.fromkeys(PROVIDERS, entry)))
+    path.chmod(0o600)
+    args = ["status", "--agent-dir", str(tmp_path)]
+    code = (
+        "import contextlib, io\nfrom app.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({args!r}, env={{}}) == 0"
+    )
+    loaded = _loaded_after(code)
+    assert {info.module for info in PROVIDERS.values()} <= loaded
     heavy = {m for m in loaded if m.split(".")[0] in ("textual", "httpx", "httpcore", "asyncio")}
     assert heavy == set()
