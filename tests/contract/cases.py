@@ -6,10 +6,13 @@ A new provider is covered by adding its :class:`Case` to :data:`CASES` (and its 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tests.fakes.providers import github_copilot
 from tests.fakes.server import FakeProviders
 
 # How a login is completed against the fake:
@@ -28,6 +31,8 @@ KEEP = "keep"  # the old refresh token is kept and stays usable
 REQUIRE = "require"  # refused with a sentence; the stored login is left as it was
 
 Revoke = Callable[[FakeProviders, dict[str, Any]], None]
+# Puts a credential another client saved under ``home``; returns the environment that finds it.
+Offer = Callable[[FakeProviders, Path], dict[str, str]]
 
 
 def revoke_refresh(provider_id: str) -> Revoke:
@@ -37,6 +42,17 @@ def revoke_refresh(provider_id: str) -> Revoke:
         fake.provider(provider_id).revoke(entry["refresh"])
 
     return revoke
+
+
+def copilot_apps_json(fake: FakeProviders, home: Path) -> dict[str, str]:
+    """A Copilot client's ``~/.config/github-copilot/apps.json`` with a live GitHub token of pi's app."""
+    token = fake.github.seed_login("octocat")
+    directory = home / ".config" / "github-copilot"
+    directory.mkdir(parents=True)
+    app = github_copilot.CLIENT_ID
+    doc = {f"github.com:{app}": {"user": "octocat", "oauth_token": token, "githubAppId": app}}
+    (directory / "apps.json").write_text(json.dumps(doc))
+    return {"HOME": str(home)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class Case:
     ``secrets``: entry fields whose values must never be shown unmasked.
     ``token_field``: the field of the provider's token answer that carries the credential.
     ``missing_refresh``: what a rotating provider's refresh answer without a refresh token does.
+    ``offer``: sets up a credential another client saved, which the login offers to reuse.
     """
 
     provider: str
@@ -64,6 +81,7 @@ class Case:
     secrets: tuple[str, ...] = ("access", "refresh")
     token_field: str = "access_token"
     missing_refresh: str = KEEP
+    offer: Offer | None = None
 
 
 CASES: dict[str, Case] = {
@@ -83,6 +101,7 @@ CASES: dict[str, Case] = {
             rotates=False,
             revoke=revoke_refresh("github-copilot"),
             answers={"host": ""},
+            offer=copilot_apps_json,
         ),
         Case(
             "openai-codex",

@@ -183,6 +183,47 @@ async def test_login(
     assert_sentence(await service.test(provider_id))
 
 
+OFFERING = [p for p in PROVIDER_IDS if p in CASES and CASES[p].offer is not None]
+
+
+@pytest.mark.parametrize("provider_id", OFFERING)
+async def test_login_by_reusing_a_saved_credential(
+    service: AuthService, fake: FakeProviders, provider_id: str, tmp_path: Path
+) -> None:
+    """Offered, never used silently; used when chosen; the other client's file is only read."""
+    case = _case_of(provider_id)
+    assert case.offer is not None
+    extra = case.offer(fake, tmp_path / "home")
+    files = {path: path.read_bytes() for path in (tmp_path / "home").rglob("*") if path.is_file()}
+    reuse = AuthService(service.store, env=fake.env() | extra, poll_scale=SCALE)
+    (offer,) = reuse.offers(provider_id, case.answers)
+    assert service.store.get(provider_id) is None  # offering saves nothing
+    result, _details = await reuse.use_offer(provider_id, offer.id)
+    assert result.provider == provider_id
+    entry = reuse.store.get(provider_id)
+    assert entry is not None and set(BASE_FIELDS + case.fields) <= set(entry)
+    assert reuse.status(provider_id).state == State.LOGGED_IN
+    assert_sentence(await reuse.test(provider_id))
+    assert {path: path.read_bytes() for path in files} == files
+    assert not leaks(offer.label + repr(offer), secrets_of(case, entry))
+
+
+@pytest.mark.parametrize("provider_id", OFFERING)
+async def test_reusing_a_dead_saved_credential_keeps_the_previous_login(
+    service: AuthService, fake: FakeProviders, provider_id: str, tmp_path: Path
+) -> None:
+    case = _case_of(provider_id)
+    assert case.offer is not None
+    reuse = AuthService(service.store, env=fake.env() | case.offer(fake, tmp_path / "home"))
+    (offer,) = reuse.offers(provider_id, case.answers)
+    service.store.put(provider_id, PREVIOUS)
+    fake.provider(provider_id).revoke_all()
+    with pytest.raises(AuthError) as caught:
+        await reuse.use_offer(provider_id, offer.id)
+    assert_sentence(str(caught.value))
+    assert service.store.get(provider_id) == PREVIOUS
+
+
 PREVIOUS = {
     "type": "oauth",
     "access": "previous-access-token-0123456789abcdef",
