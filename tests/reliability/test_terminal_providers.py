@@ -1,4 +1,5 @@
-"""The new providers' logins in a real terminal (tmux): Codex by browser and by device code, xAI.
+"""The new providers' logins in a real terminal (tmux): Codex by browser (the loopback callback, or
+a pasted redirect when its port is taken) and by device code, and xAI's device login.
 
 Same harness as :mod:`tests.reliability.test_terminal_e2e`: tmux is the terminal, keys are typed
 with ``send-keys``, the "browser" is this test following the authorization link to pi-tui's
@@ -9,6 +10,7 @@ stored and pi-tui exiting with status 0; no capture may hold a full token.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -24,13 +26,19 @@ __all__ = ["terminal"]
 CODEX = "openai-codex"
 
 
-def start(terminal: Terminal, fake: FakeProviders, agent_dir: Path, *args: str) -> None:
+def start(
+    terminal: Terminal, fake: FakeProviders, agent_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> None:
     """Run ``pi-tui [ARGS] --agent-dir …`` against the fake, a loopback listener allowed."""
-    env = fake.env() | {
-        "PI_TUI_LOG_DIR": str(agent_dir.parent / "logs"),
-        "BROWSER": "true",  # "opens" the link; this test plays the browser
-        "TERM": "xterm-256color",
-    }
+    env = (
+        fake.env()
+        | (env or {})
+        | {
+            "PI_TUI_LOG_DIR": str(agent_dir.parent / "logs"),
+            "BROWSER": "true",  # "opens" the link; this test plays the browser
+            "TERM": "xterm-256color",
+        }
+    )
     terminal.start([str(PI_TUI), *args, "--agent-dir", str(agent_dir)], env)
 
 
@@ -79,6 +87,26 @@ def test_codex_login_by_browser(terminal: Terminal, fake: FakeProviders, tmp_pat
     entry = finish(terminal, agent_dir, CODEX)
     assert fake.codex.account_of(entry["access"]) == entry["accountId"]
     assert fake.codex.is_refresh_valid(entry["refresh"])
+
+
+def test_codex_login_by_pasting_the_redirect_when_its_port_is_taken(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    agent_dir = tmp_path / "agent"
+    with socket.socket() as taken:  # another program (the Codex CLI) holds Codex's port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        start(terminal, fake, agent_dir, "login", CODEX, env={"PI_TUI_CALLBACK_PORT": str(port)})
+        terminal.wait_for(f"How do you want to log in to {PROVIDERS[CODEX].name}?")
+        terminal.keys("Enter")
+        screen = terminal.wait_for(f"Port {port} is in use")
+        url = link_on_screen(screen)
+        assert f"localhost%3A{port}" in url
+        # The browser ends on a page that does not load; the user copies its address.
+        terminal.paste(fake.codex.redirect_for(url))
+        entry = finish(terminal, agent_dir, CODEX)
+    assert fake.codex.account_of(entry["access"]) == entry["accountId"]
 
 
 def test_codex_login_by_device_code(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
