@@ -22,6 +22,7 @@ from app.mask import mask
 from app.providers import PROVIDERS
 from app.service import AuthService, LoginResult
 from app.store import CredentialStore
+from app.timefmt import expiry
 from tests.contract.cases import (
     CALLBACK,
     CASES,
@@ -434,11 +435,13 @@ async def test_status(service: AuthService, fake: FakeProviders, provider_id: st
     doc = status.to_json(now_ms=service.now_ms())
     assert doc["state"] == "logged in" and doc["details"] == dict(status.rows)
     assert doc["token"] == mask(entry["access"])
+    if _case_of(provider_id).refresh == NOTHING:
+        assert expiry(status.expires_ms, service.now_ms()) == "does not expire"
+        return
+    assert expiry(status.expires_ms, service.now_ms()).startswith("expires in ")
     # Due: the panel says it will refresh, and the next token request does.
     service.store.put(provider_id, entry | {"expires": service.now_ms() - 1})
     due = service.status(provider_id)
-    if _case_of(provider_id).refresh == NOTHING:
-        return
     assert due.state == State.DUE
     token = await service.get_token(provider_id)
     assert token != entry["access"] and service.status(provider_id).state == State.LOGGED_IN
