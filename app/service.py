@@ -26,13 +26,16 @@ from app.mask import mask
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import httpx
 
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method
 
-    Login = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
+    # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
+    Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
 
 log = logging.getLogger("pi_tui.service")
 
