@@ -196,7 +196,10 @@ class AuthCodeLogin(Generic[R]):
 
     def _timed_out(self) -> AuthError:
         minutes = (self.spec.timeout_s or 0) / 60
-        return AuthError(f"The login timed out after {minutes:g} minutes; start it again.")
+        return AuthError(
+            f"This login link is more than {minutes:g} minutes old, so it no longer works; "
+            "start the login again."
+        )
 
     def code_from(self, pasted: str) -> str:
         """The authorization code in what the user pasted; LoginInputError says what to fix.

@@ -154,7 +154,10 @@ async def _token_request(
     error, message = _error_code(response.data)
     if response.status >= 400 and not error:
         error = f"HTTP {response.status}"
-    return response.data, error, for_display(message or error, limit=200)
+    detail = for_display(message or error, limit=200)
+    if response.status == 401 and error not in DEAD_REFRESH:
+        error = "HTTP 401"  # the token or the login is no longer accepted, whatever the code says
+    return response.data, error, detail
 
 
 async def exchange_code(
