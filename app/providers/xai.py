@@ -141,11 +141,6 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
     )
 
 
-def check_answer(question_id: str, text: str) -> str:
-    """xAI asks nothing before its login."""
-    return text.strip()
-
-
 # -- refresh, requests, test -----------------------------------------------------------
 
 
