@@ -395,3 +395,15 @@ async def test_pi_auth_signs_and_refreshes_on_401(service: AuthService, fake: Fa
     assert entry is not None and entry["refresh"] != old["refresh"]
     assert first.headers["authorization"] == f"Bearer {old['access']}"
     assert second.headers["authorization"] == f"Bearer {entry['access']}"
+
+
+async def test_a_hanging_server_is_bounded_by_the_overall_deadline(
+    service: AuthService, fake: FakeProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kimi_coding, "RETRY_DELAYS_S", (1.0, 2.0, 4.0))
+    monkeypatch.setattr(kimi_coding, "REFRESH_DEADLINE_S", 0.3)
+    old = seed(fake, service.store, expires=now_ms() - 1)
+    fake.fail("kimi.refresh", kind="hang")
+    with pytest.raises(NetworkError, match="Kimi Code did not answer within"):
+        await service.get_token(PROVIDER)
+    assert fake.count("kimi.refresh") == 1 and service.store.get(PROVIDER) == old
