@@ -56,18 +56,56 @@ DEVICE_PAGES = {
     ),
     "meta": ("https://www.meta.com/device", f"https://www.meta.com/device?user_code={USER_CODE}"),
 }
+# The five newer providers' logins, with recognisable fake tokens (…FAKE…) like the other two.
+FAKE_NEW: dict[str, dict[str, Any]] = {
+    "openai-codex": {
+        "access": "eyJhbGciOiJSUzI1NiJ9.FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE.e5f6",
+        "refresh": "rt_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEa7b8",
+        "accountId": "acct_FAKE0f3c9a2b",
+        "minutes": 9 * 24 * 60,
+    },
+    "xai": {
+        "access": "xai-at-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE9c0d",
+        "refresh": "xai-rt-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1e2f",
+        "minutes": 47,
+    },
+    "kimi-coding": {
+        "access": "kimi-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE3a4b",
+        "refresh": "kimi-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE5c6d",
+        "minutes": 12,
+    },
+    "openrouter": {
+        "access": "sk-or-v1-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE7e8f",
+        "refresh": "",
+        "expires": 9_007_199_254_740_991,
+    },
+    "meta": {
+        "access": "muse-FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE9a0b",
+        "refresh": "FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEidentity",
+        "minutes": 23 * 60 + 5,
+    },
+}
 # OpenRouter's callback path is random per login; a fixed one keeps the screenshot stable.
 OPENROUTER_PATH = "/oauth/callback/0b7e4c1a-5d2f-4e8b-9a61-3c2d7f90e5b4"
 
 
-def fresh_service(*, logged_in: bool) -> AuthService:
-    """A service over a new store at a fixed path, with a fixed clock and no network."""
+def fresh_service(*, logged_in: bool, everyone: bool = False) -> AuthService:
+    """A service over a new store at a fixed path, with a fixed clock and no network.
+
+    ``logged_in``: Anthropic and GitHub Copilot; ``everyone``: every provider in the registry.
+    """
     shutil.rmtree(AGENT.parent.parent, ignore_errors=True)
     store = CredentialStore(AGENT / "oauth.json")
     clock = FakeClock()
-    if logged_in:
+    if logged_in or everyone:
         seed_fake_anthropic(store, expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000)
         seed_fake_copilot(store, expires=clock.ms() + 24 * 60_000)
+    if everyone:
+        for provider_id, fake in FAKE_NEW.items():
+            if provider_id in providers.PROVIDERS:
+                entry = {k: v for k, v in fake.items() if k != "minutes"}
+                expires = entry.pop("expires", clock.ms() + int(fake.get("minutes", 0)) * 60_000)
+                store.put(provider_id, {"type": "oauth", "expires": expires, **entry})
     service = AuthService(store, env={}, clock=clock)
     service.start_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
     service.start_login = still_logins(service)  # type: ignore[method-assign]
@@ -222,10 +260,11 @@ async def confirm_logout(pilot: Any) -> None:
 
 
 def login_at(provider_id: str) -> dict[str, Any]:
+    """The app opened straight at ``provider_id``'s login."""
     return {"start": "login", "provider": provider_id}
 
 
-SHOTS: list[tuple[str, bool, Drive, dict[str, Any]]] = [
+SHOTS: list[tuple[str, bool | str, Drive, dict[str, Any]]] = [
     ("01-status-empty", False, nothing, {}),
     ("02-status-logged-in", True, nothing, {}),
     ("03-provider-select", True, nothing, {"start": "login"}),
@@ -239,17 +278,13 @@ SHOTS: list[tuple[str, bool, Drive, dict[str, Any]]] = [
     ("09-copilot-denied", False, device_denied, {"start": "login", "provider": "github-copilot"}),
     ("10-logout-confirm", True, confirm_logout, {}),
     ("11-help", True, lambda pilot: pilot.press("question_mark"), {}),
-    ("14-codex-browser", False, new_login("browser", "auth"), {"start": "login", "provider": "openai-codex"}),
-    (
-        "15-codex-device",
-        False,
-        new_login("device_code", "device"),
-        {"start": "login", "provider": "openai-codex"},
-    ),
-    ("16-xai-device", False, new_login(None, "device"), {"start": "login", "provider": "xai"}),
-    ("17-kimi-device", False, new_login(None, "device"), {"start": "login", "provider": "kimi-coding"}),
-    ("18-openrouter-login", False, new_login(None, "auth"), {"start": "login", "provider": "openrouter"}),
-    ("19-meta-device", False, new_login(None, "device"), {"start": "login", "provider": "meta"}),
+    ("14-codex-browser", False, new_login("browser", "auth"), login_at("openai-codex")),
+    ("15-codex-device", False, new_login("device_code", "device"), login_at("openai-codex")),
+    ("16-xai-device", False, new_login(None, "device"), login_at("xai")),
+    ("17-kimi-device", False, new_login(None, "device"), login_at("kimi-coding")),
+    ("18-openrouter-login", False, new_login(None, "auth"), login_at("openrouter")),
+    ("19-meta-device", False, new_login(None, "device"), login_at("meta")),
+    ("20-status-all-logged-in", "everyone", nothing, {}),
 ]
 
 
@@ -264,8 +299,8 @@ def shown_secrets(svg: Path) -> list[str]:
     # over spans or lines still counts).
     text = "".join(html.unescape(re.sub(r"<[^>]+>", "", svg.read_text())).split())
     found = []
-    for tokens in (FAKE_ANTHROPIC, FAKE_COPILOT):
-        for secret in tokens.values():
+    for tokens in (FAKE_ANTHROPIC, FAKE_COPILOT, *FAKE_NEW.values()):
+        for secret in (tokens["access"], tokens["refresh"]):
             # Pieces of the token's secret part (public parts such as Copilot's proxy host may show).
             pieces = [secret[i : i + 16] for i in range(len(secret) - 15)]
             if any(piece in text for piece in pieces if "FAKE" in piece):
@@ -288,7 +323,8 @@ async def main(out: Path) -> None:
         if app_args.get("provider", "anthropic") not in providers.PROVIDERS:
             print(f"{name}: skipped ({app_args['provider']} is not in the registry yet)")
             continue
-        svg = await shoot(name, fresh_service(logged_in=logged_in), drive, out, **app_args)
+        service = fresh_service(logged_in=logged_in is True, everyone=logged_in == "everyone")
+        svg = await shoot(name, service, drive, out, **app_args)
         unmasked = shown_secrets(svg)
         if unmasked:
             raise SystemExit(f"{svg.name} shows an unmasked token: {', '.join(unmasked)}")
