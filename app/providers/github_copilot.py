@@ -671,8 +671,8 @@ def saved_tokens(env: Mapping[str, str]) -> list[SavedToken]:
 def _shown_path(path: str, env: Mapping[str, str]) -> str:
     home = env.get("HOME")
     if home and path.startswith(home.rstrip("/") + "/"):
-        return "~/" + path[len(home.rstrip("/")) + 1 :]
-    return path
+        path = "~/" + path[len(home.rstrip("/")) + 1 :]
+    return for_display(path, limit=120)
 
 
 def offers(env: Mapping[str, str], answers: Mapping[str, str]) -> list[tuple[str, str]]:
