@@ -1,5 +1,6 @@
 """The new providers' logins in a real terminal (tmux): Codex by browser (the loopback callback, or
-a pasted redirect when its port is taken) and by device code, and xAI's device login.
+a pasted redirect when its port is taken) and by device code, and every device-only provider
+(xAI, Kimi Code, Meta).
 
 Same harness as :mod:`tests.reliability.test_terminal_e2e`: tmux is the terminal, keys are typed
 with ``send-keys``, the "browser" is this test following the authorization link to pi-tui's
@@ -14,9 +15,10 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.mask import mask
-from app.providers import PROVIDERS
+from app.providers import DEVICE, PROVIDERS
 from tests.fakes.server import FakeProviders
 from tests.reliability.helpers import file_mode, now_ms, read_doc
 from tests.reliability.test_terminal_e2e import PI_TUI, Terminal, link_on_screen, terminal
@@ -24,6 +26,7 @@ from tests.reliability.test_terminal_e2e import PI_TUI, Terminal, link_on_screen
 __all__ = ["terminal"]
 
 CODEX = "openai-codex"
+TALL = 60
 
 
 def start(
@@ -40,6 +43,8 @@ def start(
         }
     )
     terminal.start([str(PI_TUI), *args, "--agent-dir", str(agent_dir)], env)
+    # Tall enough for every provider's card on the status panel.
+    terminal.tmux("resize-window", "-t", "pi", "-y", str(TALL))
 
 
 def choose_provider(terminal: Terminal, provider_id: str) -> None:
@@ -122,12 +127,25 @@ def test_codex_login_by_device_code(terminal: Terminal, fake: FakeProviders, tmp
     assert fake.count("codex.exchange") == 1
 
 
-def test_xai_device_login(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
-    fake.xai.interval = 1
-    fake.xai.min_poll_gap = 0.5
+# Device code is their only method and they ask nothing first (Copilot asks for a host: its own test).
+DEVICE_ONLY = [
+    provider_id
+    for provider_id, info in PROVIDERS.items()
+    if not info.questions and all(method.kind == DEVICE for method in info.methods)
+]
+
+
+@pytest.mark.parametrize("provider_id", DEVICE_ONLY)
+def test_device_only_login(terminal: Terminal, fake: FakeProviders, tmp_path: Path, provider_id: str) -> None:
+    server = fake.provider(provider_id)
+    server.interval = 1  # the app waits this long between polls
+    server.min_poll_gap = 0.5
     agent_dir = tmp_path / "agent"
     start(terminal, fake, agent_dir)
-    choose_provider(terminal, "xai")
-    approve_shown_code(terminal, fake, "xai")
-    entry = finish(terminal, agent_dir, "xai")
-    assert fake.xai.is_access_valid(entry["access"]) and fake.xai.is_refresh_valid(entry["refresh"])
+    choose_provider(terminal, provider_id)
+    approve_shown_code(terminal, fake, provider_id)
+    entry = finish(terminal, agent_dir, provider_id)
+    if provider_id == "meta":  # the stored access is the key minted with the identity token
+        assert server.is_key_valid(entry["access"]) and server.is_access_valid(entry["refresh"])
+    else:
+        assert server.is_access_valid(entry["access"]) and server.is_refresh_valid(entry["refresh"])
