@@ -24,6 +24,8 @@ class ProviderInfo(NamedTuple):
     # Environment variables that can stand in for a stored login, in resolution order.
     env_vars: tuple[str, ...] = ()
     available: bool = True
+    # Those of env_vars that hold an API key rather than an OAuth token (sent differently).
+    api_key_vars: tuple[str, ...] = ()
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -32,6 +34,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
         name="Anthropic (Claude Pro/Max)",
         module="app.oauth.anthropic",
         env_vars=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+        api_key_vars=("ANTHROPIC_API_KEY",),
     ),
     "github-copilot": ProviderInfo(
         id="github-copilot",

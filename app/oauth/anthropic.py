@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -51,7 +51,14 @@ def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, st
         "code_challenge_method": "S256",
         "state": state,
     }
-    return f"{endpoints.anthropic_authorize}?{urlencode(query)}"
+    return with_query(endpoints.anthropic_authorize, query)
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` added to the query it may already have (an override's ``?foo=1``)."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *params.items()])))
 
 
 def parse_pasted(text: str, expected_state: str) -> str:
@@ -202,9 +209,10 @@ async def exchange_code(
         },
     )
     if error == "invalid_grant":
+        # Anthropic says the same for a code that never existed, was used, or expired: don't guess.
         raise LoginInputError(
-            "Anthropic rejected that code: it has expired or was already used. "
-            "Open the link again, authorize, and paste the new code."
+            f"Anthropic did not accept that code ({detail}). Check that you pasted the whole "
+            "code the page showed; if you did, open the link again, authorize, and paste the new one."
         )
     if error:
         raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
@@ -232,6 +240,16 @@ async def refresh(
     return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms, previous=entry)
 
 
+def api_key_headers(key: str) -> dict[str, str]:
+    """Headers for an Anthropic API call made with an API key (``x-api-key``, no OAuth beta)."""
+    return {
+        "x-api-key": key,
+        "anthropic-version": API_VERSION,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+
+
 def api_headers(access: str) -> dict[str, str]:
     """Headers for an Anthropic API call made with an OAuth token."""
     return {
@@ -243,8 +261,14 @@ def api_headers(access: str) -> dict[str, str]:
     }
 
 
-async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
-    """Make one real Messages API call; return a one-line success sentence or raise AuthError."""
+async def test_call(
+    client: httpx.AsyncClient, endpoints: Endpoints, access: str, *, api_key: bool = False
+) -> str:
+    """Make one real Messages API call; return a one-line success sentence or raise AuthError.
+
+    An OAuth token goes as Bearer with Claude Code's headers and system prompt; an API key
+    (``api_key``) the way Anthropic wants one: in ``x-api-key``, nothing else.
+    """
     if not is_token_shaped(access):
         # httpx cannot put such a token in a header; it comes from an edited file or variable.
         raise AuthError(
@@ -257,17 +281,24 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
         "system": [{"type": "text", "text": SYSTEM_PROMPT}],
         "messages": [{"role": "user", "content": "Hi"}],
     }
+    if api_key:
+        del body["system"]
     response = await request_json(
         client,
         "POST",
         f"{endpoints.anthropic_api}/v1/messages",
         what=WHAT,
         json=body,
-        headers=api_headers(access),
+        headers=api_key_headers(access) if api_key else api_headers(access),
     )
     error, description = oauth_error(response.data)
     if response.status >= 400 or error:
         detail = for_display(description or error or "unknown error", limit=200)
+        if response.status in (401, 403) and api_key:
+            raise AuthError(
+                f"Anthropic rejected the API key (HTTP {response.status}: {detail}). An API key "
+                "cannot be refreshed: check it, or replace it with a working one."
+            )
         if response.status in (401, 403):
             raise AuthError(
                 f"Anthropic rejected the token (HTTP {response.status}: {detail}). "
@@ -279,5 +310,10 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
 
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
-    """The provider-module form of :func:`test_call` (the service passes the whole entry)."""
+    """The provider-module form of :func:`test_call` (the service passes the whole entry).
+
+    An API key comes as pi stores one: ``{"type": "api_key", "key": …}``.
+    """
+    if entry.get("type") == "api_key":
+        return await test_call(client, endpoints, str(entry["key"]), api_key=True)
     return await test_call(client, endpoints, entry["access"])

@@ -27,8 +27,9 @@ def normalize_domain(text: str) -> str | None:
     """The GitHub host from what the user typed; None for github.com (or nothing typed).
 
     Accepts a host (``ghe.example.com``), a host with a port, or an http(s) URL on that host;
-    keeps only the lower-cased hostname (IDNA-encoded). Raises LoginInputError with a
-    sentence for anything else, so the screen can ask again.
+    keeps the lower-cased hostname (IDNA-encoded) and the port if one was given
+    (``localhost:8443``). Raises LoginInputError with a sentence for anything else, so the
+    screen can ask again.
     """
     raw = text.strip()
     if not raw:
@@ -41,7 +42,7 @@ def normalize_domain(text: str) -> str | None:
     try:
         parts = urlsplit(raw if has_scheme else f"//{raw}")
         host = parts.hostname or ""
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        port = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
         raise _not_a_host(raw) from None
     if has_scheme and parts.scheme.lower() not in ("http", "https"):
@@ -52,9 +53,9 @@ def normalize_domain(text: str) -> str | None:
     if not host or parts.username is not None or parts.password is not None:
         raise _not_a_host(raw)
     host = _ascii_host(host, raw).rstrip(".")
-    if host == GITHUB_DOMAIN:
+    if host == GITHUB_DOMAIN and port is None:
         return None
-    return host
+    return host if port is None else f"{host}:{port}"
 
 
 def _ascii_host(host: str, raw: str) -> str:

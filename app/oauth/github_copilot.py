@@ -283,9 +283,17 @@ async def poll_token(
 
 
 async def exchange_copilot_token(
-    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    domain: str,
+    github_token: str,
+    *,
+    account: str | None = None,
 ) -> tuple[str, object]:
-    """Trade the GitHub token for a Copilot token; ``(token, expires_at)``. RefreshError on refusal."""
+    """Trade the GitHub token for a Copilot token; ``(token, expires_at)``. RefreshError on refusal.
+
+    ``account`` (the GitHub login, if known) names whose access is missing in that sentence.
+    """
     response = await request_json(
         client,
         "GET",
@@ -298,9 +306,11 @@ async def exchange_copilot_token(
         raise RefreshError("GitHub login revoked or expired: log in again.", revoked=True)
     if response.status in (403, 404):
         detail = data.get("message")
-        shown = f" ({for_display(detail, limit=160)})" if isinstance(detail, str) and detail else ""
+        said = for_display(detail, limit=160).rstrip(". ") if isinstance(detail, str) else ""
+        shown = f" ({server_name(domain)} says: {said})" if said else ""
+        whose = f"The GitHub account @{account}" if account else "This GitHub account"
         raise RefreshError(
-            f"This GitHub account has no Copilot access{shown}. Check the subscription at "
+            f"{whose} has no Copilot access{shown}. Check the subscription at "
             f"https://{domain}/settings/copilot, then log in again.",
             revoked=False,
         )
@@ -419,7 +429,10 @@ async def refresh(
     revoked=False when the account has no Copilot access (403/404). Never deletes anything.
     """
     domain = stored_domain(entry)
-    token, expires_at = await exchange_copilot_token(client, endpoints, domain, str(entry["refresh"]))
+    login = entry.get("login") if isinstance(entry.get("login"), str) else None
+    token, expires_at = await exchange_copilot_token(
+        client, endpoints, domain, str(entry["refresh"]), account=login
+    )
     return build_entry(
         entry, github_token=str(entry["refresh"]), copilot_token=token, expires_at=expires_at, now_ms=now_ms
     )
@@ -573,7 +586,15 @@ class CopilotLogin:
         """Copilot token, account name, model policies, then save. Only the first two can fail."""
         service, endpoints = self.service, self.service.endpoints
         async with service.client() as client:
-            token, expires_at = await exchange_copilot_token(client, endpoints, self.domain, github_token)
+            # The account first, so "no Copilot access" can say whose account it is.
+            try:
+                login = await fetch_login(client, endpoints, self.domain, github_token)
+            except AuthError as exc:
+                log.warning("no account name for the Copilot login: %s", exc)
+                login = None
+            token, expires_at = await exchange_copilot_token(
+                client, endpoints, self.domain, github_token, account=login
+            )
             entry = build_entry(
                 None,
                 github_token=github_token,
@@ -583,11 +604,6 @@ class CopilotLogin:
             )
             if self.enterprise:
                 entry["enterpriseUrl"] = self.domain
-            try:
-                login = await fetch_login(client, endpoints, self.domain, github_token)
-            except AuthError as exc:
-                log.warning("no account name for the Copilot login: %s", exc)
-                login = None
             if login:
                 entry["login"] = login
             await self._enable_models(client, copilot_base(endpoints, entry), token)

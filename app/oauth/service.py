@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import providers
-from app.credentials import AccountStatus, account_label, account_status, ready_token, resolve
+from app.credentials import (
+    API_KEY,
+    AccountStatus,
+    account_label,
+    account_status,
+    fingerprint,
+    ready_token,
+    resolve,
+    state_file,
+)
 from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
+from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
@@ -64,9 +74,14 @@ class AuthService:
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory | None = None,
         poll_scale: float = 1.0,
+        actor: str = BY_APP,
+        state: StateFile | None = None,
     ) -> None:
         self.store = store
         self.env = os.environ if env is None else env
+        # Who this service is, in the token's life ("refreshed by pi-tui token"); see app.state.
+        self.actor = actor
+        self.state = state or state_file(self.env)
         self.endpoints = endpoints or load_endpoints(self.env)
         self.clock = clock
         # Shrinks device-flow waits in tests (which also shrink the fake server's poll gap).
@@ -93,6 +108,7 @@ class AuthService:
             self.env,
             now_ms=self.now_ms(),
             last_error=self._errors.get(provider_id),
+            state=self.state,
         )
 
     def statuses(self) -> list[AccountStatus]:
@@ -152,6 +168,8 @@ class AuthService:
         module = providers.load(provider_id)
         log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
 
+        others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
+
         async def exchange_and_store() -> dict[str, Any]:
             try:
                 async with self.client() as client:
@@ -161,6 +179,7 @@ class AuthService:
                     # pi itself may have rotated the token without our lock: trust the file.
                     latest = tx.get(provider_id)
                     if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                        others.append(latest)
                         return latest
                 raise
             try:
@@ -187,10 +206,22 @@ class AuthService:
             with contextlib.suppress(Exception):
                 await exchange
             raise
-        except (NetworkError, AuthError) as exc:
+        except (NetworkError, AuthError, StoreWriteError) as exc:
             self._errors[provider_id] = str(exc)
+            # Remembered for every pi-tui process: `status` must not promise that a dead login
+            # "will refresh". Tied to this entry, so a later change of it (pi) clears it.
+            failure = {"at": now, "message": str(exc), "dead": bool(getattr(exc, "revoked", False))}
+            self.state.update(self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)})
             raise
         self._errors.pop(provider_id, None)
+        if not others:  # another process's refresh is noticed by `status` as a change of the file
+            self.state.update(
+                self.store.path,
+                provider_id,
+                seen=fingerprint(new),
+                last_refresh={"at": self.now_ms(), "by": self.actor},
+                last_failure=None,
+            )
         log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
 
@@ -200,8 +231,11 @@ class AuthService:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
         token = await self.get_token(provider_id)
         module = providers.load(provider_id)
+        found = resolve(providers.provider(provider_id), self.store, self.env)
         entry = self.store.get(provider_id)
-        if entry is None or entry.get("access") != token:
+        if found.kind == API_KEY and found.token == token:
+            entry = {"type": "api_key", "key": token}  # sent as the provider wants an API key
+        elif entry is None or entry.get("access") != token:
             entry = {"access": token}  # an environment token wins over the stored login
         async with self.client() as client:
             return str(await module.test(client, self.endpoints, entry))
@@ -211,6 +245,7 @@ class AuthService:
         providers.provider(provider_id)
         removed = self.store.delete(provider_id)
         self._errors.pop(provider_id, None)
+        self.state.forget(self.store.path, provider_id)
         log.info("logged out of %s (removed=%s)", provider_id, removed)
         return removed
 
@@ -219,6 +254,14 @@ class AuthService:
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
         self._errors.pop(provider_id, None)
+        self.state.update(
+            self.store.path,
+            provider_id,
+            seen=fingerprint(entry),
+            logged_in_at=self.now_ms(),
+            last_refresh=None,
+            last_failure=None,
+        )
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account_label(entry))

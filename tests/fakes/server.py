@@ -224,11 +224,13 @@ class AnthropicFake:
     """Anthropic's authorize page, token endpoint and Messages API.
 
     Settings: ``expires_in`` (seconds, default 28800), ``email`` (default ``user@example.com``),
-    ``omit_refresh_token`` (refresh answers carry no refresh token; the old one stays valid).
+    ``omit_refresh_token`` (refresh answers carry no refresh token; the old one stays valid),
+    ``api_keys`` (keys the Messages API accepts in ``x-api-key``, without a bearer token).
     """
 
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
+        self.api_keys: set[str] = set()
         self.expires_in: Any = 28800
         self.email = "user@example.com"
         self.omit_refresh_token = False
@@ -425,7 +427,14 @@ class AnthropicFake:
         """``POST /v1/messages``: checks the OAuth headers and the Claude Code system prompt."""
         headers = request.headers
         if "x-api-key" in headers:
-            return _anthropic_error(400, "invalid_request_error", "x-api-key must not be sent")
+            # An API key: alone, in x-api-key, never with a bearer token (the real API refuses both).
+            if "authorization" in headers:
+                return _anthropic_error(400, "invalid_request_error", "send x-api-key or a bearer token, not both")
+            if headers["x-api-key"] not in self.api_keys:
+                return _anthropic_error(401, "authentication_error", "invalid x-api-key")
+            if headers.get("anthropic-version") != ANTHROPIC_VERSION:
+                return _anthropic_error(400, "invalid_request_error", f"anthropic-version must be {ANTHROPIC_VERSION}")
+            return json_reply(200, {"type": "message", "model": field_of(request.data, "model") or "claude-unknown"})
         token = bearer(headers)
         if token is None or not self.is_access_valid(token):
             return _anthropic_error(401, "authentication_error", "invalid bearer token")
