@@ -235,7 +235,9 @@ def account_status(
     )
 
 
-def token_life(store: CredentialStore, provider_id: str, entry: dict[str, Any], state: StateFile) -> dict[str, Any]:
+def token_life(
+    store: CredentialStore, provider_id: str, entry: dict[str, Any], state: StateFile
+) -> dict[str, Any]:
     """What the state file knows about this login, checked against the entry in the file now.
 
     An entry that changed since pi-tui last saw it was written by another process (pi): that
@@ -273,6 +275,41 @@ def _mtime_ms(store: CredentialStore) -> int | None:
         return int(os.stat(store.path).st_mtime * 1000)
     except OSError:
         return None
+
+
+def life_text(status: AccountStatus, now_ms: int) -> str | None:
+    """A token's life in one line: last refresh (when, by whom), next refresh; None if unknown.
+
+    e.g. "last refreshed 12m 03s ago by pi-tui token; next refresh in 7h 48m".
+    """
+    from app.timefmt import duration
+
+    parts = []
+    if status.refreshed_at_ms is not None:
+        by = f" by {status.refreshed_by}" if status.refreshed_by else ""
+        parts.append(f"last refreshed {duration(now_ms - status.refreshed_at_ms)} ago{by}")
+    elif status.logged_in_at_ms is not None:
+        parts.append(f"logged in with pi-tui {duration(now_ms - status.logged_in_at_ms)} ago")
+    if status.state is State.REFRESH_FAILED:
+        pass  # "next refresh" would promise what the failure line says will not happen
+    elif status.next_refresh_ms is not None and status.next_refresh_ms > now_ms:
+        parts.append(f"next refresh in {duration(status.next_refresh_ms - now_ms)}")
+    elif status.next_refresh_ms is not None:
+        parts.append("next refresh due now")
+    return "; ".join(parts) or None
+
+
+def nothing_to_refresh(status: AccountStatus) -> str | None:
+    """Why ``status``'s credential cannot be refreshed (the sentence for "r"); None if it can."""
+    if status.source == STORED:
+        return None
+    if status.source is None:
+        return f"Nothing to refresh for {status.name}: it is not logged in."
+    if status.kind == API_KEY:
+        how = f"it uses an API key (${status.source}), and an API key does not expire"
+    else:
+        how = f"it uses ${status.source}, which pi-tui cannot refresh"
+    return f"Nothing to refresh for {status.name}: {how}."
 
 
 def _api_base(provider_id: str, entry: dict[str, Any], env: Mapping[str, str]) -> str | None:

@@ -211,7 +211,9 @@ class AuthService:
             # Remembered for every pi-tui process: `status` must not promise that a dead login
             # "will refresh". Tied to this entry, so a later change of it (pi) clears it.
             failure = {"at": now, "message": str(exc), "dead": bool(getattr(exc, "revoked", False))}
-            self.state.update(self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)})
+            self.state.update(
+                self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)}
+            )
             raise
         self._errors.pop(provider_id, None)
         if not others:  # another process's refresh is noticed by `status` as a change of the file
