@@ -180,8 +180,9 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         import asyncio
 
         from app.oauth.service import AuthService
+        from app.state import BY_TOKEN
 
-        service = AuthService(store, env=env)
+        service = AuthService(store, env=env, actor=BY_TOKEN)
         refreshed = asyncio.run(service.refresh_locked(tx, info.id, seen=found.entry, force=False))
     print(refreshed["access"])
     return 0

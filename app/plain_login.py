@@ -85,7 +85,10 @@ class PlainLogin:
     async def ask(self, question: str) -> str:
         """``question`` on stderr, the answer from stdin."""
         print(question, end="", file=self.err, flush=True)
-        return await self.reader.readline()
+        answer = await self.reader.readline()
+        if not os.isatty(self.reader.fd):
+            self.say()  # no terminal echoed the Enter: end the question's line ourselves
+        return answer
 
     def show_link(self, url: str) -> None:
         """The link on a line of its own, nothing around it, then whether a browser opened it."""

@@ -663,8 +663,9 @@ class CopilotAuth(httpx.Auth):
     ) -> CopilotAuth:
         """Build one over ``store`` (and ``endpoints``) without an AuthService at hand."""
         from app.oauth.service import AuthService
+        from app.state import BY_LIBRARY
 
-        service = AuthService(store, endpoints=endpoints)
+        service = AuthService(store, endpoints=endpoints, actor=BY_LIBRARY)
         return cls(service, provider_id, initiator=initiator, vision=vision)
 
     def base_url(self) -> str:
