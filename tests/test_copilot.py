@@ -546,7 +546,7 @@ async def test_no_copilot_access_keeps_the_login(
 ) -> None:
     seeded = seed_copilot(fake, service.store, expires=now_ms() - 1)
     fake.copilot.mode = mode
-    with pytest.raises(RefreshError, match="GitHub account.* has no Copilot access") as caught:
+    with pytest.raises(RefreshError, match=r"GitHub account.* has no Copilot access") as caught:
         await service.refresh(PROVIDER)
     assert caught.value.revoked is False
     assert service.store.get(PROVIDER) == seeded

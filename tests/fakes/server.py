@@ -429,12 +429,18 @@ class AnthropicFake:
         if "x-api-key" in headers:
             # An API key: alone, in x-api-key, never with a bearer token (the real API refuses both).
             if "authorization" in headers:
-                return _anthropic_error(400, "invalid_request_error", "send x-api-key or a bearer token, not both")
+                return _anthropic_error(
+                    400, "invalid_request_error", "send x-api-key or a bearer token, not both"
+                )
             if headers["x-api-key"] not in self.api_keys:
                 return _anthropic_error(401, "authentication_error", "invalid x-api-key")
             if headers.get("anthropic-version") != ANTHROPIC_VERSION:
-                return _anthropic_error(400, "invalid_request_error", f"anthropic-version must be {ANTHROPIC_VERSION}")
-            return json_reply(200, {"type": "message", "model": field_of(request.data, "model") or "claude-unknown"})
+                return _anthropic_error(
+                    400, "invalid_request_error", f"anthropic-version must be {ANTHROPIC_VERSION}"
+                )
+            return json_reply(
+                200, {"type": "message", "model": field_of(request.data, "model") or "claude-unknown"}
+            )
         token = bearer(headers)
         if token is None or not self.is_access_valid(token):
             return _anthropic_error(401, "authentication_error", "invalid bearer token")

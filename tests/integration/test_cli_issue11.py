@@ -334,3 +334,14 @@ def test_no_tui_asks_before_replacing_a_login_and_names_it(tmp_path: Path, fake:
         "Replace that login? Add --yes to replace it without a prompt.\n"
     )
     assert store.get("anthropic") == before and fake.count("anthropic.exchange") == 0
+
+
+def test_a_refresh_by_the_library_is_recorded_as_the_library(tmp_path: Path, fake: FakeProviders) -> None:
+    from app.api import get_api_key
+
+    store = make_store(tmp_path)
+    seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)
+    token = get_api_key("anthropic", agent_dir=store.path.parent, env=fake.env())
+    status = AuthService(store, env=fake.env()).status("anthropic")
+    assert fake.anthropic.is_access_valid(token)
+    assert (status.refreshed_by, status.state) == ("pi-tui library", State.LOGGED_IN)

@@ -171,7 +171,9 @@ async def test_code_the_server_rejects_can_be_replaced(service, store, fake, mak
     async with on_login_screen(make_app, service) as (app, pilot):
         login = app.screen.login
         app.post_message(events.Paste(f"not-issued-by-the-server#{login.pkce.state}"))
-        await wait_for_text(pilot, "Anthropic did not accept that code (Invalid or already used authorization code).")
+        await wait_for_text(
+            pilot, "Anthropic did not accept that code (Invalid or already used authorization code)."
+        )
         assert fake.count("anthropic.exchange") == 1
         code, state = fake.anthropic.authorize(login.url)
         app.post_message(events.Paste(f"{code}#{state}"))
