@@ -39,8 +39,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         """Close the dialog with the answer."""
-        self.dismiss(yes)
+        # Once, and only while on top: a queued second key must not close another screen.
+        if self.is_active:
+            self.dismiss(yes)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")

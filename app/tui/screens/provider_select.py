@@ -66,8 +66,14 @@ class ProviderSelectScreen(Screen[str | None]):
 
     def action_cancel(self) -> None:
         """Esc: back without choosing."""
-        self.dismiss(None)
+        self._answer(None)
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self._answer(event.option.id)
+
+    def _answer(self, provider: str | None) -> None:
+        # Only the screen on top answers, and only once: a second Enter already queued for
+        # the option list must not pop the screen that the first one opened.
+        if self.is_active:
+            self.dismiss(provider)
