@@ -8,7 +8,7 @@ import pytest
 from textual import events
 
 from app.oauth.service import AuthService
-from tests.tui.helpers import HOUR_MS, flat, read_doc, screen_text, seed_fake_anthropic, wait_for_screen
+from tests.tui.helpers import HOUR_MS, flat, read_doc, seed_fake_anthropic, wait_for_screen
 
 
 def burst(app: Any, *keys: str) -> None:
