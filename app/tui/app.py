@@ -47,7 +47,7 @@ class PiTuiApp(App[int]):
     TITLE = "pi-tui"
     # Ctrl-C quits, as a terminal user expects, on every screen (Textual only says how to quit).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+c", "quit", "Quit", key_display="^c", show=False, priority=True),
+        Binding("ctrl+c", "quit", "Quit", key_display="^c", tooltip="Leave pi-tui", priority=True),
         Binding("ctrl+q", "quit", "Quit", key_display="^q", show=False, priority=True),
     ]
 
@@ -109,6 +109,11 @@ class PiTuiApp(App[int]):
             and event.key not in TYPE_AHEAD_ALLOWED
         ):
             event.stop()
+            return
+        if isinstance(event, events.Key) and event.key == "escape" and self.screen.query("HelpPanel"):
+            # Textual's keys panel (palette: "Keys") closes with Esc like every other panel here.
+            event.stop()
+            self.action_hide_help_panel()
             return
         await super().on_event(event)
 
@@ -183,7 +188,7 @@ class PiTuiApp(App[int]):
             return
         info = providers.provider(provider)
         if not info.available:
-            self.status_screen.say(f"{info.name} login is not available yet.", error=True)
+            self.status_screen.say(f"{info.name} login is not available yet.", error=True, about=provider)
             return
         if provider == "anthropic":
             from app.tui.screens.anthropic_login import AnthropicLoginScreen
@@ -223,18 +228,19 @@ class PiTuiApp(App[int]):
         info = providers.provider(provider)
         status = self.status_screen
         if not confirmed:
-            status.say("Logout cancelled; nothing was changed.")
+            status.say("Logout cancelled; nothing was changed.", about=provider)
             return
         try:
             removed = self.service.logout(provider)
         except Exception as exc:
-            status.say(describe(exc), error=True)
+            status.say(describe(exc), error=True, about=provider)
             return
-        if removed:
-            status.say(f"Logged out of {info.name}. Its tokens were deleted from {self.service.store.path}.")
-        else:
-            status.say(f"Not logged in to {info.name}; nothing to do.")
         status.reload()
+        if removed:
+            text = f"Logged out of {info.name}. Its tokens were deleted from {self.service.store.path}."
+        else:
+            text = f"Not logged in to {info.name}; nothing to do."
+        status.say(text, about=provider)
 
     # -- help ----------------------------------------------------------------------------
 

@@ -44,9 +44,12 @@ def flat(app: App[Any]) -> str:
 
 
 def card(app: App[Any], provider: str) -> str:
-    """The text of a provider's card on the status screen, one ``label value`` per line."""
-    panel = app.screen_stack[0].query_one(f"#panel-{provider}")
-    return "\n".join(f"{label} {value}".strip() for label, value, _ in panel.rows())
+    """A provider's details as the status screen would show them, one ``label value`` per line."""
+    from app.tui.widgets.account_text import detail_rows
+
+    accounts = app.screen_stack[0].accounts  # type: ignore[attr-defined]
+    status = next(s for s in accounts.statuses if s.provider == provider)
+    return "\n".join(f"{row.label} {row.value}".strip() for row in detail_rows(status, accounts.now_ms))
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10.0) -> None:

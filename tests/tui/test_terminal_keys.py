@@ -6,6 +6,7 @@ delivers them: the app reads them in one go, before the screens they lead to exi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from app.errors import LoginCancelled
@@ -64,10 +65,9 @@ def test_enters_typed_ahead_keep_the_login_and_the_logout_confirmation_open(
 ) -> None:
     seed_fake_anthropic(CredentialStore(tmp_path / "agent" / "oauth.json"), expires=now_ms() + 2 * HOUR_MS)
     agent = start(terminal, fake, tmp_path, wait="ada@example.com")
-    terminal.keys("o")
-    terminal.wait_for("Select provider to logout:")
-    burst(terminal, "Enter", "Enter", "Enter")
+    burst(terminal, "o", "Enter", "Enter")
     terminal.wait_for("Log out of Anthropic (Claude Pro/Max)?")
+    time.sleep(0.5)
     assert "Log out of Anthropic" in terminal.screen()  # still asking
     terminal.keys("n")
     terminal.wait_for("Logout cancelled; nothing was changed.")
@@ -79,6 +79,7 @@ def test_enters_typed_ahead_keep_the_login_and_the_logout_confirmation_open(
     terminal.keys("Enter")
     terminal.wait_for("paste it below")
     burst(terminal, "Enter", "Enter")
+    time.sleep(0.5)
     assert "paste it below" in terminal.screen()
     terminal.keys("C-c")
     terminal.wait_for("EXITED 0")

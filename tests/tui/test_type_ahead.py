@@ -55,9 +55,7 @@ async def test_logout_confirmation_survives_enters_typed_ahead(service, store, m
     seed_fake_anthropic(store, expires=clock.ms() + HOUR_MS)
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("o")
-        await wait_for_screen(pilot, "ProviderSelectScreen")
-        burst(app, "enter", "enter", "y")
+        burst(app, "o", "enter", "enter", "y")
         await wait_for_screen(pilot, "ConfirmScreen")
         await pilot.pause(0.2)
         assert stack(app) == ["StatusScreen", "ConfirmScreen"]
@@ -65,6 +63,22 @@ async def test_logout_confirmation_survives_enters_typed_ahead(service, store, m
         await pilot.press("n")
         await wait_for_screen(pilot, "StatusScreen")
         assert "Logout cancelled; nothing was changed." in flat(app)
+
+
+async def test_logout_select_and_confirmation_survive_enters_typed_ahead(service, store, make_app, clock):
+    seed_fake_anthropic(store, expires=clock.ms() + HOUR_MS)
+    app = make_app(service, start="logout")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "ConfirmScreen")
+        confirm = app.screen
+        burst(app, "escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        confirm.action_answer(True)  # a queued second answer to a dialog already closed
+        await pilot.pause(0.2)
+        assert stack(app) == ["StatusScreen"]
+        assert "anthropic" in read_doc(store)
 
 
 async def test_a_select_screen_answers_once_even_when_asked_twice(service, make_app):

@@ -9,12 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 MORE_KEYS = (
-    ("↑ ↓ / tab", "Select a provider's card"),
+    ("↑ ↓ / j k", "Select a provider"),
+    ("ctrl+c", "Leave pi-tui, from any screen"),
     ("ctrl+p", "Command palette: every action by name"),
     ("esc", "Back, or cancel a login in progress"),
 )
@@ -56,4 +58,4 @@ class HelpScreen(Screen[None]):
             logs = str(self.log_path) if self.log_path else "not written (no log file for this run)"
             yield Static(f"Logs         {logs}", classes="key-line", markup=False)
             yield Static("Tokens are shown masked everywhere, logs included.", classes="para")
-        yield Footer()
+        yield KeyBar()
