@@ -98,8 +98,12 @@ class AccountList(Widget, can_focus=True):
         table = Table.grid(padding=(0, 1), expand=True)
         ratios = {"Provider": 3, "State": 3, "Account": 3, "Expires": 2}
         for title in columns:
-            justify = "right" if title == "Expires" else "left"
-            table.add_column(ratio=ratios[title], no_wrap=True, overflow="ellipsis", justify=justify)
+            table.add_column(
+                ratio=ratios[title],
+                no_wrap=True,
+                overflow="ellipsis",
+                justify="right" if title == "Expires" else "left",
+            )
         table.add_row(*(Text(title, style=header) for title in columns))
         for status in self.statuses:
             style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
