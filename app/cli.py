@@ -111,19 +111,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
-    from app.paths import check_agent_dir, store_path
+    from app.paths import store_path
     from app.store import CredentialStore
 
     override = getattr(args, "agent_dir", None)
     if override is not None and not override.strip():
         # An empty --agent-dir is a mistake (an unset variable in a script), not "the default".
         raise ConfigError("--agent-dir needs a directory; leave the option out to use the default.")
-    path = store_path(override, env)
-    source = "--agent-dir" if override is not None else None
-    if source is None and env.get("PI_CODING_AGENT_DIR"):
-        source = "$PI_CODING_AGENT_DIR"
-    check_agent_dir(path.parent, source)
-    return CredentialStore(path)
+    return CredentialStore(store_path(override, env))
 
 
 def _confirm(question: str) -> bool:

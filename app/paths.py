@@ -21,22 +21,6 @@ def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, 
     return Path(os.path.expanduser(raw))
 
 
-def check_agent_dir(path: Path, source: str | None = None) -> None:
-    """ConfigError unless ``path`` is a directory or can become one (it is created on write).
-
-    A file given as the agent directory (or in its path) is a mistake in the command, not a
-    disk problem, and is said so. ``source`` names where the path came from (``--agent-dir``).
-    """
-    existing = next((p for p in (path, *path.parents) if os.path.lexists(p)), None)
-    if existing is None or existing.is_dir():
-        return
-    from app.errors import ConfigError
-
-    named = f" (from {source})" if source else ""
-    what = "is not a directory" if existing == path else f"cannot be made: {existing} is a file"
-    raise ConfigError(f"{path}{named} {what}. Give pi's agent directory, e.g. ~/.pi/agent.")
-
-
 def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Return the path of pi's credential file, ``<agent dir>/oauth.json``."""
     return agent_dir(override, env) / STORE_NAME

@@ -207,16 +207,17 @@ def test_a_url_override_with_a_space_is_refused(tmp_path: Path) -> None:
 def test_an_agent_dir_that_is_a_file_is_said_to_be_one(tmp_path: Path) -> None:
     a_file = tmp_path / "notes.txt"
     a_file.write_text("hello")
-    for args in (["status"], ["token", "anthropic"]):
+    said = (
+        f"{a_file / 'oauth.json'} cannot be used: {a_file} is a file, not a directory. Point --agent-dir "
+        "(or $PI_CODING_AGENT_DIR) at pi's agent directory, e.g. ~/.pi/agent."
+    )
+    for args in (["token", "anthropic"], ["logout", "anthropic", "--yes"]):
         out = run_cli(*args, "--agent-dir", str(a_file))
-        assert out.returncode == 2, out.stderr
-        assert out.stderr == (
-            f"pi-tui: {a_file} (from --agent-dir) is not a directory. "
-            "Give pi's agent directory, e.g. ~/.pi/agent.\n"
-        )
+        assert (out.returncode, out.stderr) == (3, f"pi-tui: {said}\n")
+    out = run_cli("status", "--agent-dir", str(a_file))
+    assert out.returncode == 3 and said in out.stdout and "check the disk" not in out.stdout
     out = run_cli("status", env={"PI_CODING_AGENT_DIR": str(a_file / "agent")})
-    assert out.returncode == 2 and f"cannot be made: {a_file} is a file" in out.stderr
-    assert "check the disk" not in out.stderr
+    assert f"{a_file} is a file, not a directory" in out.stdout and "check the disk" not in out.stdout
 
 
 def test_an_empty_agent_dir_is_an_error_not_the_default(tmp_path: Path) -> None:
