@@ -299,19 +299,6 @@ def life_text(status: AccountStatus, now_ms: int) -> str | None:
     return "; ".join(parts) or None
 
 
-def nothing_to_refresh(status: AccountStatus) -> str | None:
-    """Why ``status``'s credential cannot be refreshed (the sentence for "r"); None if it can."""
-    if status.source == STORED:
-        return None
-    if status.source is None:
-        return f"Nothing to refresh for {status.name}: it is not logged in."
-    if status.kind == API_KEY:
-        how = f"it uses an API key (${status.source}), and an API key does not expire"
-    else:
-        how = f"it uses ${status.source}, which pi-tui cannot refresh"
-    return f"Nothing to refresh for {status.name}: {how}."
-
-
 def _api_base(provider_id: str, entry: dict[str, Any], env: Mapping[str, str]) -> str | None:
     if provider_id != "github-copilot":
         return None

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.credentials import State, nothing_to_refresh
+from app.credentials import State
 from app.errors import AuthError, LoginInputError
 from app.oauth.anthropic import authorize_url
 from app.oauth.endpoints import load_endpoints
@@ -135,8 +135,19 @@ async def test_an_api_key_is_tested_with_x_api_key(tmp_path: Path, fake: FakePro
     assert "anthropic-beta" not in request.headers
     status = service.status("anthropic")
     assert status.kind == "api_key" and status.state is State.LOGGED_IN
-    refusal = nothing_to_refresh(status)
-    assert refusal is not None and "an API key does not expire" in refusal
+
+
+async def test_r_on_an_api_key_says_it_does_not_expire(
+    tmp_path: Path, fake: FakeProviders, make_app: Any
+) -> None:
+    from tests.tui.helpers import flat, wait_for_text
+
+    service = AuthService(make_store(tmp_path), env=fake.env() | {"ANTHROPIC_API_KEY": API_KEY})
+    app = make_app(service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("r")
+        await wait_for_text(pilot, "it uses an API key ($ANTHROPIC_API_KEY)")
+        assert "press r to refresh" not in flat(app).lower()
 
 
 async def test_a_rejected_api_key_does_not_say_refresh(tmp_path: Path, fake: FakeProviders) -> None:
