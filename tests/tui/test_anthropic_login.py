@@ -222,7 +222,7 @@ async def test_a_token_pasted_by_mistake_is_masked_in_the_field(service, store, 
     token = "sk-ant-oat01-" + "Q" * 80 + "Zz99"
     async with on_login_screen(make_app, service) as (app, pilot):
         app.post_message(events.Paste(token))
-        await wait_for_text(pilot, "Anthropic rejected that code")
+        await wait_for_text(pilot, "Anthropic did not accept that code")
         assert app.screen.query_one("#code").value == "sk-ant-oat01-…Zz99"
         assert "QQQQQQQQ" not in screen_text(app)
 
