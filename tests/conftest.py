@@ -38,11 +38,19 @@ def store(tmp_path: Path) -> CredentialStore:
 
 @pytest.fixture
 def fixed_store() -> Iterator[CredentialStore]:
-    """An empty store at a fixed path, for screens that show the path (snapshots)."""
+    """An empty store at a fixed path, for screens that show the path (snapshots).
+
+    The path is the same for every run on the machine, so a test holds a lock on it for its
+    whole length: two suites running at once take turns instead of deleting each other's file.
+    """
+    import fcntl
+
     root = Path("/tmp/pi-tui-tests")
-    shutil.rmtree(root, ignore_errors=True)
-    yield CredentialStore(root / "agent" / "oauth.json", lock_timeout=5.0)
-    shutil.rmtree(root, ignore_errors=True)
+    with open("/tmp/pi-tui-tests.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(root, ignore_errors=True)
+        yield CredentialStore(root / "agent" / "oauth.json", lock_timeout=5.0)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -46,8 +48,13 @@ class HelpScreen(Screen[None]):
         yield TitleBar()
         with VerticalScroll(id="help-body"):
             yield Static("Keys", classes="title")
+            # A grid, so a description that wraps on a narrow terminal stays in its column.
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column()
             for key, what in keys():
-                yield Static(f"{key:<11} {what}", classes="key-line", markup=False)
+                grid.add_row(Text(key), Text(what))
+            yield Static(grid, classes="key-line", id="keys")
             yield Static(
                 "Logging in to Anthropic: the link is copied for you; authorize in the browser, "
                 "then paste the code it shows (or let this machine's browser finish by itself).",

@@ -95,25 +95,32 @@ class AccountList(Widget, can_focus=True):
         header = self.get_component_rich_style("account-list--header", partial=True)
         cursor = self.get_component_rich_style("account-list--cursor", partial=True)
         columns = self.columns(self.content_region.width or self.size.width)
+        rows = [self._cells(status) for status in self.statuses]
         table = Table.grid(padding=(0, 1), expand=True)
-        ratios = {"Provider": 3, "State": 3, "Account": 3, "Expires": 2}
+        # Widths from the content, so names and states are not cut while there is room; the
+        # account (or, when narrow, the name) takes what is left and is the one cut.
+        flexible = "Account" if "Account" in columns else "Provider"
         for title in columns:
+            widest = max([len(title), *(row[title].cell_len for row in rows)])
             table.add_column(
-                ratio=ratios[title],
+                width=None if title == flexible else widest,
+                ratio=1 if title == flexible else None,
                 no_wrap=True,
                 overflow="ellipsis",
                 justify="right" if title == "Expires" else "left",
             )
         table.add_row(*(Text(title, style=header) for title in columns))
-        for status in self.statuses:
-            style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
-            marker = "▸ " if status.provider == self.selected else "  "
-            cells = {
-                "Provider": Text(marker + status.name),
-                "State": Text(state_text(status), style=style),
-                "Account": Text(status.account or ""),
-                "Expires": Text(expiry_short(status, self.now_ms)),
-            }
+        for status, cells in zip(self.statuses, rows, strict=True):
             row_style = cursor if status.provider == self.selected and self.has_focus else None
             table.add_row(*(cells[title] for title in columns), style=row_style)
         return table
+
+    def _cells(self, status: AccountStatus) -> dict[str, Text]:
+        style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
+        marker = "▸ " if status.provider == self.selected else "  "
+        return {
+            "Provider": Text(marker + status.name),
+            "State": Text(state_text(status, short=True), style=style),
+            "Account": Text(status.account or ""),
+            "Expires": Text(expiry_short(status, self.now_ms)),
+        }

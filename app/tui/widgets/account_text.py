@@ -42,12 +42,17 @@ def is_api_key(status: AccountStatus) -> bool:
     return kind_of(status) == API_KEY
 
 
-def state_text(status: AccountStatus) -> str:
-    """``● logged in``, ``● API key``… — what the credential is, not only whether there is one."""
+def state_text(status: AccountStatus, *, short: bool = False) -> str:
+    """``● logged in``, ``● API key``… — what the credential is, not only whether there is one.
+
+    ``short`` words a due login ``refresh due`` for the list's narrow column.
+    """
     if not status.available:
         return "● not yet available"
     if status.source is not None and status.source != STORED:
         return "● API key" if is_api_key(status) else "● OAuth token"
+    if short and status.state is State.DUE:
+        return "● refresh due"
     return f"● {status.state.value}"
 
 
@@ -60,25 +65,33 @@ def source_text(status: AccountStatus) -> str | None:
     """Where the credential comes from and what it is."""
     if status.source is None:
         return None
-    if status.source == STORED:
-        text = f"stored login ({status.source}), OAuth"
-    elif is_api_key(status):
-        text = f"${status.source}, an API key (not a login)"
+    if is_api_key(status):
+        what = "an API key (not a login)" if status.source != STORED else "an API key"
     else:
-        text = f"${status.source}, an OAuth token"
+        what = "an OAuth login" if status.source == STORED else "an OAuth token"
+    where = status.source if status.source == STORED else f"${status.source}"
+    text = f"{where}, {what}"
     if status.shadowed:
         text += f"; also set, not used: {', '.join(status.shadowed)}"
     return text
 
 
 def expiry_short(status: AccountStatus, now_ms: int) -> str:
-    """The list's expiry column: ``7h 55m``, ``expired 3m ago``, ``no expiry`` or blank."""
+    """The list's expiry column: ``7h 55m``, ``3m 10s ago``, ``never`` or blank."""
     if status.source is None:
         return ""
     if status.expires_ms is None:
-        return "no expiry"
+        return "never" if status.source == STORED else ""
     left = status.expires_ms - now_ms
-    return duration(left) if left > 0 else f"expired {duration(-left)} ago"
+    return duration(left) if left > 0 else f"{duration(-left)} ago"
+
+
+def expiry_text(status: AccountStatus, now_ms: int) -> str:
+    """The details' expiry line."""
+    if status.expires_ms is None:
+        # A stored credential without an expiry never expires; a variable's token may, unseen.
+        return "does not expire" if status.source == STORED else "not known (set in the environment)"
+    return expiry(status.expires_ms, now_ms)
 
 
 def ago(at_ms: int, now_ms: int) -> str:
@@ -128,7 +141,7 @@ def detail_rows(status: AccountStatus, now_ms: int) -> list[Row]:
     if source:
         rows.append(Row("Source", source))
     if status.source is not None and (status.expires_ms is not None or not is_api_key(status)):
-        rows.append(Row("Expiry", expiry(status.expires_ms, now_ms)))
+        rows.append(Row("Expiry", expiry_text(status, now_ms)))
     rows += provider_rows(status)
     if status.masked_token:
         rows.append(Row("Key" if is_api_key(status) else "Token", status.masked_token))
