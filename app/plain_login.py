@@ -121,7 +121,15 @@ class PlainLogin:
                     self.say()
                     return callback.result()  # the browser on this machine came back
                 try:
-                    return await login.submit(paste.result())
+                    pasted = paste.result()
+                except Cancelled:
+                    if callback is None:
+                        raise
+                    # No more input (`< /dev/null`), but the browser here may still answer.
+                    self.say("No code on stdin; waiting for the browser (Ctrl-C to cancel)…")
+                    return await callback
+                try:
+                    return await login.submit(pasted)
                 except LoginInputError as exc:
                     self.say(str(exc))  # the same link still works: ask again
         finally:

@@ -250,10 +250,10 @@ def test_no_terminal_says_it_once_and_points_at_no_tui(tmp_path: Path) -> None:
 
 
 def start_plain_login(
-    agent_dir: Path, fake: FakeProviders, provider: str, *extra: str
+    agent_dir: Path, fake: FakeProviders, provider: str, *extra: str, port: str = "off"
 ) -> subprocess.Popen[str]:
     env = fake.env() | {
-        "PI_TUI_CALLBACK_PORT": "off",
+        "PI_TUI_CALLBACK_PORT": port,
         "BROWSER": "true",
         "PI_TUI_LOG_DIR": str(agent_dir.parent / "logs"),
     }
@@ -357,3 +357,13 @@ def test_a_refresh_by_the_library_is_recorded_as_the_library(tmp_path: Path, fak
     status = AuthService(store, env=fake.env()).status("anthropic")
     assert fake.anthropic.is_access_valid(token)
     assert (status.refreshed_by, status.state) == ("pi-tui library", State.LOGGED_IN)
+
+
+def test_no_tui_login_completes_by_the_browser_on_this_machine(tmp_path: Path, fake: FakeProviders) -> None:
+    proc = start_plain_login(tmp_path / "agent", fake, "anthropic", port="0")
+    url = read_until(proc, lambda line: line.startswith("http"))
+    httpx.get(url, follow_redirects=True, timeout=30)  # the browser: authorize, then the redirect
+    _out, err = proc.communicate(timeout=60)  # stdin still open: the listener finished the login
+    assert proc.returncode == 0, err
+    assert "Logged in to Anthropic (Claude Pro/Max)." in err
+    assert fake.anthropic.is_access_valid(read_doc(make_store(tmp_path))["anthropic"]["access"])
