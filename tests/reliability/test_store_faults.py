@@ -370,7 +370,7 @@ async def test_full_screen_app_shows_the_store_problem_and_survives_every_key(
     async with app.run_test(size=(100, 40)) as pilot:
         shown = " ".join(card(app, "anthropic").split())
         assert "State ● store unreadable" in shown
-        assert f"Error {sentence(case, path)}" in shown
+        assert f"Last error {sentence(case, path)}" in shown
         assert "Nothing is logged in yet" not in flat(app)
         for key in ("r", "t", "o", "question_mark", "escape"):
             await pilot.press(key)

@@ -12,13 +12,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from app.credentials import AccountStatus
+from app.credentials import AccountStatus, State
 from app.tui.widgets.account_text import expiry_short, state_style, state_text
 
 
 def ordered(statuses: list[AccountStatus]) -> list[AccountStatus]:
-    """Providers with a credential first, each group in registry order."""
-    return sorted(statuses, key=lambda status: status.source is None)
+    """Providers with a credential (or a store that cannot be read) first, each in registry order."""
+    return sorted(statuses, key=lambda s: s.source is None and s.state is not State.UNREADABLE)
 
 
 class AccountList(Widget, can_focus=True):
