@@ -72,6 +72,16 @@ async def test_seven_providers_one_line_each_logged_in_first_at_80x24(make_app, 
         assert "l Log in" in key_bar(app) and "q/^c Quit" in key_bar(app)
 
 
+async def test_a_store_that_cannot_be_read_is_listed_with_the_logins(make_app, store, clock):
+    statuses = [account(p) for p, _ in SEVEN]
+    statuses[3] = account("xai", state=State.LOGGED_IN, source=STORED, expires_ms=clock.ms() + HOUR_MS)
+    statuses[4] = account("kimi-coding", state=State.UNREADABLE, last_error="The store cannot be read.")
+    app = make_app(FixedStatuses(statuses, clock=clock, store_path=store.path))
+    async with app.run_test(size=(80, 24)):
+        order = [s.provider for s in app.screen.accounts.statuses]
+        assert order[:3] == ["xai", "kimi-coding", "anthropic"]
+
+
 async def test_j_and_k_select_and_the_details_follow(make_app, store, clock):
     app = make_app(seven(clock, store, ()))
     async with app.run_test(size=(80, 24)) as pilot:
