@@ -1,7 +1,7 @@
 """The library face of pi-tui: a valid token for other Python code.
 
-``get_api_key("anthropic")`` follows the resolution order (stored login, refreshed under the
-store lock when due → ``ANTHROPIC_OAUTH_TOKEN`` → ``ANTHROPIC_API_KEY``); ``get_credential``
+``get_api_key(provider_id)`` follows the resolution order (stored login, refreshed under the
+store lock when due → the provider's environment variables); ``get_credential``
 also says which source won and which ones it shadows.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from app.credentials import ready_token, resolve
-from app.oauth.expiry import current_ms
+from app.expiry import current_ms
 from app.paths import store_path
 from app.providers import provider
 from app.store import CredentialStore
@@ -46,7 +46,7 @@ async def aget_credential(
     found = resolve(info, store, env)
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:
-        from app.oauth.service import AuthService
+        from app.service import AuthService
         from app.state import BY_LIBRARY
 
         token = await AuthService(store, env=env, actor=BY_LIBRARY).get_token(info.id)
@@ -61,7 +61,7 @@ def get_credential(
     env: Mapping[str, str] | None = None,
 ) -> Credential:
     """Blocking form of :func:`aget_credential`; safe to call from inside a running event loop."""
-    return _run(aget_credential(provider_id, agent_dir=agent_dir, env=env))
+    return run_blocking(aget_credential(provider_id, agent_dir=agent_dir, env=env))
 
 
 def get_api_key(
@@ -70,11 +70,12 @@ def get_api_key(
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """A valid token for ``provider_id`` ("anthropic" or "github-copilot"), refreshed if due."""
+    """A valid token for ``provider_id`` (a registry id), refreshed if due."""
     return get_credential(provider_id, agent_dir=agent_dir, env=env).token
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion; inside a running event loop, on a private loop in a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

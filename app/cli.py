@@ -40,6 +40,12 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=max(width - 2, 40))
 
 
+def _provider_ids() -> str:
+    from app.providers import PROVIDERS
+
+    return " or ".join(PROVIDERS) if len(PROVIDERS) < 3 else ", ".join(PROVIDERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--agent-dir`` is accepted before or after the command."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
@@ -51,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="pi-tui",
-        description="Log in to Claude Pro/Max and GitHub Copilot for the pi coding agent.",
+        description="Log in to AI subscriptions with OAuth for the pi coding agent.",
         parents=[common],
         formatter_class=_Formatter,
     )
@@ -62,22 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, parents=[common], help=summary, formatter_class=_Formatter)
 
     login = command("login", "open the app at the login flow")
-    login.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    login.add_argument("provider", nargs="?", help=_provider_ids())
     login.add_argument(
         "--no-tui",
         action="store_true",
         help="log in with plain lines: the link on stderr, the code read from stdin",
     )
     login.add_argument(
+        "--method", metavar="ID", help="the login method (with --no-tui; default: the usual one here)"
+    )
+    login.add_argument(
         "--yes", "-y", action="store_true", help="replace an existing login without asking (with --no-tui)"
     )
     logout = command("logout", "remove a stored login")
-    logout.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     status = command("status", "show where each login stands")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
-    token.add_argument("provider", help="anthropic or github-copilot")
+    token.add_argument("provider", help=_provider_ids())
     return parser
 
 
@@ -87,9 +96,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = build_parser().parse_args(argv)
     try:
         if any(name.startswith("PI_TUI_") for name in env):
-            from app.oauth.endpoints import load_endpoints
+            from app.endpoints import check_overrides
 
-            load_endpoints(env)  # a bad override is a start-up error, whatever the command
+            check_overrides(env)  # a bad override is a start-up error, whatever the command
         handler = _COMMANDS.get(args.command or "", _run_app)
         return handler(args, env)
     except PiTuiError as exc:
@@ -136,13 +145,13 @@ def _provider(name: str | None) -> ProviderInfo:
     from app.providers import provider
 
     if name is None:
-        raise ConfigError("Name a provider: anthropic or github-copilot.")
+        raise ConfigError(f"Name a provider: {_provider_ids()}.")
     return provider(name.strip().lower())
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import ready_token, resolve
-    from app.oauth.expiry import current_ms, is_due
+    from app.expiry import current_ms, is_due
 
     info = _provider(args.provider)
     store = _store(args, env)
@@ -174,7 +183,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 0
         import asyncio
 
-        from app.oauth.service import AuthService
+        from app.service import AuthService
         from app.state import BY_TOKEN
 
         service = AuthService(store, env=env, actor=BY_TOKEN)
@@ -187,7 +196,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import API_KEY, State, all_statuses
 
     store = _store(args, env)
-    from app.oauth.expiry import current_ms
+    from app.expiry import current_ms
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
@@ -203,7 +212,8 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             line = f"{s.name}: {s.state.value}"
             if s.source:
                 details = [f"via {s.source}"] + (["API key"] if s.kind == API_KEY else [])
-                details += [x for x in (s.account, s.enterprise) if x]
+                details += [s.account] if s.account else []
+                details += [f"{label}: {value}" for label, value in s.rows]
                 if s.expires_ms is not None:
                     details.append(expiry(s.expires_ms, now_ms))
                 details.append(f"token {s.masked_token}")
@@ -236,7 +246,7 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise ConfigError(f"Add --yes to log out of {provider_id} without a prompt.")
         if not _confirm(f"Log out of {provider_id} and delete its stored tokens? [y/N] "):
             raise Cancelled("Cancelled; nothing was changed.")
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
     AuthService(store, env=env).logout(provider_id)
     print(f"Logged out of {provider_id}. Removed its entry from {store.path}")
@@ -262,13 +272,13 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
 
     from app.credentials import account_label
     from app.logs import setup_logging
-    from app.oauth.service import AuthService
     from app.opener import open_url
     from app.plain_login import LineReader, PlainLogin
+    from app.service import AuthService
 
     info = _provider(provider_id)
-    if not info.available:
-        raise ConfigError(f"{info.name} login is not available yet.")
+    if args.method:
+        info.method(args.method)  # an unknown method is a sentence before anything else
     store = _store(args, env)
     existing = store.get(provider_id)
     if existing is not None and not args.yes:
@@ -288,7 +298,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         opener=lambda url: open_url(url, env=env),
     )
     try:
-        result = asyncio.run(plain.run(provider_id))
+        result = asyncio.run(plain.run(provider_id, args.method))
     except KeyboardInterrupt:
         print(file=sys.stderr)
         raise Cancelled("Login cancelled; nothing was changed.") from None

@@ -1,8 +1,8 @@
 """Which credential wins for a provider, and where each provider stands.
 
-Resolution order for ``anthropic``: stored OAuth login → ``ANTHROPIC_OAUTH_TOKEN`` →
-``ANTHROPIC_API_KEY``. ``github-copilot``: the stored login only. Nothing here makes a
-network request or imports httpx; refreshing is :class:`app.oauth.service.AuthService`'s job.
+Resolution order: the stored login, then the provider's environment variables in the
+registry's order. Nothing here makes a network request or imports httpx; refreshing is
+:class:`app.service.AuthService`'s job. Provider-specific rows come from the provider module.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from app.errors import NotLoggedIn, PiTuiError, StoreError
+from app.expiry import current_ms, is_due, refresh_due_ms
 from app.mask import mask
-from app.oauth.expiry import current_ms, is_due, refresh_due_ms
 from app.providers import PROVIDERS, ProviderInfo, login_hint
 from app.state import BY_OTHER, StateFile
 from app.store import CredentialStore
@@ -125,7 +125,7 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
 
 
 def account_label(entry: dict[str, Any]) -> str | None:
-    """The account to show for a stored login: its email, or ``@login`` for GitHub."""
+    """The account to show for a stored login: its email, or ``@login``."""
     if isinstance(entry.get("email"), str):
         return str(entry["email"])
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
@@ -141,11 +141,8 @@ class AccountStatus(NamedTuple):
     shadowed: tuple[str, ...] = ()
     account: str | None = None
     expires_ms: int | None = None
-    enterprise: str | None = None
-    api_base: str | None = None
     masked_token: str | None = None
     last_error: str | None = None
-    available: bool = True
     # What the credential is: "oauth" (a login or an OAuth token) or "api_key"; None if none.
     kind: str | None = None
     # A token's life, from pi-tui's state file (epoch ms; None when not known).
@@ -157,6 +154,8 @@ class AccountStatus(NamedTuple):
     next_refresh_ms: int | None = None
     # When ``last_error`` happened, if it is a remembered refresh failure.
     failed_at_ms: int | None = None
+    # The provider's own label/value rows (e.g. Enterprise host, API base), from its module.
+    rows: tuple[tuple[str, str], ...] = ()
 
     def to_json(self, *, now_ms: int) -> dict[str, Any]:
         """The ``pi-tui status --json`` form: ``state`` is a stable word, ``state_text`` its sentence."""
@@ -173,8 +172,7 @@ class AccountStatus(NamedTuple):
             "expires_in_seconds": None
             if self.expires_ms is None
             else max(0, (self.expires_ms - now_ms) // 1000),
-            "enterprise": self.enterprise,
-            "api_base": self.api_base,
+            "details": dict(self.rows),
             "token": self.masked_token,
             "error": self.last_error,
             "error_at": self.failed_at_ms,
@@ -201,7 +199,7 @@ def account_status(
     "will refresh".
     """
     found = resolve(provider, store, env)
-    base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN, available=provider.available)
+    base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN)
     if found.source is None:
         kind = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
         return base._replace(state=kind, last_error=found.error or last_error)
@@ -227,8 +225,7 @@ def account_status(
         state=now_state,
         account=account_label(entry),
         expires_ms=int(entry["expires"]),
-        enterprise=entry.get("enterpriseUrl") if isinstance(entry.get("enterpriseUrl"), str) else None,
-        api_base=_api_base(provider.id, entry, env),
+        rows=provider_rows(provider, entry, env),
         next_refresh_ms=refresh_due_ms(entry),
         **life,
         **fields,
@@ -299,12 +296,14 @@ def life_text(status: AccountStatus, now_ms: int) -> str | None:
     return "; ".join(parts) or None
 
 
-def _api_base(provider_id: str, entry: dict[str, Any], env: Mapping[str, str]) -> str | None:
-    if provider_id != "github-copilot":
-        return None
-    from app.oauth.copilot_urls import api_base_url  # no httpx there
+def provider_rows(
+    provider: ProviderInfo, entry: dict[str, Any], env: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The provider module's label/value rows for a stored login (its module is light: no httpx)."""
+    from app.providers import load
 
-    return api_base_url(entry.get("access", ""), entry.get("enterpriseUrl"), env=env)
+    module = load(provider.id)
+    return tuple(module.status_rows(module.endpoints(env), entry))
 
 
 def all_statuses(

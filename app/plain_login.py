@@ -2,9 +2,8 @@
 
 For SSH without a full screen, and for scripts: the link (or the device code and its page)
 goes to stderr and to ``$BROWSER``, the answers (a question's, the pasted code) are read from
-stdin one line each, and the checks and sentences are the login objects' own. Only their
-public attributes are used (``url``, ``listening``, ``wait_for_callback``, ``submit``,
-``user_code``, ``verification_uri``, ``poll``, ``aclose``), so moving to generic flows is easy.
+stdin one line each, and the checks and sentences are the flows' own. Any provider, either
+flow kind: it goes through :meth:`AuthService.start_login` and names no provider.
 """
 
 from __future__ import annotations
@@ -15,11 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from app.errors import Cancelled, LoginInputError
-from app.providers import provider
+from app.providers import Method, ProviderInfo, Question, provider
 
 if TYPE_CHECKING:
-    from app.oauth.service import AuthService, LoginResult
+    from app.flows.auth_code import AuthCodeLogin
+    from app.flows.device import DeviceLogin
     from app.opener import Opened
+    from app.service import AuthService, LoginResult
 
 Opener = Callable[[str], "Opened"]
 
@@ -97,19 +98,62 @@ class PlainLogin:
         self.say()
         self.say(self.opener(url).message)
 
-    async def run(self, provider_id: str) -> LoginResult:
-        """Log in to ``provider_id`` (a provider with a login here: anthropic, github-copilot)."""
-        if provider_id == "anthropic":
-            return await self.anthropic()
-        return await self.copilot()
-
-    async def anthropic(self) -> LoginResult:
-        """Authorization code: the link, then the browser's redirect or a pasted code."""
-        login = await self.service.start_anthropic_login()
+    async def run(self, provider_id: str, method_id: str | None = None) -> LoginResult:
+        """Log in to ``provider_id``: its questions, its method (``method_id`` or a choice), its flow."""
+        info = provider(provider_id)
+        answers = {question.id: await self.answer(provider_id, question) for question in info.questions}
+        method = info.method(method_id) if method_id else await self.choose_method(provider_id)
+        login = await self.service.start_login(provider_id, method.id, answers)
         try:
-            self.say(f"To log in to {provider('anthropic').name}, open this link and authorize:")
-            self.show_link(login.url)
-            callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
+            if login.kind == "device":
+                return await self.device(login)
+            return await self.auth_code(login)
+        finally:
+            await login.aclose()
+
+    async def answer(self, provider_id: str, question: Question) -> str:
+        """Ask one of the provider's questions until the answer passes its check."""
+        while True:
+            text = await self.ask(f"{question.prompt} ")
+            try:
+                return self.service.check_answer(provider_id, question.id, text)
+            except LoginInputError as exc:
+                self.say(str(exc))  # e.g. a host that is not one: ask again
+
+    async def choose_method(self, provider_id: str) -> Method:
+        """The usual method here, or the user's pick when there is a choice and a terminal to ask on."""
+        info = provider(provider_id)
+        default = self.service.default_method(provider_id)
+        if len(info.methods) == 1:
+            return default
+        if not os.isatty(self.reader.fd):
+            # A script's stdin holds the code, not a menu answer: take the usual one and say so.
+            self.say(
+                f"Login method: {default.label} (--method {default.id}; other: {_others(info, default)})."
+            )
+            return default
+        self.say(f"How do you want to log in to {info.name}?")
+        for number, method in enumerate(info.methods, 1):
+            mark = "  (default)" if method == default else ""
+            self.say(f"  {number}. {method.label}{mark}")
+        while True:
+            text = (await self.ask(f"Choose 1-{len(info.methods)} (Enter for the default): ")).strip()
+            if not text:
+                return default
+            if text.isdigit() and 1 <= int(text) <= len(info.methods):
+                return info.methods[int(text) - 1]
+            match = [m for m in info.methods if m.id == text]
+            if match:
+                return match[0]
+            self.say(f"Type a number from 1 to {len(info.methods)}, or press Enter for the default.")
+
+    async def auth_code(self, login: AuthCodeLogin[LoginResult]) -> LoginResult:
+        """Authorization code: the link, then the browser's redirect or a pasted code."""
+        self.say(f"{login.title}.")
+        self.say(login.instructions)
+        self.show_link(login.url)
+        callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
+        try:
             while True:
                 paste = asyncio.ensure_future(
                     self.ask("Paste the code the page shows (or the whole redirect URL), then Enter: ")
@@ -133,24 +177,22 @@ class PlainLogin:
                 except LoginInputError as exc:
                     self.say(str(exc))  # the same link still works: ask again
         finally:
-            await login.aclose()
+            if callback is not None and not callback.done():
+                callback.cancel()
 
-    async def copilot(self) -> LoginResult:
-        """Device code: the question (Enterprise host), the code and its page, then polling."""
-        while True:
-            host = await self.ask("GitHub Enterprise URL/domain (blank for github.com): ")
-            try:
-                login = await self.service.start_copilot_login(host.strip() or None)
-                break
-            except LoginInputError as exc:
-                self.say(str(exc))  # a host that is not one: ask again
-        try:
-            self.say(f"Open this page and enter the code {login.user_code}:")
-            self.show_link(login.verification_uri)
-            self.say("Waiting for you to approve (Ctrl-C to cancel)…")
-            async for event in login.poll():
-                if event.result is not None:
-                    return event.result
-            raise AssertionError("the poll ended without a result")  # poll raises or yields done
-        finally:
-            await login.aclose()
+    async def device(self, login: DeviceLogin[LoginResult]) -> LoginResult:
+        """Device code: the code and its page, then polling until approved."""
+        self.say(f"{login.title}.")
+        self.say(f"Open this page and enter the code {login.user_code}:")
+        self.show_link(login.verification_uri)
+        self.say("Waiting for you to approve (Ctrl-C to cancel)…")
+        async for event in login.poll():
+            if event.result is not None:
+                for line in login.details:
+                    self.say(line)
+                return event.result
+        raise AssertionError("the poll ended without a result")  # poll raises or yields done
+
+
+def _others(info: ProviderInfo, default: Method) -> str:
+    return ", ".join(m.id for m in info.methods if m != default)

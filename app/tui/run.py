@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from app import providers
 from app.errors import LoginCancelled, StoreError
 from app.logs import setup_logging
-from app.oauth.service import AuthService
+from app.service import AuthService
 
 if TYPE_CHECKING:
+    from app.cli import Start
     from app.store import CredentialStore
-    from app.tui.app import Start
 
 
 def run_app(

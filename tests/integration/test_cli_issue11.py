@@ -16,9 +16,8 @@ import pytest
 
 from app.credentials import State
 from app.errors import AuthError, LoginInputError
-from app.oauth.anthropic import authorize_url
-from app.oauth.endpoints import load_endpoints
-from app.oauth.service import AuthService
+from app.providers.anthropic import authorize_url, endpoints
+from app.service import AuthService
 from app.state import BY_OTHER, BY_TOKEN
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
@@ -173,7 +172,7 @@ def test_status_names_an_api_key(tmp_path: Path) -> None:
 
 async def test_a_code_that_is_not_one_is_not_called_expired(tmp_path: Path, fake: FakeProviders) -> None:
     service = AuthService(make_store(tmp_path), env=fake.env())
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     try:
         with pytest.raises(LoginInputError) as caught:
             await login.submit("abc")
@@ -190,7 +189,7 @@ async def test_a_denial_in_the_browser_does_not_send_the_user_back_to_the_spent_
     tmp_path: Path, fake: FakeProviders
 ) -> None:
     service = AuthService(make_store(tmp_path), env=fake.env() | {"PI_TUI_CALLBACK_PORT": "0"})
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     fake.anthropic.deny_next_authorize()
     async with httpx.AsyncClient(follow_redirects=True) as browser:
@@ -202,8 +201,8 @@ async def test_a_denial_in_the_browser_does_not_send_the_user_back_to_the_spent_
 
 
 def test_an_authorize_override_with_a_query_keeps_one_query() -> None:
-    endpoints = load_endpoints({"PI_TUI_ANTHROPIC_AUTHORIZE_URL": "https://login.example/authorize?foo=1"})
-    url = authorize_url(endpoints, redirect_uri="http://localhost:1/callback", challenge="c", state="s")
+    urls = endpoints({"PI_TUI_ANTHROPIC_AUTHORIZE_URL": "https://login.example/authorize?foo=1"})
+    url = authorize_url(urls, redirect_uri="http://localhost:1/callback", challenge="c", state="s")
     assert url.count("?") == 1 and url.startswith("https://login.example/authorize?foo=1&code=true&")
 
 

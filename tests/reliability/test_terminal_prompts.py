@@ -82,6 +82,9 @@ def test_ctrl_c_while_no_tui_login_waits_for_the_code(
     terminal: Terminal, fake: FakeProviders, tmp_path: Path
 ) -> None:
     run(terminal, fake, tmp_path, "login", "anthropic", "--no-tui")
+    # On a terminal the method is offered first, the usual one preselected.
+    assert "1. Browser on this machine  (default)" in terminal.wait_for("Enter for the default")
+    terminal.keys("Enter")
     terminal.wait_for("then Enter:")
     terminal.keys("C-c")
     screen = terminal.wait_for(EXITED_CANCELLED)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.credentials import STORED, State
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
     FAKE_ANTHROPIC,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.credentials import STORED, State
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
     HOUR_MS,
@@ -224,7 +224,9 @@ async def test_a_message_goes_when_the_user_leaves_for_a_login_and_comes_back(se
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "AuthCodeScreen")
         await pilot.press("escape")
         await wait_for_screen(pilot, "StatusScreen")
         assert "Nothing to refresh" not in flat(app)
@@ -283,14 +285,19 @@ async def test_ctrl_c_is_listed_on_every_screen(service, store, clock, make_app)
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
-        await wait_until(pilot, lambda: "^c Quit" in screen_text(app))  # Textual's footer there
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        await wait_until(pilot, lambda: "^c Quit" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "AuthCodeScreen")
+        await wait_until(pilot, lambda: "^c Quit" in screen_text(app))
 
 
 async def test_ctrl_c_quits_from_a_login(service, make_app):
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "AuthCodeScreen")
         await pilot.press("ctrl+c")
         await pilot.pause()
     assert not app.is_running and app.return_code == 0

@@ -52,6 +52,8 @@ def test_login_key_and_three_enters_in_one_burst_do_not_crash(
     burst(terminal, "l", "Enter", "Enter", "Enter")
     terminal.wait_for("Select provider to login:")
     terminal.keys("Enter")  # typed after the screen appeared: it chooses
+    terminal.wait_for("How do you want to log in")
+    terminal.keys("Enter")
     terminal.wait_for("paste it below")
     screen = terminal.screen()
     assert "EXITED" not in screen
@@ -77,6 +79,8 @@ def test_enters_typed_ahead_keep_the_login_and_the_logout_confirmation_open(
     burst(terminal, "Enter", "Enter", "Enter")
     terminal.wait_for("Select provider to login:")
     terminal.keys("Enter")
+    terminal.wait_for("How do you want to log in")
+    terminal.keys("Enter")
     terminal.wait_for("paste it below")
     burst(terminal, "Enter", "Enter")
     time.sleep(0.5)
@@ -100,7 +104,9 @@ def test_ctrl_c_quits_from_every_screen(terminal: Terminal, fake: FakeProviders,
 def test_ctrl_c_during_a_login_started_from_the_command_line_exits_cancelled(
     terminal: Terminal, fake: FakeProviders, tmp_path: Path
 ) -> None:
-    start(terminal, fake, tmp_path, "login", "anthropic", wait="paste it below")
+    start(terminal, fake, tmp_path, "login", "anthropic", wait="How do you want to log in")
+    terminal.keys("Enter")
+    terminal.wait_for("paste it below")
     terminal.keys("C-c")
     terminal.wait_for(f"EXITED {LoginCancelled.exit_code}")
     assert_clean(terminal)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from textual import events
 
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.tui.helpers import HOUR_MS, flat, read_doc, seed_fake_anthropic, wait_for_screen
 
 
@@ -34,10 +34,10 @@ async def test_login_key_and_enters_in_one_burst_leave_the_provider_select_open(
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.pause(0.2)
         assert stack(app) == ["StatusScreen", "ProviderSelectScreen"]
-        # The screen works for keys typed after it appeared.
+        # The screen works for keys typed after it appeared (Anthropic: its method choice next).
         await pilot.press("enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
-        assert stack(app) == ["StatusScreen", "AnthropicLoginScreen"]
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        assert stack(app) == ["StatusScreen", "MethodChoiceScreen"]
 
 
 async def test_enters_typed_ahead_never_close_the_login_just_opened(service, make_app):
@@ -46,9 +46,9 @@ async def test_enters_typed_ahead_never_close_the_login_just_opened(service, mak
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         burst(app, "enter", "enter", "enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await wait_for_screen(pilot, "MethodChoiceScreen")
         await pilot.pause(0.2)
-        assert stack(app) == ["StatusScreen", "AnthropicLoginScreen"]
+        assert stack(app) == ["StatusScreen", "MethodChoiceScreen"]
 
 
 async def test_logout_confirmation_survives_enters_typed_ahead(service, store, make_app, clock):
@@ -88,10 +88,10 @@ async def test_a_select_screen_answers_once_even_when_asked_twice(service, make_
         await wait_for_screen(pilot, "ProviderSelectScreen")
         select = app.screen
         await pilot.press("enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await wait_for_screen(pilot, "MethodChoiceScreen")
         select.action_cancel()  # a second answer, as a queued key would give
         await pilot.pause(0.2)
-        assert stack(app) == ["StatusScreen", "AnthropicLoginScreen"]
+        assert stack(app) == ["StatusScreen", "MethodChoiceScreen"]
 
 
 async def test_back_at_the_status_panel_does_nothing(service, make_app):

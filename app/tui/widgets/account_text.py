@@ -47,8 +47,6 @@ def state_text(status: AccountStatus, *, short: bool = False) -> str:
 
     ``short`` words a due login ``refresh due`` for the list's narrow column.
     """
-    if not status.available:
-        return "● not yet available"
     if status.source is not None and status.source != STORED:
         return "● API key" if is_api_key(status) else "● OAuth token"
     if short and status.state is State.DUE:
@@ -58,7 +56,7 @@ def state_text(status: AccountStatus, *, short: bool = False) -> str:
 
 def state_style(status: AccountStatus) -> str:
     """The style name of the state text."""
-    return STATE_STYLES[status.state] if status.available else "none"
+    return STATE_STYLES[status.state]
 
 
 def source_text(status: AccountStatus) -> str | None:
@@ -100,15 +98,8 @@ def ago(at_ms: int, now_ms: int) -> str:
 
 
 def provider_rows(status: AccountStatus) -> list[Row]:
-    """The provider's own label/value rows (a generic ``rows`` field when the data has one)."""
-    rows = getattr(status, "rows", None)
-    if rows is not None:
-        return [Row(str(label), str(value)) for label, value in rows if value]
-    return [
-        Row(label, value)
-        for label, value in (("Enterprise", status.enterprise), ("API base", status.api_base))
-        if value
-    ]
+    """The provider's own label/value rows (e.g. Enterprise host, API base), from its module."""
+    return [Row(str(label), str(value)) for label, value in status.rows if value]
 
 
 def life_rows(status: AccountStatus, now_ms: int) -> list[Row]:
@@ -156,8 +147,6 @@ def detail_rows(status: AccountStatus, now_ms: int) -> list[Row]:
 
 def hints(status: AccountStatus) -> list[str]:
     """What the user can do next, when that is not obvious."""
-    if not status.available:
-        return []
     if status.state is State.NOT_LOGGED_IN:
         return ["Press l to log in."]
     if status.state is State.REFRESH_FAILED:
