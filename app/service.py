@@ -61,7 +61,9 @@ class LoginResult:
     @property
     def message(self) -> str:
         """The success sentence shown on screen and printed by the command line."""
-        return f"Logged in to {self.name}. Credentials saved to {self.path}"
+        from app.paths import display_path
+
+        return f"Logged in to {self.name}. Credentials saved to {display_path(self.path)}"
 
 
 class AuthService:

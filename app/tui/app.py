@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from app import clipboard, providers
 from app.credentials import STORED
+from app.paths import display_path
 from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
@@ -127,7 +128,7 @@ class PiTuiApp(App[int]):
         sentence = describe(error).rstrip()
         if not sentence.endswith((".", "!", "?")):
             sentence += "."
-        where = f" Details are in {self.log_path}." if self.log_path else ""
+        where = f" Details are in {display_path(self.log_path)}." if self.log_path else ""
         stopped = Stopped(f"pi-tui stopped: {sentence}{where}")
         stopped.__cause__ = error
         super()._handle_exception(stopped)
@@ -215,7 +216,9 @@ class PiTuiApp(App[int]):
         from app.tui.screens.confirm import ConfirmScreen
 
         info = providers.provider(provider)
-        question = f"Log out of {info.name}? This deletes its tokens from {self.service.store.path}."
+        question = (
+            f"Log out of {info.name}? This deletes its tokens from {display_path(self.service.store.path)}."
+        )
         self.push_screen(ConfirmScreen(question, yes="Log out"), functools.partial(self._logout, provider))
 
     def _logout(self, provider: str, confirmed: bool | None) -> None:
@@ -231,7 +234,8 @@ class PiTuiApp(App[int]):
             return
         status.reload()
         if removed:
-            text = f"Logged out of {info.name}. Its tokens were deleted from {self.service.store.path}."
+            where = display_path(self.service.store.path)
+            text = f"Logged out of {info.name}. Its tokens were deleted from {where}."
         else:
             text = f"Not logged in to {info.name}; nothing to do."
         status.say(text, about=provider)

@@ -235,7 +235,7 @@ async def test_help_lists_every_key_and_where_things_are(service, store, make_ap
         ):
             assert key in text
         assert f"Credentials {store.path}" in flat(app)
-        assert "Logs /tmp/pi-tui-tests/logs/pi-tui.log" in flat(app)
+        assert "Logs ~/logs/pi-tui.log" in flat(app)
         await pilot.press("escape")
         await wait_for_screen(pilot, "StatusScreen")
 

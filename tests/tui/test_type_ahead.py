@@ -144,7 +144,7 @@ async def test_unexpected_error_ends_with_one_sentence_and_a_masked_log(
     printed = str(raised.value.__rich__())
     assert printed == (
         "pi-tui stopped: Unexpected error: lost sk-ant-oat01-…1234 on the way. "
-        "Details are in /tmp/pi-tui-tests/logs/pi-tui.log."
+        "Details are in ~/logs/pi-tui.log."
     )
     logged = log_file.read_text()
     assert "Traceback" in logged and "RuntimeError" in logged

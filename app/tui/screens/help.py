@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from app.paths import display_path
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -61,8 +62,8 @@ class HelpScreen(Screen[None]):
                 classes="para",
             )
             yield Static("Files", classes="title")
-            yield Static(f"Credentials  {self.store_path}", classes="key-line", markup=False)
-            logs = str(self.log_path) if self.log_path else "not written (no log file for this run)"
+            yield Static(f"Credentials  {display_path(self.store_path)}", classes="key-line", markup=False)
+            logs = display_path(self.log_path) if self.log_path else "not written (no log file for this run)"
             yield Static(f"Logs         {logs}", classes="key-line", markup=False)
             yield Static("Tokens are shown masked everywhere, logs included.", classes="para")
         yield KeyBar()
