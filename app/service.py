@@ -297,6 +297,23 @@ class AuthService:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
         return str(providers.load(provider_id).check_answer(question_id, text))
 
+    def check_can_save(self) -> None:
+        """Say now, not after the user authorized in a browser, that a login could not be saved.
+
+        StoreUnsafe (e.g. a 0644 file) keeps its own sentence; a directory that takes no new
+        file is StoreWriteError. A damaged file is no obstacle: saving sets it aside.
+        """
+        try:
+            self.store.check_writable()
+        except StoreWriteError as exc:
+            from app.paths import display_path
+
+            raise StoreWriteError(
+                f"A login could not be saved to {display_path(self.store.path)}: {exc.reason}. "
+                "Fix that first, then log in again; no link was opened.",
+                reason=exc.reason,
+            ) from None
+
     async def start_login(
         self,
         provider_id: str,
@@ -314,6 +331,7 @@ class AuthService:
         module = providers.load(provider_id)
         given = dict(answers or {})
         checked = {q.id: str(module.check_answer(q.id, given.get(q.id, ""))) for q in info.questions}
+        self.check_can_save()
         spec = module.login(method.id, self.endpoints(provider_id), checked)
 
         async def finish(entry: dict[str, Any]) -> LoginResult:

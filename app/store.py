@@ -96,6 +96,25 @@ class CredentialStore:
         with self.transaction() as tx:
             return tx.delete(provider)
 
+    def check_writable(self) -> None:
+        """Raise what a save would raise, without saving: StoreUnsafe, or StoreWriteError when the
+        directory (or the nearest one that exists) takes no new file. A damaged file is no
+        obstacle: a save sets it aside. Creates nothing that stays."""
+        try:
+            _read_document(self.path)
+        except StoreCorrupt:
+            pass
+        directory = self.path.parent
+        while not os.path.lexists(directory) and directory != directory.parent:
+            directory = directory.parent
+        probe = directory / f".{self.path.name}.{os.urandom(8).hex()}.tmp"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN, 0o600))
+        except OSError as error:
+            raise _write_error(self.path, error) from error
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
     def transaction(self, *, unless: Callable[[], bool] | None = None) -> StoreTransaction:
         """Return a transaction to enter with ``with`` or ``async with``; it holds the lock.
 
