@@ -100,10 +100,8 @@ class CredentialStore:
         """Raise what a save would raise, without saving: StoreUnsafe, or StoreWriteError when the
         directory (or the nearest one that exists) takes no new file. A damaged file is no
         obstacle: a save sets it aside. Creates nothing that stays."""
-        try:
+        with contextlib.suppress(StoreCorrupt):
             _read_document(self.path)
-        except StoreCorrupt:
-            pass
         directory = self.path.parent
         while not os.path.lexists(directory) and directory != directory.parent:
             directory = directory.parent
