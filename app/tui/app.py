@@ -153,13 +153,28 @@ class PiTuiApp(App[int]):
         yield from commands.values()
 
     def copy_text(self, text: str, what: str) -> str:
-        """Copy ``text`` (pyperclip, else OSC 52) and say which way it went."""
+        """Copy ``text`` (pyperclip, else OSC 52) and say which way it went, and only what is true.
+
+        OSC 52 cannot be confirmed: the sentence says it was sent, not that it arrived.
+        """
         try:
             self.copy_to_system_clipboard(text)
         except Exception:
-            self.copy_to_clipboard(text)
-            return f"{what} sent to your terminal's clipboard (OSC 52)."
-        return f"{what} copied to the clipboard."
+            pass
+        else:
+            return f"{what} copied to the clipboard."
+        self._clipboard = text  # what Textual's own copy keeps, for paste inside the app
+        if self._driver is None:
+            return f"{what} not copied: no clipboard here."
+        env = self.service.env
+        self._driver.write(clipboard.osc52(text, env))
+        self._driver.flush()
+        if env.get("TMUX"):
+            return (
+                f"{what} sent to your terminal through tmux (OSC 52); it arrives only with "
+                "tmux's `set -g allow-passthrough on`."
+            )
+        return f"{what} sent to your terminal's clipboard (OSC 52), if your terminal accepts that."
 
     def _open_in_browser(self, url: str) -> Opened:
         """The default opener: app.opener's rules over the service's environment."""

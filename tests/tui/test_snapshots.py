@@ -54,7 +54,7 @@ async def settle(pilot: Any) -> None:
 async def on_screen(pilot: Any, name: str) -> None:
     """Wait for the screen ``name`` and for its footer to show its keys."""
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == name)
-    await wait_until(pilot, lambda: pilot.app.screen.query("FooterKey"))
+    await wait_until(pilot, lambda: pilot.app.screen.query("KeyBar") or name == "LinkScreen")
 
 
 class TestAnthropicLogin:
@@ -108,6 +108,29 @@ class TestAnthropicLogin:
 
         app = make_app(login_service, start="login", provider="anthropic")
         assert snap_compare(app, run_before=paste_junk)
+
+    @pytest.mark.parametrize("size", [(40, 12), (200, 60)], ids=["small", "large"])
+    def test_error_sizes(self, snap_compare, make_app, login_service, fake, size):
+        """The server's refusal wraps whole at 40×12 (scrolled to), and the keys wrap, not cut."""
+        from textual import events
+
+        async def refused(pilot: Any) -> None:
+            await self.ready(pilot)
+            pilot.app.post_message(events.Paste(f"not-issued-by-the-server#{FIXED_PKCE.state}"))
+            await wait_until(pilot, lambda: "-failure" in pilot.app.screen.query_one("#feedback").classes)
+            await pilot.pause()
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=refused, terminal_size=size)
+
+    def test_link_alone(self, snap_compare, make_app, login_service):
+        async def alone(pilot: Any) -> None:
+            await self.ready(pilot)
+            await pilot.press("ctrl+l")
+            await on_screen(pilot, "LinkScreen")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=alone)
 
     def test_exchanging(self, snap_compare, make_app, login_service, fake):
         from textual import events
