@@ -28,6 +28,8 @@ def start(term: Terminal, fake: FakeProviders, tmp_path: Path, *args: str, wait:
         "PI_TUI_STATE_DIR": str(tmp_path / "state"),
         "BROWSER": "true",
         "TERM": "xterm-256color",
+        "DISPLAY": "",  # no system clipboard: copying falls back to OSC 52
+        "WAYLAND_DISPLAY": "",
     }
     term.start([str(PI_TUI), "--agent-dir", str(agent), *args], env)
     term.wait_for(wait)
@@ -109,4 +111,30 @@ def test_ctrl_c_during_a_login_started_from_the_command_line_exits_cancelled(
     terminal.wait_for("paste it below")
     terminal.keys("C-c")
     terminal.wait_for(f"EXITED {LoginCancelled.exit_code}")
+    assert_clean(terminal)
+
+
+def test_osc52_in_tmux_goes_through_its_passthrough_and_is_not_called_copied(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    """No system clipboard (no display): ^y sends OSC 52 wrapped for tmux, and says so honestly."""
+    import base64
+    import re
+
+    start(terminal, fake, tmp_path, "login", "anthropic", wait="How do you want to log in")
+    terminal.keys("Enter")
+    terminal.wait_for("paste it below")
+    raw = tmp_path / "pane.raw"
+    terminal.tmux("pipe-pane", "-o", "-t", "pi", f"cat >> {raw}")  # the bytes pi-tui writes to tmux
+    terminal.keys("C-y")
+    screen = terminal.wait_for("through tmux (OSC 52)")
+    assert "Link copied to the clipboard" not in screen
+    deadline = time.monotonic() + 10
+    while b"\x1bPtmux;" not in (raw.read_bytes() if raw.exists() else b"") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    found = re.search(rb"\x1bPtmux;\x1b\x1b\]52;c;([A-Za-z0-9+/=]+)\x07\x1b\\", raw.read_bytes())
+    assert found is not None, raw.read_bytes()[-400:]
+    assert base64.b64decode(found.group(1)).decode().startswith(f"{fake.base}/oauth/authorize?")
+    terminal.keys("C-c")
+    terminal.wait_for("EXITED")
     assert_clean(terminal)
