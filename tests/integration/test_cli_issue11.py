@@ -366,3 +366,30 @@ def test_no_tui_login_completes_by_the_browser_on_this_machine(tmp_path: Path, f
     assert proc.returncode == 0, err
     assert "Logged in to Anthropic (Claude Pro/Max)." in err
     assert fake.anthropic.is_access_valid(read_doc(make_store(tmp_path))["anthropic"]["access"])
+
+
+def test_no_tui_method_flag_picks_copy_code_and_names_the_usual_one_otherwise(
+    tmp_path: Path, fake: FakeProviders
+) -> None:
+    proc = start_plain_login(tmp_path / "agent", fake, "anthropic", "--method", "copy_code")
+    url = read_until(proc, lambda line: line.startswith("http"))
+    assert "redirect_uri=https%3A%2F%2Fplatform.claude.com%2Foauth%2Fcode%2Fcallback" in url
+    code, state = fake.anthropic.authorize(url)
+    _out, err = proc.communicate(f"{code}#{state}\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "Login method:" not in err  # chosen by the flag: nothing to name
+    assert fake.anthropic.is_access_valid(read_doc(make_store(tmp_path))["anthropic"]["access"])
+
+    other = start_plain_login(tmp_path / "other", fake, "anthropic")
+    _out, err = other.communicate("", timeout=60)
+    assert "Login method: Browser on this machine (--method browser; other: copy_code)." in err
+
+
+def test_no_tui_unknown_method_is_a_sentence(tmp_path: Path, fake: FakeProviders) -> None:
+    proc = start_plain_login(tmp_path / "agent", fake, "anthropic", "--method", "carrier-pigeon")
+    _out, err = proc.communicate("", timeout=60)
+    assert proc.returncode == 2, err
+    assert err == (
+        "pi-tui: Anthropic (Claude Pro/Max) has no login method 'carrier-pigeon'; "
+        "choose one of: browser, copy_code.\n"
+    )
