@@ -38,6 +38,11 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+def key_bar(app: App[Any]) -> str:
+    """The key bar of the current screen, as shown on one long line."""
+    return " ".join(str(line) for line in app.screen.query_one("KeyBar").lines(200))
+
+
 def flat(app: App[Any]) -> str:
     """The text of every shown Static on the current screen, whitespace folded (wrapping undone)."""
     shown = (str(w.content) for w in app.screen.query(Static) if w.display and w.parent.display)

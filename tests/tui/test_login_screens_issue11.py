@@ -14,16 +14,12 @@ from app.store import CredentialStore
 from tests.tui.helpers import (
     choose_method,
     flat,
+    key_bar,
     screen_text,
     wait_for_screen,
     wait_for_text,
     wait_until,
 )
-
-
-def key_bar(app: Any) -> str:
-    """The key bar of the current screen, as shown."""
-    return " ".join(str(line) for line in app.screen.query_one("KeyBar").lines(200))
 
 
 @pytest.fixture

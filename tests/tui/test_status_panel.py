@@ -14,6 +14,7 @@ from tests.tui.helpers import (
     HOUR_MS,
     card,
     flat,
+    key_bar,
     screen_text,
     seed,
     seed_fake_anthropic,
@@ -28,11 +29,6 @@ MINUTE_MS = 60_000
 @pytest.fixture
 def service(store: Any, fake: Any, clock: Any) -> AuthService:
     return AuthService(store, env=fake.env(), clock=clock)
-
-
-def key_bar(app: Any) -> str:
-    """The key bar of the current screen, as shown."""
-    return " ".join(str(line) for line in app.screen.query_one("KeyBar").lines(200))
 
 
 # -- seven providers -------------------------------------------------------------------------
