@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 BUFFER_MS = 5 * 60 * 1000
@@ -40,5 +41,13 @@ def never_expires(expires: object) -> bool:
 
 def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
     """True when the stored token should be refreshed before use (now ≥ expires)."""
+    due = refresh_due_ms(entry)
+    return due is None or now_ms >= due
+
+
+def refresh_due_ms(entry: dict[str, object]) -> int | None:
+    """When :func:`is_due` starts saying yes (epoch ms); None when ``expires`` is unusable."""
     expires = entry.get("expires")
-    return not isinstance(expires, int | float) or now_ms >= expires
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+        return None
+    return int(expires)

@@ -26,6 +26,15 @@ def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str,
     return agent_dir(override, env) / STORE_NAME
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a user reads it: ``~/…`` under the home directory (``$HOME``), else unchanged."""
+    text = os.fspath(path)
+    home = os.path.expanduser("~").rstrip(os.sep)
+    if home and home != "~" and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text
+
+
 def log_dir(env: Mapping[str, str] | None = None) -> Path:
     """Return (and create) pi-tui's log directory; ``$PI_TUI_LOG_DIR`` wins for tests."""
     env = os.environ if env is None else env

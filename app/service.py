@@ -19,10 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import providers
-from app.credentials import AccountStatus, account_label, account_status, ready_token, resolve
+from app.credentials import (
+    API_KEY,
+    AccountStatus,
+    account_label,
+    account_status,
+    fingerprint,
+    ready_token,
+    resolve,
+    state_file,
+)
 from app.errors import AuthError, ConfigError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
 from app.expiry import is_due, never_expires
 from app.mask import mask
+from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
@@ -54,7 +64,9 @@ class LoginResult:
     @property
     def message(self) -> str:
         """The success sentence shown on screen and printed by the command line."""
-        return f"Logged in to {self.name}. Credentials saved to {self.path}"
+        from app.paths import display_path
+
+        return f"Logged in to {self.name}. Credentials saved to {display_path(self.path)}"
 
 
 class AuthService:
@@ -68,9 +80,14 @@ class AuthService:
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory | None = None,
         poll_scale: float = 1.0,
+        actor: str = BY_APP,
+        state: StateFile | None = None,
     ) -> None:
         self.store = store
         self.env = os.environ if env is None else env
+        # Who this service is, in the token's life ("refreshed by pi-tui token"); see app.state.
+        self.actor = actor
+        self.state = state or state_file(self.env)
         self._endpoints: dict[str, Any] = {}
         self.clock = clock
         # Shrinks device-flow waits in tests (which also shrink the fake server's poll gap).
@@ -103,6 +120,7 @@ class AuthService:
             self.env,
             now_ms=self.now_ms(),
             last_error=self._errors.get(provider_id),
+            state=self.state,
         )
 
     def statuses(self) -> list[AccountStatus]:
@@ -165,6 +183,8 @@ class AuthService:
         module = providers.load(provider_id)
         log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
 
+        others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
+
         async def exchange_and_store() -> dict[str, Any]:
             try:
                 async with self.client() as client:
@@ -174,6 +194,7 @@ class AuthService:
                     # pi itself may have rotated the token without our lock: trust the file.
                     latest = tx.get(provider_id)
                     if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                        others.append(latest)
                         return latest
                 raise
             try:
@@ -200,10 +221,24 @@ class AuthService:
             with contextlib.suppress(Exception):
                 await exchange
             raise
-        except (NetworkError, AuthError) as exc:
+        except (NetworkError, AuthError, StoreWriteError) as exc:
             self._errors[provider_id] = str(exc)
+            # Remembered for every pi-tui process: `status` must not promise that a dead login
+            # "will refresh". Tied to this entry, so a later change of it (pi) clears it.
+            failure = {"at": now, "message": str(exc), "dead": bool(getattr(exc, "revoked", False))}
+            self.state.update(
+                self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)}
+            )
             raise
         self._errors.pop(provider_id, None)
+        if not others:  # another process's refresh is noticed by `status` as a change of the file
+            self.state.update(
+                self.store.path,
+                provider_id,
+                seen=fingerprint(new),
+                last_refresh={"at": self.now_ms(), "by": self.actor},
+                last_failure=None,
+            )
         log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
 
@@ -213,8 +248,11 @@ class AuthService:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
         token = await self.get_token(provider_id)
         module = providers.load(provider_id)
+        found = resolve(providers.provider(provider_id), self.store, self.env)
         entry = self.store.get(provider_id)
-        if entry is None or entry.get("access") != token:
+        if found.kind == API_KEY and found.token == token:
+            entry = {"type": "api_key", "key": token}  # sent as the provider wants an API key
+        elif entry is None or entry.get("access") != token:
             entry = {"access": token}  # an environment token wins over the stored login
         async with self.client() as client:
             return str(await module.test(client, self.endpoints(provider_id), entry))
@@ -224,6 +262,7 @@ class AuthService:
         providers.provider(provider_id)
         removed = self.store.delete(provider_id)
         self._errors.pop(provider_id, None)
+        self.state.forget(self.store.path, provider_id)
         log.info("logged out of %s (removed=%s)", provider_id, removed)
         return removed
 
@@ -232,6 +271,14 @@ class AuthService:
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
         self._errors.pop(provider_id, None)
+        self.state.update(
+            self.store.path,
+            provider_id,
+            seen=fingerprint(entry),
+            logged_in_at=self.now_ms(),
+            last_refresh=None,
+            last_failure=None,
+        )
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account_label(entry))
@@ -256,6 +303,23 @@ class AuthService:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
         return str(providers.load(provider_id).check_answer(question_id, text))
 
+    def check_can_save(self) -> None:
+        """Say now, not after the user authorized in a browser, that a login could not be saved.
+
+        StoreUnsafe (e.g. a 0644 file) keeps its own sentence; a directory that takes no new
+        file is StoreWriteError. A damaged file is no obstacle: saving sets it aside.
+        """
+        try:
+            self.store.check_writable()
+        except StoreWriteError as exc:
+            from app.paths import display_path
+
+            raise StoreWriteError(
+                f"A login could not be saved to {display_path(self.store.path)}: {exc.reason}. "
+                "Fix that first, then log in again; no link was opened.",
+                reason=exc.reason,
+            ) from None
+
     async def start_login(
         self,
         provider_id: str,
@@ -273,6 +337,7 @@ class AuthService:
         module = providers.load(provider_id)
         given = dict(answers or {})
         checked = {q.id: str(module.check_answer(q.id, given.get(q.id, ""))) for q in info.questions}
+        self.check_can_save()
         spec = module.login(method.id, self.endpoints(provider_id), checked)
 
         async def finish(entry: dict[str, Any]) -> LoginResult:
@@ -307,6 +372,7 @@ class AuthService:
         """Log in with a chosen offer: the provider checks it with its server first, and only a
         login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
         module = providers.load(provider_id)
+        self.check_can_save()  # before asking the server: a login that could not be kept is no login
         async with self.client() as client:
             entry, details = await module.use_offer(
                 client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()

@@ -96,6 +96,23 @@ class CredentialStore:
         with self.transaction() as tx:
             return tx.delete(provider)
 
+    def check_writable(self) -> None:
+        """Raise what a save would raise, without saving: StoreUnsafe, or StoreWriteError when the
+        directory (or the nearest one that exists) takes no new file. A damaged file is no
+        obstacle: a save sets it aside. Creates nothing that stays."""
+        with contextlib.suppress(StoreCorrupt):
+            _read_document(self.path)
+        directory = self.path.parent
+        while not os.path.lexists(directory) and directory != directory.parent:
+            directory = directory.parent
+        probe = directory / f".{self.path.name}.{os.urandom(8).hex()}.tmp"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN, 0o600))
+        except OSError as error:
+            raise _write_error(self.path, error) from error
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
     def transaction(self, *, unless: Callable[[], bool] | None = None) -> StoreTransaction:
         """Return a transaction to enter with ``with`` or ``async with``; it holds the lock.
 
@@ -385,6 +402,13 @@ def _check_size(path: Path, size: int) -> None:
 
 
 def _unreadable(path: Path, error: OSError) -> StoreCorrupt:
+    if error.errno == errno.ENOTDIR:
+        # A file where the agent directory should be: a mistake in the path, not in the disk.
+        blocker = next((p for p in path.parents if os.path.isfile(p)), path.parent)
+        return StoreCorrupt(
+            f"{path} cannot be used: {blocker} is a file, not a directory. Point --agent-dir "
+            "(or $PI_CODING_AGENT_DIR) at pi's agent directory, e.g. ~/.pi/agent."
+        )
     return StoreCorrupt(
         f"{path} cannot be read ({error.strerror}). It is kept as it is; check the disk and the "
         f"file's permissions (ls -l {_quote(path)})."

@@ -255,7 +255,7 @@ def new_login(method: str | None, kind: str) -> Drive:
 
 
 async def confirm_logout(pilot: Any) -> None:
-    await pilot.press("o", "enter")
+    await pilot.press("o")  # asks about the selected provider at once
     await wait_until(pilot, screen_is(pilot, "ConfirmScreen"))
 
 

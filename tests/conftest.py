@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,18 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def process_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The HOME (and XDG_CONFIG_HOME under it) of every process the test starts through
+    tests.processes.clean_env: the user's real dotfiles never reach a test's pi-tui. The same
+    directory as the ``home`` fixture's, so the two agree when a test uses both."""
+    from tests.processes import PROCESS_HOME
+
+    path = tmp_path / "home"
+    monkeypatch.setenv(PROCESS_HOME, str(path))
+    return path
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """2026-11-27 12:00:00 UTC until a test moves it."""
@@ -37,12 +48,19 @@ def store(tmp_path: Path) -> CredentialStore:
 
 
 @pytest.fixture
-def fixed_store() -> Iterator[CredentialStore]:
-    """An empty store at a fixed path, for screens that show the path (snapshots)."""
-    root = Path("/tmp/pi-tui-tests")
-    shutil.rmtree(root, ignore_errors=True)
-    yield CredentialStore(root / "agent" / "oauth.json", lock_timeout=5.0)
-    shutil.rmtree(root, ignore_errors=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of the test's own (``$HOME``): screens show paths under it as ``~/…``."""
+    path = tmp_path / "home"
+    path.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def fixed_store(home: Path) -> CredentialStore:
+    """An empty store at ``~/.pi/agent/oauth.json`` under the test's own home, for screens that
+    show the path (snapshots): it reads the same in every run, and two runs never share it."""
+    return CredentialStore(home / ".pi" / "agent" / "oauth.json", lock_timeout=5.0)
 
 
 @pytest.fixture
@@ -58,7 +76,7 @@ def opener() -> FakeOpener:
 
 
 @pytest.fixture
-def make_app(clipboard: FakeClipboard, opener: FakeOpener) -> Callable[..., Any]:
+def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callable[..., Any]:
     """Build a PiTuiApp over a service with the fake clipboard and opener and no cursor blink."""
     from app.tui.app import PiTuiApp
 
@@ -69,7 +87,7 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener) -> Callable[..., Any]
             provider=provider,
             clipboard=clipboard,
             opener=opener,
-            log_path=Path("/tmp/pi-tui-tests/logs/pi-tui.log"),
+            log_path=home / "logs" / "pi-tui.log",  # shown as ~/logs/pi-tui.log
             cursor_blink=False,
         )
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Set per test by tests/conftest.py: the HOME every process a test starts gets.
+PROCESS_HOME = "PI_TUI_TEST_PROCESS_HOME"
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -20,6 +22,18 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PI_TUI_", "ANTHROPIC_", "PI_CODING_AGENT_DIR", "GITHUB_", "COPILOT_"))
     }
+    # pi-tui's state file stays where the test put it (conftest's tmp_path), never in the home.
+    if os.environ.get("PI_TUI_STATE_DIR"):
+        env["PI_TUI_STATE_DIR"] = os.environ["PI_TUI_STATE_DIR"]
+    # A home of the test's own (conftest's process_home): what this machine's user keeps there
+    # (e.g. ~/.config/github-copilot/apps.json, which Copilot's login offers) must not change a run.
+    if os.environ.get(PROCESS_HOME):
+        home = Path(os.environ[PROCESS_HOME])
+        home.mkdir(parents=True, exist_ok=True)
+        for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            env.pop(name, None)
+        env["HOME"] = str(home)
+        env["XDG_CONFIG_HOME"] = str(home / ".config")
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env

@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from app import providers
-from app.errors import AuthError
+from app.errors import PiTuiError
 from app.tui.outcome import LoginDone, LoginRequest, SwitchMethod
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ async def run_login(app: PiTuiApp, provider_id: str) -> None:
         app.notify("Checking the saved login…", timeout=3)
         try:
             result, details = await service.use_offer(provider_id, offer.id)
-        except AuthError as exc:
-            # Nothing was saved; the flows are still there to choose.
+        except PiTuiError as exc:
+            # Refused, or the store cannot take it: nothing was saved; the flows are still there.
             offers = [o for o in offers if o.id != offer.id]
             why, refused = str(exc), True
             continue

@@ -433,7 +433,7 @@ async def test_status(service: AuthService, fake: FakeProviders, provider_id: st
     assert status.masked_token == mask(entry["access"]) and status.expires_ms == entry["expires"]
     assert all(isinstance(label, str) and isinstance(value, str) for label, value in status.rows)
     doc = status.to_json(now_ms=service.now_ms())
-    assert doc["state"] == "logged in" and doc["details"] == dict(status.rows)
+    assert doc["state"] == "logged_in" and doc["details"] == dict(status.rows)
     assert doc["token"] == mask(entry["access"])
     if _case_of(provider_id).refresh == NOTHING:
         assert expiry(status.expires_ms, service.now_ms()) == "does not expire"

@@ -3,7 +3,12 @@ checked with the Copilot token exchange over real HTTP to the loopback fake befo
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +16,12 @@ import pytest
 from textual.widgets import OptionList
 
 from app.errors import AuthError
+from app.plain_login import LineReader, PlainLogin
 from app.providers import OFFER
 from app.service import AuthService
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store
+from tests.processes import ROOT, clean_env
 from tests.tui.helpers import flat, wait_for_screen, wait_for_text
 
 PROVIDER = "github-copilot"
@@ -251,3 +258,122 @@ async def test_the_app_says_why_a_token_was_refused_and_the_device_code_remains(
         assert not store.path.exists()
         await pilot.press("enter")
         await wait_for_screen(pilot, "DeviceCodeScreen")
+
+
+# -- in `login --no-tui` -----------------------------------------------------------------------
+
+
+def plain_login(tmp_path: Path, fake: FakeProviders, home: Path, *extra: str) -> subprocess.Popen[str]:
+    """``pi-tui login github-copilot --no-tui`` as a real process, stdin a pipe (no terminal)."""
+    env = fake.env() | {"HOME": str(home), "BROWSER": "true", "PI_TUI_LOG_DIR": str(tmp_path / "logs")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "login",
+            PROVIDER,
+            "--no-tui",
+            "--agent-dir",
+            str(tmp_path / "agent"),
+            *extra,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(env),
+        cwd=ROOT,
+    )
+
+
+def test_no_tui_names_the_saved_token_and_does_not_use_it_unasked(
+    fake: FakeProviders, tmp_path: Path, home: Path
+) -> None:
+    token = fake.github.seed_login("octocat")
+    write(home / ".config/github-copilot/apps.json", apps_json(token))
+    (offer,) = make_service(fake, tmp_path, home).offers(PROVIDER, {"host": ""})
+    proc = plain_login(tmp_path, fake, home)
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write("\n")  # github.com
+    proc.stdin.flush()
+    lines = []
+    while not lines or not lines[-1].startswith("Open this page"):
+        line = proc.stderr.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    proc.kill()
+    proc.communicate(timeout=60)
+    said = "".join(lines)
+    assert "Login method: Device code (--method device)." in said
+    assert (
+        "Found on this machine, not used unless chosen: Use the token from "
+        f"~/.config/github-copilot/apps.json (@octocat) (--method {offer.id})."
+    ) in said
+    assert token not in said
+    assert fake.count("github.copilot_token") == 0
+    assert fake.count("github.device_code") == 1  # the device code was started instead
+    assert not (tmp_path / "agent" / "oauth.json").exists()
+
+
+def test_no_tui_method_uses_the_saved_token_once_github_accepts_it(
+    fake: FakeProviders, tmp_path: Path, home: Path
+) -> None:
+    token = fake.github.seed_login("octocat")
+    source = home / ".config/github-copilot/apps.json"
+    before = write(source, apps_json(token))
+    (offer,) = make_service(fake, tmp_path, home).offers(PROVIDER, {"host": ""})
+    proc = plain_login(tmp_path, fake, home, "--method", offer.id)
+    _out, err = proc.communicate("\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "Checking it with the server: Use the token from ~/.config/github-copilot/apps.json" in err
+    assert "Logged in to GitHub Copilot" in err and token not in err
+    entry = json.loads((tmp_path / "agent" / "oauth.json").read_text())[PROVIDER]
+    assert entry["refresh"] == token and fake.copilot.is_token_valid(entry["access"])
+    assert fake.count("github.device_code") == 0
+    assert source.read_bytes() == before
+
+
+def test_no_tui_a_refused_saved_token_is_a_sentence_and_nothing_is_saved(
+    fake: FakeProviders, tmp_path: Path, home: Path
+) -> None:
+    write(home / ".config/github-copilot/apps.json", apps_json("gho_not_a_live_token"))
+    (offer,) = make_service(fake, tmp_path, home).offers(PROVIDER, {"host": ""})
+    proc = plain_login(tmp_path, fake, home, "--method", offer.id)
+    _out, err = proc.communicate("\n", timeout=60)
+    assert proc.returncode == 4, err
+    assert err.endswith(
+        "GitHub refused the token from ~/.config/github-copilot/apps.json (it was revoked or has expired); "
+        "nothing was saved. Log in with the device code instead.\n"
+    )
+    assert not (tmp_path / "agent" / "oauth.json").exists()
+
+
+async def test_no_tui_on_a_terminal_lists_the_saved_token_as_a_numbered_method(
+    fake: FakeProviders, tmp_path: Path, home: Path
+) -> None:
+    """On a terminal (a real pty) the saved token is one more numbered method, chosen by number."""
+    token = fake.github.seed_login("octocat")
+    write(home / ".config/github-copilot/apps.json", apps_json(token))
+    service = make_service(fake, tmp_path, home)
+    master, slave = pty.openpty()
+    err = io.StringIO()
+    try:
+        os.write(master, b"\n2\n")  # github.com, then the second method
+        plain = PlainLogin(service, err=err, reader=LineReader(slave), opener=_no_browser)
+        result = await plain.run(PROVIDER)
+    finally:
+        os.close(master)
+        os.close(slave)
+    said = err.getvalue()
+    assert "  1. Device code  (default)\n" in said
+    assert "  2. Use the token from ~/.config/github-copilot/apps.json (@octocat)\n" in said
+    assert "It is used only if you choose it." in said
+    assert result.account == "@octocat"
+    entry = service.store.get(PROVIDER)
+    assert entry is not None and entry["refresh"] == token
+    assert fake.count("github.device_code") == 0
+
+
+def _no_browser(url: str) -> Any:
+    raise AssertionError(f"no link is opened for a saved token ({url})")

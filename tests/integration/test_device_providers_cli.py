@@ -33,7 +33,7 @@ def test_status_json_masks_tokens_and_shows_the_api_base(
     out = run_cli("status", "--json", "--agent-dir", str(store.path.parent), env=fake.env())
     assert out.returncode == 0, out.stderr
     row = next(p for p in json.loads(out.stdout)["providers"] if p["provider"] == provider)
-    assert row["state"] == "logged in"
+    assert row["state"] == "logged_in"
     assert row["token"].endswith(entry["access"][-4:]) and "…" in row["token"]
     assert f"{fake.base}/{fake_name}-api" in json.dumps(row)
     assert entry["access"] not in out.stdout and entry["refresh"] not in out.stdout

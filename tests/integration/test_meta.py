@@ -352,7 +352,7 @@ def test_status_json_and_token_from_the_command_line(fake: FakeProviders, tmp_pa
     assert out.returncode == 0, out.stderr
     row = next(p for p in json.loads(out.stdout)["providers"] if p["provider"] == PROVIDER)
     assert row["name"] == "Meta (Muse subscription)"
-    assert row["state"] == "logged in"
+    assert row["state"] == "logged_in"
     assert row["token"] == mask(entry["access"])
     assert row["details"]["API base"] == f"{fake.base}/meta-api/v1"
     assert entry["access"] not in out.stdout and entry["refresh"] not in out.stdout
