@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-STORE_NAME = "oauth.json"
 LOCK_SUFFIX = ".lock"
 
 
@@ -22,8 +21,10 @@ def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, 
 
 
 def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Return the path of pi's credential file, ``<agent dir>/oauth.json``."""
-    return agent_dir(override, env) / STORE_NAME
+    """Return the path of pi's credential file in the agent directory (see app.store's rule)."""
+    from app.store import choose_store_path
+
+    return choose_store_path(agent_dir(override, env), env)
 
 
 def log_dir(env: Mapping[str, str] | None = None) -> Path:
