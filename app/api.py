@@ -1,8 +1,9 @@
 """The library face of pi-tui: a valid token for other Python code.
 
-``get_api_key("anthropic")`` follows the resolution order (stored login, refreshed under the
-store lock when due → ``ANTHROPIC_OAUTH_TOKEN`` → ``ANTHROPIC_API_KEY``); ``get_credential``
-also says which source won and which ones it shadows.
+``get_api_key("anthropic")`` follows pi's resolution order (the stored credential — an OAuth
+login refreshed under the store lock when due, or an ``api_key`` entry — → ``ANTHROPIC_OAUTH_TOKEN``
+→ ``ANTHROPIC_API_KEY``); ``get_credential`` also says which source won, its kind, and which
+ones it shadows.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Credential:
     token: str = field(repr=False)
     source: str
     shadowed: tuple[str, ...] = ()
+    kind: str = "oauth"
 
 
 async def aget_credential(
@@ -43,14 +45,14 @@ async def aget_credential(
     env = os.environ if env is None else env
     info = provider(provider_id)
     store = CredentialStore(store_path(agent_dir, env))
-    found = resolve(info, store, env)
+    found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:
         from app.oauth.service import AuthService
 
         token = await AuthService(store, env=env).get_token(info.id)
     assert found.source is not None  # ready_token raised otherwise
-    return Credential(info.id, token, found.source, found.shadowed)
+    return Credential(info.id, token, found.source, found.shadowed, found.kind or "oauth")
 
 
 def get_credential(

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
     token.add_argument("provider", help="anthropic or github-copilot")
+    command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
     return parser
 
 
@@ -121,7 +122,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     info = _provider(args.provider)
     store = _store(args, env)
-    found = resolve(info, store, env)
+    found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is not None:
         print(token)
@@ -165,8 +166,23 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
+    from app.store import pending_migration
+
+    pending = pending_migration(store)
     if args.json:
-        doc = {"store": str(store.path), "providers": [s.to_json(now_ms=now_ms) for s in statuses]}
+        doc = {
+            "store": str(store.path),
+            "format": store.kind,
+            "providers": [s.to_json(now_ms=now_ms) for s in statuses],
+            "migrate": None
+            if pending is None
+            else {
+                "from": str(pending.source),
+                "to": str(pending.target),
+                "providers": list(pending.providers),
+                "command": "pi-tui migrate",
+            },
+        }
         print(json.dumps(doc, indent=2))
     else:
         from app.timefmt import expiry
@@ -175,11 +191,12 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         for s in statuses:
             line = f"{s.name}: {s.state.value}"
             if s.source:
-                details = [f"via {s.source}"]
+                via = f"via {s.source}" + (" (API key)" if s.stored and s.kind == "api_key" else "")
+                details = [via]
                 details += [x for x in (s.account, s.enterprise) if x]
                 if s.expires_ms is not None:
                     details.append(expiry(s.expires_ms, now_ms))
-                details.append(f"token {s.masked_token}")
+                details.append(f"token {s.masked_token}" if s.masked_token else "key from a command")
                 line += " (" + ", ".join(details) + ")"
             elif s.state is State.NOT_LOGGED_IN:
                 line += f" — run `pi-tui login {s.provider}`"
@@ -188,8 +205,38 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 print(f"  also set, not used: {', '.join(s.shadowed)}")
             if s.last_error:
                 print(f"  {s.last_error}")
+        if pending is not None:
+            print(_migrate_note(pending))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
     return StoreError.exit_code if unreadable else 0
+
+
+def _migrate_note(pending: Any) -> str:
+    names = ", ".join(pending.providers)
+    return (
+        f"{pending.source} holds logins that {pending.target.name} lacks ({names}); pi ignores that "
+        f"file. Run `pi-tui migrate` to copy them into {pending.target.name}."
+    )
+
+
+def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.store import AUTH_JSON, migrate
+
+    store = _store(args, env)
+    if store.kind != AUTH_JSON:
+        print(
+            f"pi-tui uses {store.path} (older pi's file); there is no auth.json to migrate to. Nothing to do."
+        )
+        return 0
+    done, renamed = migrate(store)
+    if renamed is None:
+        if done.source.exists():
+            print(f"{store.path} already has every login in {done.source}; nothing to do.")
+        else:
+            print(f"No {done.source.name} beside {store.path}; nothing to migrate.")
+        return 0
+    print(f"Copied {', '.join(done.providers)} into {store.path}; {done.source.name} is now {renamed}.")
+    return 0
 
 
 def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -197,8 +244,8 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _run_app(args, env, start="logout")
     provider_id = _provider(args.provider).id
     store = _store(args, env)
-    if store.get(provider_id) is None:
-        print(f"Not logged in to {provider_id}; nothing to do.")
+    if _stored_kind(store, provider_id) is None:
+        print(f"Not logged in to {provider_id} in {store.path}; nothing to do.")
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
@@ -209,9 +256,21 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 1
     from app.oauth.service import AuthService
 
-    AuthService(store, env=env).logout(provider_id)
-    print(f"Logged out of {provider_id}. Removed its entry from {store.path}")
+    kind = AuthService(store, env=env).remove(provider_id)
+    what = {"oauth": "OAuth login", "api_key": "API key entry"}.get(kind or "", "entry")
+    print(f"Logged out of {provider_id}. Removed its {what} from {store.path}")
     return 0
+
+
+def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
+    """The type of ``provider``'s entry ("entry" when pi can't use it), None when there is none."""
+    if provider_id not in store.load():
+        return None
+    try:
+        entry = store.entry(provider_id)
+    except StoreError:
+        return "entry"
+    return None if entry is None else str(entry.get("type"))
 
 
 def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -241,6 +300,7 @@ _COMMANDS = {
     "status": _cmd_status,
     "logout": _cmd_logout,
     "login": _cmd_login,
+    "migrate": _cmd_migrate,
 }
 
 

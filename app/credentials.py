@@ -1,8 +1,12 @@
 """Which credential wins for a provider, and where each provider stands.
 
-Resolution order for ``anthropic``: stored OAuth login → ``ANTHROPIC_OAUTH_TOKEN`` →
-``ANTHROPIC_API_KEY``. ``github-copilot``: the stored login only. Nothing here makes a
-network request or imports httpx; refreshing is :class:`app.oauth.service.AuthService`'s job.
+Resolution order, as pi 1.x: the stored credential (an OAuth login, refreshed if due, or one
+of pi's ``api_key`` entries) → the provider's environment variables (``anthropic``:
+``ANTHROPIC_OAUTH_TOKEN``, then ``ANTHROPIC_API_KEY``) → an error saying how to log in. A
+stored credential that cannot be used is an error, not a reason to fall back (pi does not).
+Nothing here makes a network request or imports httpx; refreshing is
+:class:`app.oauth.service.AuthService`'s job. A ``!command`` key runs only when a token is
+asked for (``resolve(..., for_token=True)``), never for ``status``.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from app.errors import NotLoggedIn, PiTuiError, StoreError
+from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
+from app.keys import is_command, resolve_key
 from app.mask import mask
 from app.oauth.expiry import current_ms, is_due
 from app.providers import PROVIDERS, ProviderInfo, login_hint
-from app.store import CredentialStore
+from app.store import API_KEY, OAUTH, CredentialStore
 
+# The source name of a login stored in oauth.json. Kept for older callers: a stored credential
+# is named by its file (``auth.json`` or ``oauth.json``); test ``AccountStatus.stored`` instead.
 STORED = "oauth.json"
+KIND_OAUTH = OAUTH
+KIND_API_KEY = API_KEY
 
 
 class State(StrEnum):
@@ -42,34 +51,69 @@ class Resolution(NamedTuple):
     entry: dict[str, Any] | None = None
     token: str | None = None
     error: str | None = None
+    kind: str | None = None
+    where: str | None = None
+    key_error: bool = False
 
     def __repr__(self) -> str:
         # The entry and the token are secrets.
         return f"Resolution(provider={self.provider!r}, source={self.source!r}, shadowed={self.shadowed!r})"
 
+    @property
+    def stored(self) -> bool:
+        """True when the winner is an entry of the credential file (not an environment variable)."""
+        return self.entry is not None
 
-def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str]) -> Resolution:
-    """Find every source that has a credential; the first one wins. Makes no request."""
-    sources: list[tuple[str, str | None, dict[str, Any] | None]] = []
+
+def env_kind(name: str) -> str:
+    """The kind of credential an environment variable holds, by pi's naming."""
+    return KIND_API_KEY if "API_KEY" in name else KIND_OAUTH
+
+
+def resolve(
+    provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str], *, for_token: bool = False
+) -> Resolution:
+    """Find every source that has a credential; the first one wins. Makes no request.
+
+    ``for_token``: a stored ``!command`` key is run (only ``token`` and the library ask for it).
+    """
+    sources: list[tuple[str, str | None, dict[str, Any] | None, str]] = []
     error = None
+    key_error = False
     try:
-        entry = store.get(provider.id)
+        entry = store.entry(provider.id)
     except StoreError as exc:
         entry, error = None, str(exc)
-    if entry is not None:
-        sources.append((STORED, entry["access"], entry))
-    sources.extend((name, env[name], None) for name in provider.env_vars if env.get(name))
+    if entry is not None and entry["type"] == OAUTH:
+        sources.append((store.path.name, entry["access"], entry, KIND_OAUTH))
+    elif entry is not None:
+        key: str | None = None
+        if for_token or not is_command(entry["key"]):
+            try:
+                key = resolve_key(entry["key"], env, provider.id, store.path)
+            except ConfigError as exc:
+                error, key_error = str(exc), True
+        sources.append((store.path.name, key, entry, KIND_API_KEY))
+    sources.extend((name, env[name], None, env_kind(name)) for name in provider.env_vars if env.get(name))
+    where = str(store.path)
     if not sources:
-        return Resolution(provider.id, None, (), error=error)
-    (source, token, winner), *rest = sources
-    return Resolution(provider.id, source, tuple(s for s, _, _ in rest), winner, token, error)
+        return Resolution(provider.id, None, (), error=error, where=where)
+    (source, token, winner, kind), *rest = sources
+    return Resolution(
+        provider.id, source, tuple(s[0] for s in rest), winner, token, error, kind, where, key_error
+    )
 
 
 def _missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError:
     """The error for "no credential": a store problem (exit 3) if the store could not be read."""
+    if found.key_error and found.error:
+        return ConfigError(found.error)
     if found.error:
         return StoreError(found.error)
-    return NotLoggedIn(login_hint(provider))
+    hint = login_hint(provider)
+    if found.where:
+        hint = f"{hint[:-1]}; {found.where} has no {provider.id} entry."
+    return NotLoggedIn(hint)
 
 
 def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> str | None:
@@ -80,16 +124,29 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
     """
     if found.token is None:
         raise _missing_credential(provider, found)
-    if found.entry is None or not is_due(found.entry, now_ms=now_ms):
+    if found.kind != KIND_OAUTH or found.entry is None or not is_due(found.entry, now_ms=now_ms):
         return found.token
     return None
 
 
+# Keys older pi-tui wrote into pi's entries; pi's own entries never carry them. They are still
+# read (an old login keeps showing its account) but never written again.
+ACCOUNT_KEYS = ("email", "login")
+
+
 def account_label(entry: dict[str, Any]) -> str | None:
-    """The account to show for a stored login: its email, or ``@login`` for GitHub."""
+    """The account an entry names (older pi-tui's keys): its email, or ``@login`` for GitHub."""
     if isinstance(entry.get("email"), str):
         return str(entry["email"])
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
+
+
+def remembered_account(store: CredentialStore, provider_id: str) -> str | None:
+    """The account pi-tui remembers for a login in its own state file (never in pi's entry)."""
+    from app.state import StateFile
+
+    account = StateFile.default().get(store.path, provider_id).get("account")
+    return account if isinstance(account, str) else None
 
 
 class AccountStatus(NamedTuple):
@@ -107,6 +164,8 @@ class AccountStatus(NamedTuple):
     masked_token: str | None = None
     last_error: str | None = None
     available: bool = True
+    kind: str | None = None
+    stored: bool = False
 
     def to_json(self, *, now_ms: int) -> dict[str, Any]:
         """The ``pi-tui status --json`` form."""
@@ -115,6 +174,7 @@ class AccountStatus(NamedTuple):
             "name": self.name,
             "state": self.state.value,
             "source": self.source,
+            "kind": self.kind,
             "shadowed": list(self.shadowed),
             "account": self.account,
             "expires": self.expires_ms,
@@ -145,11 +205,14 @@ def account_status(
     fields: dict[str, Any] = {
         "source": found.source,
         "shadowed": found.shadowed,
-        "masked_token": mask(found.token),
+        "masked_token": mask(found.token) if found.token is not None else None,
         "last_error": last_error or found.error,
+        "kind": found.kind,
+        "stored": found.stored,
     }
     entry = found.entry
-    if entry is None:
+    if entry is None or found.kind != KIND_OAUTH:
+        # An environment variable, or a stored API key (whose !command status never runs).
         return base._replace(state=State.LOGGED_IN, **fields)
     if last_error:
         state = State.REFRESH_FAILED
@@ -157,7 +220,7 @@ def account_status(
         state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
     return base._replace(
         state=state,
-        account=account_label(entry),
+        account=remembered_account(store, provider.id) or account_label(entry),
         expires_ms=int(entry["expires"]),
         enterprise=entry.get("enterpriseUrl") if isinstance(entry.get("enterpriseUrl"), str) else None,
         api_base=_api_base(provider.id, entry, env),

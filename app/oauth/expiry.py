@@ -36,6 +36,10 @@ def expires_at_ms(expires_in: object, *, now_ms: int) -> int:
 
 
 def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
-    """True when the stored token should be refreshed before use (now ≥ expires)."""
+    """True when the stored token should be refreshed before use: pi 1.x's rule, now + 5 min ≥ expires.
+
+    ``expires`` is kept as each provider stores it (Anthropic and Copilot already subtract
+    their own 5 minutes), so the lead before the real expiry is what pi's is.
+    """
     expires = entry.get("expires")
-    return not isinstance(expires, int | float) or now_ms >= expires
+    return not isinstance(expires, int | float) or now_ms + BUFFER_MS >= expires

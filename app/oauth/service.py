@@ -18,11 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import providers
-from app.credentials import AccountStatus, account_label, account_status, ready_token, resolve
-from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
+from app.credentials import (
+    ACCOUNT_KEYS,
+    AccountStatus,
+    account_label,
+    account_status,
+    ready_token,
+    resolve,
+)
+from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreError, StoreWriteError
 from app.mask import mask
 from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
 from app.oauth.expiry import is_due
+from app.state import StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
@@ -64,6 +72,7 @@ class AuthService:
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory | None = None,
         poll_scale: float = 1.0,
+        state: StateFile | None = None,
     ) -> None:
         self.store = store
         self.env = os.environ if env is None else env
@@ -73,6 +82,8 @@ class AuthService:
         self.poll_scale = poll_scale
         self._client_factory = client_factory
         self._errors: dict[str, str] = {}
+        # pi-tui's own memory (account names); $PI_TUI_STATE_DIR of the process, not of ``env``.
+        self.state = state if state is not None else StateFile.default()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -112,7 +123,7 @@ class AuthService:
     async def get_token(self, provider_id: str) -> str:
         """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
         info = providers.provider(provider_id)
-        found = resolve(info, self.store, self.env)
+        found = resolve(info, self.store, self.env, for_token=True)
         token = ready_token(info, found, now_ms=self.now_ms())
         if token is not None:
             return token
@@ -163,6 +174,7 @@ class AuthService:
                     if latest is not None and latest.get("refresh") != entry.get("refresh"):
                         return latest
                 raise
+            new = self._as_pi_writes_it(provider_id, new)
             try:
                 tx.put(provider_id, new)
             except StoreWriteError as exc:
@@ -207,21 +219,46 @@ class AuthService:
             return str(await module.test(client, self.endpoints, entry))
 
     def logout(self, provider_id: str) -> bool:
-        """Remove the stored login; True if there was one."""
+        """Remove the stored login (an OAuth login or an API key entry); True if there was one."""
+        return self.remove(provider_id) is not None
+
+    def remove(self, provider_id: str) -> str | None:
+        """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
         providers.provider(provider_id)
-        removed = self.store.delete(provider_id)
+        with self.store.transaction() as tx:
+            try:
+                entry = tx.entry(provider_id)
+            except StoreError:
+                entry = None  # of a shape pi can't use: a deliberate logout still removes it
+            removed = tx.delete(provider_id)
         self._errors.pop(provider_id, None)
+        self.state.forget(self.store.path, provider_id)
         log.info("logged out of %s (removed=%s)", provider_id, removed)
-        return removed
+        if not removed:
+            return None
+        kind = entry.get("type") if entry is not None else None
+        return kind if isinstance(kind, str) else "entry"
 
     async def save_login(self, provider_id: str, entry: dict[str, Any]) -> LoginResult:
-        """Store a new login under the lock and describe it."""
+        """Store a new login under the lock, exactly as pi writes it, and describe it."""
+        account = account_label(entry)
+        entry = self._as_pi_writes_it(provider_id, entry)
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
+        self.state.update(self.store.path, provider_id, account=account)
         self._errors.pop(provider_id, None)
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
-        return LoginResult(provider_id, info.name, self.store.path, account_label(entry))
+        return LoginResult(provider_id, info.name, self.store.path, account)
+
+    def _as_pi_writes_it(self, provider_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` without the keys pi-tui once added to pi's entries; the account moves to state."""
+        if not any(key in entry for key in ACCOUNT_KEYS):
+            return entry
+        account = account_label(entry)
+        if account is not None:
+            self.state.update(self.store.path, provider_id, account=account)
+        return {key: value for key, value in entry.items() if key not in ACCOUNT_KEYS}
 
     async def start_copilot_login(self, domain: str | None = None) -> CopilotLogin:
         """Begin a GitHub Copilot device login (``domain`` None: github.com); asks for a user code."""

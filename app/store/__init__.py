@@ -18,9 +18,9 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from app.errors import ConfigError, StoreCorrupt, StoreError
+from app.errors import ConfigError, StoreCorrupt, StoreError, StoreWriteError
 from app.store.document import (
     API_KEY,
     MAX_BYTES,
@@ -53,8 +53,11 @@ __all__ = [
     "TORN_READ_PAUSE_SECONDS",
     "WRITE_STEPS",
     "CredentialStore",
+    "Migration",
     "StoreTransaction",
     "choose_store_path",
+    "migrate",
+    "pending_migration",
 ]
 
 AUTH_JSON = "auth.json"
@@ -396,3 +399,78 @@ class StoreTransaction:
         self._lock.check()  # another process took the lock over: its write wins, ours is dropped
         _replace_file(self._target, data, self._store._step)
         _remove_stale_temps(self._target)
+
+
+# --- oauth.json → auth.json ----------------------------------------------------------------------
+
+MIGRATED_SUFFIX = ".migrated"
+
+
+class Migration(NamedTuple):
+    """What ``pi-tui migrate`` would do (or did): the logins to copy, from where, to where."""
+
+    source: Path
+    target: Path
+    providers: tuple[str, ...]
+
+
+def pending_migration(store: CredentialStore) -> Migration | None:
+    """The logins in an ``oauth.json`` beside the ``auth.json`` in use that ``auth.json`` lacks.
+
+    pi (0.27 and later) reads that file only when ``auth.json`` does not exist, so these logins
+    are invisible to it. None when there is nothing to migrate or a file cannot be read (its
+    own problem is reported where it is used).
+    """
+    if not store.uses_pi_lock:
+        return None
+    old = CredentialStore(store.path.with_name(OAUTH_JSON), kind=OAUTH_JSON)
+    if not os.path.lexists(old.path):
+        return None
+    try:
+        missing = _missing_logins(old.load(), store.load())
+    except StoreError:
+        return None
+    return Migration(old.path, store.path, tuple(missing)) if missing else None
+
+
+def _missing_logins(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        provider: entry
+        for provider, entry in old.items()
+        if provider not in new and _entry_problem(entry) is None
+    }
+
+
+def migrate(store: CredentialStore) -> tuple[Migration, Path | None]:
+    """Copy the logins ``auth.json`` lacks from ``oauth.json`` beside it, then rename that file.
+
+    Both files are locked (pi's lock directory, then the flock), as pi's own migration does the
+    rename: ``oauth.json`` becomes ``oauth.json.migrated``. Returns what was copied and the new
+    name (None when there was nothing to do: no oauth.json, or no login missing from auth.json).
+    """
+    old = CredentialStore(store.path.with_name(OAUTH_JSON), kind=OAUTH_JSON, lock_timeout=store.lock_timeout)
+    if not store.uses_pi_lock or not os.path.lexists(old.path):
+        return Migration(old.path, store.path, ()), None
+    with store.transaction() as tx, old.transaction() as old_tx:
+        missing = _missing_logins(old_tx.load(), tx.load())
+        if not missing:
+            return Migration(old.path, store.path, ()), None
+        tx.put_many(missing)
+        renamed = _free_name(old.real_path.with_name(old.real_path.name + MIGRATED_SUFFIX))
+        try:
+            os.rename(old.real_path, renamed)
+        except OSError as error:
+            raise StoreWriteError(
+                f"The logins were copied into {store.path}, but {old.path} could not be renamed "
+                f"({error.strerror}); rename it yourself (mv {old.path} {renamed})."
+            ) from error
+    return Migration(old.path, store.path, tuple(missing)), renamed
+
+
+def _free_name(path: Path) -> Path:
+    if not os.path.lexists(path):
+        return path
+    n = 2
+    while os.path.lexists(path.with_name(f"{path.name}-{n}")):
+        n += 1
+    return path.with_name(f"{path.name}-{n}")

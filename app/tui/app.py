@@ -11,7 +11,6 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from app import clipboard, providers
-from app.credentials import STORED
 from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
@@ -128,7 +127,7 @@ class PiTuiApp(App[int]):
             self.confirm_logout(provider)
             return
         statuses = self.service.statuses()
-        if not any(s.source == STORED for s in statuses):
+        if not any(s.stored for s in statuses):
             self.status_screen.say("Nothing to log out of: no login is stored.", error=True)
             return
         from app.tui.screens.provider_select import ProviderSelectScreen

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.credentials import STORED, AccountStatus
+from app.credentials import AccountStatus
 from app.tui.widgets.title_bar import TitleBar
 
 Mode = Literal["login", "logout"]
@@ -41,7 +41,7 @@ class ProviderSelectScreen(Screen[str | None]):
         yield Footer()
 
     def _option(self, status: AccountStatus) -> Option:
-        stored = status.source == STORED
+        stored = status.stored
         label = f"{'✓' if stored else ' '} {status.name}"
         if not status.available:
             return Option(f"{label}  (not yet available)", id=status.provider, disabled=True)

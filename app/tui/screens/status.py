@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from app.credentials import STORED, AccountStatus, State
+from app.credentials import AccountStatus, State
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_panel import AccountPanel
@@ -130,7 +130,7 @@ class StatusScreen(Screen[None]):
         status = self.selected()
         if status is None:
             return
-        if status.source != STORED:
+        if not status.stored:
             how = f"it uses ${status.source}" if status.source else "it is not logged in"
             self.say(f"Nothing to refresh for {status.name}: {how}.", error=True)
             return

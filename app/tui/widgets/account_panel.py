@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from app.credentials import STORED, AccountStatus, State
+from app.credentials import AccountStatus, State
 from app.timefmt import expiry
 
 # The state's component class; app.tcss gives each its colour.
@@ -87,7 +87,12 @@ class AccountPanel(Widget, can_focus=True):
     def _source_text(status: AccountStatus) -> str | None:
         if status.source is None:
             return None
-        text = "stored login (oauth.json)" if status.source == STORED else f"${status.source}"
+        if not status.stored:
+            text = f"${status.source}"
+        elif status.kind == "api_key":
+            text = f"stored API key ({status.source})"
+        else:
+            text = f"stored login ({status.source})"
         if status.shadowed:
             text += f"; also set, not used: {', '.join(status.shadowed)}"
         return text
