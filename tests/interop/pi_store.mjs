@@ -20,7 +20,7 @@
 //         lock directory it saw (ms) and what it read under the lock.
 //   writer --count N --prefix X [--pause-ms N]
 //         N writes of entries X0..X(N-1), alternating AuthStorage.modify (pi's login and
-//         refresh path) and withLock (retried while ELOCKED, as pi's callers try again later).
+//         refresh path) and withLock, each tried again after ELOCKED.
 //
 // The entry written by hold/put-retry goes in as read: {...current, [P]: entry}, 2-space JSON,
 // in place (pi's writeFileSync truncates then writes), exactly like pi's own modify().
@@ -155,18 +155,16 @@ async function writer(opts) {
 	for (let i = 0; i < count; i++) {
 		const provider = `${opts.prefix}${i}`;
 		const entry = { type: "api_key", key: `key-${provider}` };
-		if (i % 2 === 0) {
-			await store.modify(provider, async () => entry);
-		} else {
-			// The synchronous path gives up after ~200 ms; pi's callers would retry later.
-			while (true) {
-				try {
-					backend.withLock((current) => ({ result: undefined, next: merged(current, provider, entry) }));
-					break;
-				} catch (error) {
-					if (error.code !== "ELOCKED") throw error;
-					await new Promise((resolve) => setTimeout(resolve, 20));
-				}
+		// Both paths give up on a lock held too long (sync: ~200 ms; async: 30 s, which a SIGKILLed
+		// holder's lock can outlast); pi reports that and its caller tries again later, as here.
+		while (true) {
+			try {
+				if (i % 2 === 0) await store.modify(provider, async () => entry);
+				else backend.withLock((current) => ({ result: undefined, next: merged(current, provider, entry) }));
+				break;
+			} catch (error) {
+				if (error.code !== "ELOCKED") throw error;
+				await new Promise((resolve) => setTimeout(resolve, 20));
 			}
 		}
 		emit("wrote", { provider });

@@ -15,7 +15,7 @@ from typing import Any
 from tests.fakes.server import FakeProviders
 from tests.interop.real_pi import RealPi, leftovers, read_json, write_json
 from tests.interop.test_pi_lock import OTHERS, now_ms
-from tests.processes import start_together
+from tests.processes import ROOT, run_python, start_together
 
 PROCESSES = 4  # per provider; the CI machine has two cores
 PI_WRITES = 10
@@ -86,3 +86,20 @@ def test_processes_refresh_once_each_while_pi_writes_other_entries(
     assert set(doc) == {*before, *written}
     assert stat.S_IMODE(os.stat(real_pi.auth_json).st_mode) == 0o600
     assert leftovers(real_pi.agent_dir) == []
+
+
+def test_soak_script_on_auth_json_with_pi_writing(pi_install: object) -> None:
+    """scripts/soak.py --store auth.json keeps working: two short rounds, pi writing mid-round.
+
+    SIGTERM keeps it short: a SIGKILLed refresher's lock holds the others for 30 s.
+    """
+    result = run_python(
+        str(ROOT / "scripts" / "soak.py"),
+        *("--store", "auth.json", "--rounds", "2", "--procs", "4", "--seed", "7", "--signal", "TERM"),
+        timeout=240,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "soak: 2 rounds x 4 processes (8 in all)" in result.stdout
+    assert "auth.json" in result.stdout and "torn files: 0" in result.stdout
+    assert "pi's own writes: 6, lost: 0" in result.stdout
