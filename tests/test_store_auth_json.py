@@ -21,6 +21,7 @@ from tests.processes import run_cli
 
 ANTHROPIC = provider("anthropic")
 KEY = "sk-ant-api03-a-literal-key-0123456789"
+ENV_KEY = "sk-env-0123456789"
 
 
 def login(tag: str = "1", **extra: Any) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def test_environment_variables_come_after_an_empty_store(store: CredentialStore,
         "anthropic", agent_dir=path.parent, env={"ANTHROPIC_API_KEY": "sk-env-0123456789"}
     )
     assert (credential.token, credential.source, credential.kind) == (
-        "sk-env-0123456789",
+        ENV_KEY,
         "ANTHROPIC_API_KEY",
         "api_key",
     )
@@ -306,7 +307,7 @@ def test_a_command_that_hangs_is_stopped_with_a_sentence(
 ) -> None:
     monkeypatch.setattr(app.keys, "COMMAND_TIMEOUT_SECONDS", 0.3)
     api_key(path, "!sleep 30")
-    with pytest.raises(ConfigError, match="did not finish within 0.3 s"):
+    with pytest.raises(ConfigError, match=r"did not finish within 0\.3 s"):
         get_credential("anthropic", agent_dir=path.parent, env={"SHELL": "/bin/sh"})
 
 
