@@ -224,9 +224,7 @@ def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     store = _store(args, env)
     if store.kind != AUTH_JSON:
-        print(
-            f"pi-tui uses {store.path} (older pi's file); there is no auth.json to migrate to. Nothing to do."
-        )
+        print(f"pi-tui uses {store.path} (older pi's file), not auth.json; nothing to migrate.")
         return 0
     done, renamed = migrate(store)
     if renamed is None:
