@@ -261,13 +261,8 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
-    """The type of ``provider``'s entry ("entry" when pi can't use it), None when there is none."""
-    if provider_id not in store.load():
-        return None
-    try:
-        entry = store.entry(provider_id)
-    except StoreError:
-        return "entry"
+    """The type of ``provider``'s entry, None when there is none; StoreCorrupt when pi can't use it."""
+    entry = store.entry(provider_id)
     return None if entry is None else str(entry.get("type"))
 
 
