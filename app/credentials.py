@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
-from app.keys import is_command, resolve_key
 from app.mask import mask
 from app.oauth.expiry import current_ms, is_due
 from app.providers import PROVIDERS, ProviderInfo, login_hint
@@ -87,6 +86,8 @@ def resolve(
     if entry is not None and entry["type"] == OAUTH:
         sources.append((store.path.name, entry["access"], entry, KIND_OAUTH))
     elif entry is not None:
+        from app.keys import is_command, resolve_key  # only pi's api_key entries need it
+
         key: str | None = None
         if for_token or not is_command(entry["key"]):
             try:
