@@ -14,7 +14,8 @@ The exit status is 0 whatever the numbers (this is a report) unless ``--check`` 
 
 Groups (``--only``): ``token``, ``status`` (each on oauth.json and on auth.json), ``frame``
 (first frame and peak memory, in a pseudo-terminal), ``paste`` (16 KB bracketed paste,
-in-process with Textual's Pilot) and ``refresh`` (32 concurrent ``pi-tui token`` while due, against the fake server).
+in-process with Textual's Pilot) and ``refresh`` (32 concurrent ``pi-tui token`` while due,
+against the fake server).
 
 The notes under the table say where a gap comes from: CPU time next to wall time (less
 sensitive to other load on the machine), Textual's own cost for the status screen
