@@ -166,7 +166,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
-    from app.store import pending_migration
+    from app.store import migration_note, pending_migration
 
     pending = pending_migration(store)
     if args.json:
@@ -206,17 +206,9 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             if s.last_error:
                 print(f"  {s.last_error}")
         if pending is not None:
-            print(_migrate_note(pending))
+            print(migration_note(pending))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
     return StoreError.exit_code if unreadable else 0
-
-
-def _migrate_note(pending: Any) -> str:
-    names = ", ".join(pending.providers)
-    return (
-        f"{pending.source} holds logins that {pending.target.name} lacks ({names}); pi ignores that "
-        f"file. Run `pi-tui migrate` to copy them into {pending.target.name}."
-    )
 
 
 def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -121,3 +121,16 @@ def test_a_damaged_oauth_json_is_a_sentence_not_a_migration(agent: Path) -> None
     out = run_cli("migrate", "--agent-dir", str(agent))
     assert out.returncode == 3 and "is not valid JSON" in out.stderr and "Traceback" not in out.stderr
     assert (agent / "oauth.json").read_text() == "{nope"
+
+
+async def test_the_status_panel_names_the_migration(agent: Path, make_app: Any, clock: Any) -> None:
+    from app.oauth.service import AuthService
+    from tests.tui.helpers import flat
+
+    write(agent / "auth.json", {})
+    write(agent / "oauth.json", {"anthropic": login("a")})
+    app = make_app(AuthService(CredentialStore(agent / "auth.json"), env={}, clock=clock))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = " ".join(flat(app).split())
+        assert "pi ignores that file" in shown and "pi-tui migrate" in shown

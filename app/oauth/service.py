@@ -110,6 +110,13 @@ class AuthService:
         """Every provider's status (no network)."""
         return [self.status(p.id) for p in self.providers()]
 
+    def migration_note(self) -> str | None:
+        """When auth.json is in use and oauth.json beside it holds logins pi can't see: what to do."""
+        from app.store import migration_note, pending_migration
+
+        pending = pending_migration(self.store)
+        return None if pending is None else migration_note(pending)
+
     def client(self) -> httpx.AsyncClient:
         """A new HTTP client (the injected factory in tests)."""
         if self._client_factory is not None:

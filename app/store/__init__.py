@@ -57,6 +57,7 @@ __all__ = [
     "StoreTransaction",
     "choose_store_path",
     "migrate",
+    "migration_note",
     "pending_migration",
 ]
 
@@ -431,6 +432,15 @@ def pending_migration(store: CredentialStore) -> Migration | None:
     except StoreError:
         return None
     return Migration(old.path, store.path, tuple(missing)) if missing else None
+
+
+def migration_note(pending: Migration) -> str:
+    """The sentence the status panel and ``pi-tui status`` show for :func:`pending_migration`."""
+    names = ", ".join(pending.providers)
+    return (
+        f"{pending.source} holds logins that {pending.target.name} lacks ({names}); pi ignores that "
+        f"file. Run `pi-tui migrate` to copy them into {pending.target.name}."
+    )
 
 
 def _missing_logins(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

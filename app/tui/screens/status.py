@@ -63,6 +63,9 @@ class StatusScreen(Screen[None]):
     def on_mount(self) -> None:
         self._show_empty()
         self.set_interval(1.0, self._tick)
+        note = self.service.migration_note()
+        if note is not None:
+            self.say(note)
 
     def on_screen_resume(self) -> None:
         # Back from a login or logout: the file changed. (Not on the first show: compose just read it.)
