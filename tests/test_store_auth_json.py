@@ -411,3 +411,15 @@ def test_the_store_module_imports_no_fcntl_for_auth_json_reads() -> None:
 
     out = run_python("-c", code)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.timeout(60)  # waiting for our own lock would take 600 s and fail here
+def test_a_damaged_file_read_while_we_hold_the_lock_is_corrupt_at_once(
+    store: CredentialStore, path: Path
+) -> None:
+    store.put("anthropic", login())
+    slow = CredentialStore(path, lock_timeout=600)
+    with slow.transaction():
+        path.write_bytes(b'{"anthropic": ')  # nobody else can be writing: we hold the lock
+        with pytest.raises(StoreCorrupt):
+            slow.get("anthropic")

@@ -122,6 +122,9 @@ class CredentialStore:
         self.lock_heartbeat = HEARTBEAT_SECONDS if lock_heartbeat is None else lock_heartbeat
         self.last_backup: Path | None = None
         self._on_step = on_step
+        # Transactions of this object that hold the lock now: a read failing meanwhile must not
+        # wait for the lock again (it would wait for itself).
+        self._holding = 0
 
     def __repr__(self) -> str:
         return f"CredentialStore({str(self.path)!r})"
@@ -167,6 +170,8 @@ class CredentialStore:
         try:
             doc = _read_document(target, look_again=False)
         except StoreCorrupt:
+            if self._holding:
+                raise  # we hold the lock, so nobody is writing: the file is damaged
             try:
                 with self.transaction() as tx:
                     return tx.load()
@@ -244,6 +249,7 @@ class StoreTransaction:
         self._lock: _Held | None = None
         self._target = store.path
         self._entered = False
+        self._counted = False
         # Hands the lock from the worker thread to the task; see __aenter__.
         self._handoff = threading.Lock()
 
@@ -363,6 +369,8 @@ class StoreTransaction:
                 self._lock = lock
 
     def _announce(self) -> None:
+        self._counted = True
+        self._store._holding += 1
         try:
             self._store._step("lock-acquired")
         except BaseException:
@@ -372,6 +380,9 @@ class StoreTransaction:
     def _release(self) -> None:
         with self._handoff:
             lock, self._lock = self._lock, None
+        if self._counted:
+            self._counted = False
+            self._store._holding -= 1
         if lock is not None:
             lock.release()
 
