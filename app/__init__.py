@@ -1,7 +1,8 @@
-"""pi-tui: OAuth logins for the pi coding agent (Claude Pro/Max, GitHub Copilot).
+"""pi-tui: OAuth logins for the pi coding agent.
 
-``from app import get_api_key`` is the library entry point; it is loaded on first use so
-that ``import app`` (and with it ``pi-tui token``) stays cheap.
+``from app import get_api_key`` (a valid token) and ``from app import PiAuth`` (an
+``httpx.Auth`` for any provider) are the library entry points; they are loaded on first use
+so that ``import app`` (and with it ``pi-tui token``) stays cheap.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "get_api_key", "get_credential"]
+__all__ = ["PiAuth", "__version__", "get_api_key", "get_credential"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from app import api
 
         return getattr(api, name)
+    if name == "PiAuth":
+        from app.auth import PiAuth
+
+        return PiAuth
     raise AttributeError(f"module 'app' has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The library face of pi-tui: a valid token for other Python code.
 
-``get_api_key("anthropic")`` follows pi's resolution order (the stored credential — an OAuth
-login refreshed under the store lock when due, or an ``api_key`` entry — → ``ANTHROPIC_OAUTH_TOKEN``
-→ ``ANTHROPIC_API_KEY``); ``get_credential`` also says which source won, its kind, and which
+``get_api_key(provider_id)`` follows pi's resolution order (the stored credential — an OAuth
+login refreshed under the store lock when due, or an ``api_key`` entry — then the provider's
+environment variables); ``get_credential`` also says which source won, its kind, and which
 ones it shadows.
 """
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from app.credentials import ready_token, resolve
-from app.oauth.expiry import current_ms
-from app.paths import store_path
+from app.expiry import current_ms
 from app.providers import provider
 from app.store import CredentialStore
 
@@ -44,11 +43,11 @@ async def aget_credential(
     """The winning credential for ``provider_id``, refreshed if due (async form)."""
     env = os.environ if env is None else env
     info = provider(provider_id)
-    store = CredentialStore(store_path(agent_dir, env))
+    store = CredentialStore.for_agent_dir(agent_dir, env)
     found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:
-        from app.oauth.service import AuthService
+        from app.service import AuthService
 
         token = await AuthService(store, env=env).get_token(info.id)
     assert found.source is not None  # ready_token raised otherwise
@@ -62,7 +61,7 @@ def get_credential(
     env: Mapping[str, str] | None = None,
 ) -> Credential:
     """Blocking form of :func:`aget_credential`; safe to call from inside a running event loop."""
-    return _run(aget_credential(provider_id, agent_dir=agent_dir, env=env))
+    return run_blocking(aget_credential(provider_id, agent_dir=agent_dir, env=env))
 
 
 def get_api_key(
@@ -71,11 +70,12 @@ def get_api_key(
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """A valid token for ``provider_id`` ("anthropic" or "github-copilot"), refreshed if due."""
+    """A valid token for ``provider_id`` (a registry id), refreshed if due."""
     return get_credential(provider_id, agent_dir=agent_dir, env=env).token
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion; inside a running event loop, on a private loop in a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

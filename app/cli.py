@@ -39,6 +39,12 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=max(width - 2, 40))
 
 
+def _provider_ids() -> str:
+    from app.providers import PROVIDERS
+
+    return " or ".join(PROVIDERS) if len(PROVIDERS) < 3 else ", ".join(PROVIDERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--agent-dir`` is accepted before or after the command."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
@@ -50,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="pi-tui",
-        description="Log in to Claude Pro/Max and GitHub Copilot for the pi coding agent.",
+        description="Log in to AI subscriptions with OAuth for the pi coding agent.",
         parents=[common],
         formatter_class=_Formatter,
     )
@@ -61,14 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, parents=[common], help=summary, formatter_class=_Formatter)
 
     login = command("login", "open the app at the login flow")
-    login.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    login.add_argument("provider", nargs="?", help=_provider_ids())
     logout = command("logout", "remove a stored login")
-    logout.add_argument("provider", nargs="?", help="anthropic or github-copilot")
+    logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     status = command("status", "show where each login stands")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
-    token.add_argument("provider", help="anthropic or github-copilot")
+    token.add_argument("provider", help=_provider_ids())
     command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
     return parser
 
@@ -79,9 +85,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = build_parser().parse_args(argv)
     try:
         if any(name.startswith("PI_TUI_") for name in env):
-            from app.oauth.endpoints import load_endpoints
+            from app.endpoints import check_overrides
 
-            load_endpoints(env)  # a bad override is a start-up error, whatever the command
+            check_overrides(env)  # a bad override is a start-up error, whatever the command
         handler = _COMMANDS.get(args.command or "", _run_app)
         return handler(args, env)
     except PiTuiError as exc:
@@ -102,23 +108,22 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
-    from app.paths import store_path
     from app.store import CredentialStore
 
-    return CredentialStore(store_path(getattr(args, "agent_dir", None), env))
+    return CredentialStore.for_agent_dir(getattr(args, "agent_dir", None), env)
 
 
 def _provider(name: str | None) -> ProviderInfo:
     from app.providers import provider
 
     if name is None:
-        raise ConfigError("Name a provider: anthropic or github-copilot.")
+        raise ConfigError(f"Name a provider: {_provider_ids()}.")
     return provider(name.strip().lower())
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import ready_token, resolve
-    from app.oauth.expiry import current_ms, is_due
+    from app.expiry import current_ms, is_due
 
     info = _provider(args.provider)
     store = _store(args, env)
@@ -150,7 +155,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 0
         import asyncio
 
-        from app.oauth.service import AuthService
+        from app.service import AuthService
 
         service = AuthService(store, env=env)
         refreshed = asyncio.run(service.refresh_locked(tx, info.id, seen=found.entry, force=False))
@@ -162,7 +167,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.credentials import State, all_statuses
 
     store = _store(args, env)
-    from app.oauth.expiry import current_ms
+    from app.expiry import current_ms
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
@@ -193,7 +198,8 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             if s.source:
                 via = f"via {s.source}" + (" (API key)" if s.stored and s.kind == "api_key" else "")
                 details = [via]
-                details += [x for x in (s.account, s.enterprise) if x]
+                details += [s.account] if s.account else []
+                details += [f"{label}: {value}" for label, value in s.rows]
                 if s.expires_ms is not None:
                     details.append(expiry(s.expires_ms, now_ms))
                 details.append(f"token {s.masked_token}" if s.masked_token else "key from a command")
@@ -244,7 +250,7 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Cancelled; nothing was changed.")
             return 1
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
     kind = AuthService(store, env=env).remove(provider_id)
     what = {"oauth": "OAuth login", "api_key": "API key entry"}.get(kind or "", "entry")

@@ -1,12 +1,12 @@
 """Which credential wins for a provider, and where each provider stands.
 
 Resolution order, as pi 1.x: the stored credential (an OAuth login, refreshed if due, or one
-of pi's ``api_key`` entries) → the provider's environment variables (``anthropic``:
-``ANTHROPIC_OAUTH_TOKEN``, then ``ANTHROPIC_API_KEY``) → an error saying how to log in. A
-stored credential that cannot be used is an error, not a reason to fall back (pi does not).
-Nothing here makes a network request or imports httpx; refreshing is
-:class:`app.oauth.service.AuthService`'s job. A ``!command`` key runs only when a token is
-asked for (``resolve(..., for_token=True)``), never for ``status``.
+of pi's ``api_key`` entries), then the provider's environment variables in the registry's
+order, then an error saying how to log in. A stored credential that cannot be used is an
+error, not a reason to fall back (pi does not). Nothing here makes a network request or
+imports httpx; refreshing is :class:`app.service.AuthService`'s job. A ``!command`` key runs
+only when a token is asked for (``resolve(..., for_token=True)``), never for ``status``.
+Provider-specific rows come from the provider module.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
+from app.expiry import current_ms, is_due
 from app.mask import mask
-from app.oauth.expiry import current_ms, is_due
 from app.providers import PROVIDERS, ProviderInfo, login_hint
 from app.store import API_KEY, OAUTH, CredentialStore
 
@@ -136,7 +136,7 @@ ACCOUNT_KEYS = ("email", "login")
 
 
 def account_label(entry: dict[str, Any]) -> str | None:
-    """The account an entry names (older pi-tui's keys): its email, or ``@login`` for GitHub."""
+    """The account an entry names (older pi-tui's keys): its email, or ``@login``."""
     if isinstance(entry.get("email"), str):
         return str(entry["email"])
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
@@ -160,13 +160,12 @@ class AccountStatus(NamedTuple):
     shadowed: tuple[str, ...] = ()
     account: str | None = None
     expires_ms: int | None = None
-    enterprise: str | None = None
-    api_base: str | None = None
     masked_token: str | None = None
     last_error: str | None = None
-    available: bool = True
     kind: str | None = None
     stored: bool = False
+    # The provider's own label/value rows (e.g. Enterprise host, API base), from its module.
+    rows: tuple[tuple[str, str], ...] = ()
 
     def to_json(self, *, now_ms: int) -> dict[str, Any]:
         """The ``pi-tui status --json`` form."""
@@ -182,8 +181,7 @@ class AccountStatus(NamedTuple):
             "expires_in_seconds": None
             if self.expires_ms is None
             else max(0, (self.expires_ms - now_ms) // 1000),
-            "enterprise": self.enterprise,
-            "api_base": self.api_base,
+            "details": dict(self.rows),
             "token": self.masked_token,
             "error": self.last_error,
         }
@@ -199,7 +197,7 @@ def account_status(
 ) -> AccountStatus:
     """Describe one provider from the store and the environment."""
     found = resolve(provider, store, env)
-    base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN, available=provider.available)
+    base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN)
     if found.source is None:
         state = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
         return base._replace(state=state, last_error=found.error or last_error)
@@ -223,18 +221,19 @@ def account_status(
         state=state,
         account=remembered_account(store, provider.id) or account_label(entry),
         expires_ms=int(entry["expires"]),
-        enterprise=entry.get("enterpriseUrl") if isinstance(entry.get("enterpriseUrl"), str) else None,
-        api_base=_api_base(provider.id, entry, env),
+        rows=provider_rows(provider, entry, env),
         **fields,
     )
 
 
-def _api_base(provider_id: str, entry: dict[str, Any], env: Mapping[str, str]) -> str | None:
-    if provider_id != "github-copilot":
-        return None
-    from app.oauth.copilot_urls import api_base_url  # no httpx there
+def provider_rows(
+    provider: ProviderInfo, entry: dict[str, Any], env: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The provider module's label/value rows for a stored login (its module is light: no httpx)."""
+    from app.providers import load
 
-    return api_base_url(entry.get("access", ""), entry.get("enterpriseUrl"), env=env)
+    module = load(provider.id)
+    return tuple(module.status_rows(module.endpoints(env), entry))
 
 
 def all_statuses(

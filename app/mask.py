@@ -24,7 +24,7 @@ def mask(secret: str | None) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
-# Anthropic tokens and keys, GitHub tokens, Copilot tokens (tid=…;exp=…;…), and bearer values.
+# Provider tokens and keys (sk-ant-…, gh?_…, tid=…;exp=…;…), and bearer values.
 _SECRET = (
     r"sk-ant-[A-Za-z0-9_\-]+"
     r"|\bgh[oupsr]_[A-Za-z0-9_]+"

@@ -20,13 +20,6 @@ def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, 
     return Path(os.path.expanduser(raw))
 
 
-def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Return the path of pi's credential file in the agent directory (see app.store's rule)."""
-    from app.store import choose_store_path
-
-    return choose_store_path(agent_dir(override, env), env)
-
-
 def log_dir(env: Mapping[str, str] | None = None) -> Path:
     """Return (and create) pi-tui's log directory; ``$PI_TUI_LOG_DIR`` wins for tests."""
     env = os.environ if env is None else env

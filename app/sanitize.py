@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from app.mask import mask_secrets
@@ -47,3 +48,17 @@ _TOKEN_SHAPE = re.compile(r"[!-~]{1,8192}")
 def is_token_shaped(value: object) -> bool:
     """True for a non-empty string of visible ASCII that is safe to store, send and print."""
     return isinstance(value, str) and _TOKEN_SHAPE.fullmatch(value) is not None
+
+
+def finite_number(value: object) -> float | None:
+    """A finite number from a JSON value (numbers and numeric strings), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None

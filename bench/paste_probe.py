@@ -144,7 +144,7 @@ async def one_run(service: Any, kind: str) -> dict[str, Any]:
 
 async def measure(runs: int, warmup: int, agent_dir: Path) -> dict[str, Any]:
     """Warm up, then alternate valid and junk pastes, ``runs`` of each."""
-    from app.oauth.service import AuthService
+    from app.service import AuthService
     from app.store import CredentialStore
     from tests.fakes.server import FakeProviders
 

@@ -23,14 +23,15 @@ sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 
-from app.oauth.github_copilot import device_flow_error  # noqa: E402
-from app.oauth.service import AuthService, LoginResult  # noqa: E402
+from app.providers.github_copilot import device_flow_error  # noqa: E402
+from app.service import AuthService, LoginResult  # noqa: E402
 from app.store import CredentialStore  # noqa: E402
 from app.tui.app import PiTuiApp  # noqa: E402
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener  # noqa: E402
 from tests.tui.helpers import (  # noqa: E402
     HOUR_MS,
     PollEvent,
+    choose_method,
     fixed_anthropic_login,
     scripted_copilot,
     seed_fake_anthropic,
@@ -51,7 +52,7 @@ def fresh_service(*, logged_in: bool) -> AuthService:
         seed_fake_anthropic(store, expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000)
         seed_fake_copilot(store, expires=clock.ms() + 24 * 60_000)
     service = AuthService(store, env={}, clock=clock)
-    service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
+    service.start_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
     return service
 
 
@@ -74,8 +75,22 @@ def screen_is(pilot: Any, name: str) -> Callable[[], bool]:
     return lambda: type(pilot.app.screen).__name__ == name
 
 
-async def anthropic_waiting(pilot: Any) -> None:
+async def method_choice(pilot: Any) -> None:
+    await wait_until(pilot, screen_is(pilot, "MethodChoiceScreen"))
+
+
+async def anthropic_method(pilot: Any, method: str) -> None:
+    await choose_method(pilot, method)
+    await wait_until(pilot, screen_is(pilot, "AuthCodeScreen"))
     await wait_until(pilot, lambda: str(pilot.app.screen.query_one("#link-status").content))
+
+
+async def anthropic_waiting(pilot: Any) -> None:
+    await anthropic_method(pilot, "browser")
+
+
+async def anthropic_copy_code(pilot: Any) -> None:
+    await anthropic_method(pilot, "copy_code")
 
 
 async def anthropic_rejected(pilot: Any) -> None:
@@ -119,6 +134,8 @@ SHOTS: list[tuple[str, bool, Drive, dict[str, Any]]] = [
     ("04-anthropic-login", False, anthropic_waiting, {"start": "login", "provider": "anthropic"}),
     ("05-anthropic-login-rejected", False, anthropic_rejected, {"start": "login", "provider": "anthropic"}),
     ("06-login-done", False, login_done, {}),
+    ("12-anthropic-method-choice", False, method_choice, {"start": "login", "provider": "anthropic"}),
+    ("13-anthropic-copy-code", False, anthropic_copy_code, {"start": "login", "provider": "anthropic"}),
     ("07-copilot-enterprise", False, nothing, {"start": "login", "provider": "github-copilot"}),
     ("08-copilot-device-code", False, device_code, {"start": "login", "provider": "github-copilot"}),
     ("09-copilot-denied", False, device_denied, {"start": "login", "provider": "github-copilot"}),

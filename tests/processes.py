@@ -68,7 +68,7 @@ _GATED_MAIN = """\
 import os, sys
 ready, go = int(sys.argv[1]), int(sys.argv[2])
 import asyncio, httpx
-import app.oauth.service
+import app.service
 from app.cli import main
 os.write(ready, b"."); os.close(ready)
 os.read(go, 1); os.close(go)

@@ -1,4 +1,4 @@
-"""GitHub Copilot: device login, Copilot token refresh, model policies and CopilotAuth,
+"""GitHub Copilot: device login, Copilot token refresh, model policies and PiAuth,
 over real HTTP to the loopback fake (no patched HTTP)."""
 
 from __future__ import annotations
@@ -15,21 +15,18 @@ from typing import Any
 import httpx
 import pytest
 
+from app import PiAuth
 from app.credentials import State
 from app.errors import ConfigError, DeviceFlowError, LoginCancelled, LoginInputError, RefreshError
-from app.oauth.copilot_urls import api_base_url, proxy_api_base
-from app.oauth.endpoints import load_endpoints
-from app.oauth.github_copilot import (
-    CopilotAuth,
-    CopilotLogin,
-    PollEvent,
-    clamp_expires_in,
-    clamp_interval,
+from app.flows.device import DeviceLogin, PollEvent, clamp_expires_in, clamp_interval, next_interval
+from app.providers.github_copilot import (
+    api_base_url,
     copilot_expires_ms,
-    next_interval,
+    endpoints,
     normalize_domain,
+    proxy_api_base,
 )
-from app.oauth.service import AuthService
+from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.fixtures import fake
 from tests.fakes.server import FakeProviders
@@ -75,7 +72,7 @@ def seed_copilot(
 
 
 async def run_poll(
-    login: CopilotLogin, on_event: Callable[[PollEvent], None] | None = None
+    login: DeviceLogin[Any], on_event: Callable[[PollEvent], None] | None = None
 ) -> list[PollEvent]:
     events: list[PollEvent] = []
     async for event in login.poll():
@@ -93,8 +90,10 @@ def approve_when_waiting(fake: FakeProviders, **kwargs: Any) -> Callable[[PollEv
     return on_event
 
 
-async def login_fully(service: AuthService, fake: FakeProviders, domain: str | None = None) -> CopilotLogin:
-    login = await service.start_copilot_login(domain)
+async def login_fully(
+    service: AuthService, fake: FakeProviders, domain: str | None = None
+) -> DeviceLogin[Any]:
+    login = await service.start_login("github-copilot", answers={"host": domain or ""})
     await run_poll(login, approve_when_waiting(fake))
     return login
 
@@ -158,8 +157,8 @@ def test_normalize_domain_rejects_what_is_not_a_host(typed: str) -> None:
 
 
 async def test_pending_then_approved_stores_pi_entry(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_copilot_login(None)
-    assert (login.domain, login.enterprise) == ("github.com", False)
+    login = await service.start_login("github-copilot")
+    assert login.title == "Log in to GitHub Copilot (github.com)"
     assert re.fullmatch(r"[A-Z]{4}-\d{4}", login.user_code)
     assert login.verification_uri == "https://github.com/login/device"
     assert login.interval == 5.0
@@ -204,7 +203,7 @@ async def test_device_code_and_poll_requests_are_rfc_8628(service: AuthService, 
 async def test_login_enables_every_model_policy(service: AuthService, fake: FakeProviders) -> None:
     login = await login_fully(service, fake)
     assert sorted(fake.copilot.enabled_policies) == sorted(MODEL_IDS)
-    assert login.models == tuple(MODEL_IDS) and login.models_enabled == 4
+    assert login.details == ("Copilot models enabled: 4 of 4.",)
     (listing,) = fake.requests_for("copilot.models")
     assert listing.headers["x-github-api-version"] == "2026-06-01"
     for request in fake.requests_for("copilot.policy"):
@@ -216,7 +215,8 @@ async def test_failing_policy_call_does_not_fail_the_login(service: AuthService,
     fake.fail("copilot.policy", status=500)
     login = await login_fully(service, fake)
     assert login.result is not None and service.store.get(PROVIDER) is not None
-    assert len(fake.copilot.enabled_policies) == 3 and login.models_enabled == 3
+    assert len(fake.copilot.enabled_policies) == 3
+    assert login.details == ("Copilot models enabled: 3 of 4.",)
 
 
 async def test_failing_model_list_and_user_lookup_do_not_fail_the_login(
@@ -228,7 +228,7 @@ async def test_failing_model_list_and_user_lookup_do_not_fail_the_login(
     assert login.result is not None and login.result.account is None
     entry = service.store.get(PROVIDER)
     assert entry is not None and "login" not in entry
-    assert fake.count("copilot.policy") == 0 and login.models == ()
+    assert fake.count("copilot.policy") == 0 and login.details == ()
 
 
 async def test_already_enabled_models_are_not_enabled_again(
@@ -237,7 +237,7 @@ async def test_already_enabled_models_are_not_enabled_again(
     fake.copilot.enabled_policies.extend(["gpt-4.1", "gpt-5-mini"])
     login = await login_fully(service, fake)
     assert sorted(fake.copilot.enabled_policies[2:]) == ["claude-sonnet-4.5", "gemini-2.5-pro"]
-    assert login.models_enabled == 4
+    assert login.details == ("Copilot models enabled: 4 of 4.",)
 
 
 # -- device flow: slowing down, errors, expiry, cancel ----------------------------------
@@ -252,7 +252,7 @@ async def test_slow_down_raises_the_interval_for_every_later_poll(
     fake.github.slow_down_gap_scale = 0.9 * SCALE
     fake.github.force_slow_down(1)
     service = make_service(fake, tmp_path)
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     events = await run_poll(login, approve_when_waiting(fake))
 
     assert [(e.kind, e.interval, e.polls) for e in events] == [
@@ -266,7 +266,7 @@ async def test_slow_down_raises_the_interval_for_every_later_poll(
 
 async def test_slow_down_takes_the_servers_larger_interval(service: AuthService, fake: FakeProviders) -> None:
     fake.fail("github.poll", status=200, body={"error": "slow_down", "interval": 30})
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     events = await run_poll(login, approve_when_waiting(fake))
     assert [(e.kind, e.interval) for e in events] == [("slow_down", 30.0), ("waiting", 30.0), ("done", 30.0)]
 
@@ -294,7 +294,7 @@ async def test_absurd_advertised_interval_is_clamped(
     service: AuthService, fake: FakeProviders, advertised: object, expected: float
 ) -> None:
     fake.github.interval = advertised  # type: ignore[assignment]
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     assert login.interval == expected
 
 
@@ -303,7 +303,7 @@ async def test_absurd_expires_in_is_clamped(
     service: AuthService, fake: FakeProviders, advertised: float, seconds: int
 ) -> None:
     fake.github.expires_in = advertised
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     assert abs(login.expires_at_ms - (now_ms() + seconds * 1000)) < 5_000
 
 
@@ -323,7 +323,7 @@ async def test_poll_errors_stop_with_a_sentence(
     service: AuthService, fake: FakeProviders, status: int, error: str, sentence: str
 ) -> None:
     fake.fail("github.poll", status=status, body={"error": error, "error_description": "Unexpected thing"})
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     with pytest.raises(DeviceFlowError) as caught:
         await run_poll(login)
     assert sentence in str(caught.value)
@@ -331,7 +331,7 @@ async def test_poll_errors_stop_with_a_sentence(
 
 
 async def test_denied_on_github_stops_the_login(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
 
     def deny(event: PollEvent) -> None:
         fake.github.deny(login.user_code)
@@ -343,7 +343,7 @@ async def test_denied_on_github_stops_the_login(service: AuthService, fake: Fake
 
 async def test_code_expiry_stops_polling(service: AuthService, fake: FakeProviders) -> None:
     fake.github.expires_in = 0.25
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     with pytest.raises(DeviceFlowError, match="expired before it was approved"):
         await run_poll(login)
     last = poll_times(fake)[-1]
@@ -354,7 +354,7 @@ async def test_code_expiry_stops_polling(service: AuthService, fake: FakeProvide
 async def test_device_flow_disabled_refuses_to_start(service: AuthService, fake: FakeProviders) -> None:
     fake.github.disable_device_flow = True
     with pytest.raises(DeviceFlowError, match="GitHub has device login turned off"):
-        await service.start_copilot_login(None)
+        await service.start_login("github-copilot")
     assert fake.count("github.poll") == 0
 
 
@@ -362,7 +362,7 @@ async def test_cancel_while_waiting_sends_no_further_request(
     service: AuthService, fake: FakeProviders
 ) -> None:
     fake.github.interval = 20  # 200 ms between polls
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     first_event = asyncio.Event()
     task = asyncio.create_task(run_poll(login, lambda event: first_event.set()))
     await asyncio.wait_for(first_event.wait(), 5)
@@ -376,7 +376,7 @@ async def test_cancel_while_waiting_sends_no_further_request(
 
 
 async def test_cancel_before_the_first_poll_sends_nothing(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     task = asyncio.create_task(run_poll(login))
     await asyncio.sleep(0.01)
     started = time.monotonic()
@@ -390,7 +390,7 @@ async def test_cancel_before_the_first_poll_sends_nothing(service: AuthService, 
 
 async def test_cancel_abandons_a_poll_in_flight(service: AuthService, fake: FakeProviders) -> None:
     fake.set_latency("github.poll", 5.0)
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     task = asyncio.create_task(run_poll(login))
     while fake.count("github.poll") == 0:
         await asyncio.sleep(0.01)
@@ -411,7 +411,7 @@ async def test_escapes_in_user_code_and_verification_uri_are_stripped(
 ) -> None:
     fake.github.next_user_code = "\x1b[31mABCD-1234\x1b[0m\x07"
     fake.github.verification_uri = "https://github.com/login/device\x1b]0;pwned\x07"
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     assert login.user_code == "ABCD-1234"
     assert login.verification_uri == "https://github.com/login/device"
 
@@ -419,7 +419,7 @@ async def test_escapes_in_user_code_and_verification_uri_are_stripped(
 async def test_escapes_in_error_description_are_stripped(service: AuthService, fake: FakeProviders) -> None:
     body = {"error": "odd_error", "error_description": "\x1b]0;title\x07Bad \x1b[2Jthing\x9b1m"}
     fake.fail("github.poll", status=200, body=body)
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     with pytest.raises(DeviceFlowError) as caught:
         await run_poll(login)
     assert str(caught.value) == "GitHub stopped the login (Bad thing). Start again."
@@ -433,14 +433,14 @@ async def test_verification_uri_that_is_not_http_is_refused(
 ) -> None:
     fake.github.verification_uri = uri
     with pytest.raises(DeviceFlowError, match="not a web link"):
-        await service.start_copilot_login(None)
+        await service.start_login("github-copilot")
 
 
 @pytest.mark.parametrize("code", ["A" * 33, "\x1b[0m", "   "])
 async def test_unusable_user_code_is_refused(service: AuthService, fake: FakeProviders, code: str) -> None:
     fake.github.next_user_code = code
     with pytest.raises(DeviceFlowError, match="login code that cannot be shown"):
-        await service.start_copilot_login(None)
+        await service.start_login("github-copilot")
 
 
 # -- Enterprise ------------------------------------------------------------------------
@@ -450,10 +450,10 @@ async def test_enterprise_login_stores_and_uses_enterprise_url(
     service: AuthService, fake: FakeProviders
 ) -> None:
     login = await login_fully(service, fake, "https://GHE.Example.com/")
-    assert (login.domain, login.enterprise) == ("ghe.example.com", True)
+    assert login.title == "Log in to GitHub Copilot (ghe.example.com)"
     entry = service.store.get(PROVIDER)
     assert entry is not None and entry["enterpriseUrl"] == "ghe.example.com"
-    assert service.status(PROVIDER).enterprise == "ghe.example.com"
+    assert ("Enterprise", "ghe.example.com") in service.status(PROVIDER).rows
 
     # A refresh of that login keeps it an Enterprise login.
     await service.refresh(PROVIDER)
@@ -462,23 +462,26 @@ async def test_enterprise_login_stores_and_uses_enterprise_url(
     assert refreshed["access"] != entry["access"] and service.status(PROVIDER).account == "@octocat"
 
     # Without overrides every URL derives from the host.
-    plain = load_endpoints({})
+    plain = endpoints({})
     assert plain.github_base("ghe.example.com") == "https://ghe.example.com"
     assert plain.github_api_base("ghe.example.com") == "https://api.ghe.example.com"
-    assert api_base_url("tid=1;exp=2", "ghe.example.com", env={}) == "https://copilot-api.ghe.example.com"
+    assert (
+        api_base_url("tid=1;exp=2", "ghe.example.com", endpoints=plain)
+        == "https://copilot-api.ghe.example.com"
+    )
 
 
 async def test_enterprise_host_is_named_in_messages(service: AuthService, fake: FakeProviders) -> None:
     fake.github.disable_device_flow = True
     with pytest.raises(DeviceFlowError, match=r"GitHub Enterprise \(ghe\.example\.com\) has device login"):
-        await service.start_copilot_login("ghe.example.com")
+        await service.start_login("github-copilot", answers={"host": "ghe.example.com"})
 
 
 async def test_bad_enterprise_host_is_refused_before_any_request(
     service: AuthService, fake: FakeProviders
 ) -> None:
     with pytest.raises(LoginInputError):
-        await service.start_copilot_login("not a host")
+        await service.start_login("github-copilot", answers={"host": "not a host"})
     assert fake.requests == []
 
 
@@ -489,7 +492,7 @@ async def test_login_without_copilot_access_says_so_and_saves_nothing(
     service: AuthService, fake: FakeProviders
 ) -> None:
     fake.copilot.mode = "no_access"
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     with pytest.raises(RefreshError, match="This GitHub account has no Copilot access"):
         await run_poll(login, approve_when_waiting(fake))
     assert service.store.get(PROVIDER) is None
@@ -583,31 +586,41 @@ TOKEN_WITH_PROXY = "tid=abc;exp=1;proxy-ep=proxy.enterprise.githubcopilot.com;8k
 
 def test_api_base_override_wins_over_everything() -> None:
     env = {"PI_TUI_COPILOT_API_URL": "https://copilot.proxy.example/base/"}
-    assert api_base_url(TOKEN_WITH_PROXY, "ghe.example.com", env=env) == "https://copilot.proxy.example/base"
     assert (
-        api_base_url("", None, env={"PI_TUI_COPILOT_API_URL": "http://127.0.0.1:9/x"})
-        == "http://127.0.0.1:9/x"
+        api_base_url(TOKEN_WITH_PROXY, "ghe.example.com", endpoints=endpoints(env))
+        == "https://copilot.proxy.example/base"
     )
-    endpoints = load_endpoints({"PI_TUI_COPILOT_API_URL": "https://o.example"})
-    assert api_base_url(TOKEN_WITH_PROXY, None, endpoints=endpoints) == "https://o.example"
+    loopback = endpoints({"PI_TUI_COPILOT_API_URL": "http://127.0.0.1:9/x"})
+    assert api_base_url("", None, endpoints=loopback) == "http://127.0.0.1:9/x"
+    override = endpoints({"PI_TUI_COPILOT_API_URL": "https://o.example"})
+    assert api_base_url(TOKEN_WITH_PROXY, None, endpoints=override) == "https://o.example"
 
 
 def test_api_base_override_is_checked_like_every_override() -> None:
     with pytest.raises(ConfigError, match="PI_TUI_COPILOT_API_URL"):
-        api_base_url("", None, env={"PI_TUI_COPILOT_API_URL": "http://copilot.example"})
+        endpoints({"PI_TUI_COPILOT_API_URL": "http://copilot.example"})
 
 
 def test_api_base_from_token_then_enterprise_then_default() -> None:
     assert (
-        api_base_url(TOKEN_WITH_PROXY, "ghe.example.com", env={})
+        api_base_url(TOKEN_WITH_PROXY, "ghe.example.com", endpoints=endpoints({}))
         == "https://api.enterprise.githubcopilot.com"
     )
-    assert api_base_url("tid=abc;exp=1", "ghe.example.com", env={}) == "https://copilot-api.ghe.example.com"
     assert (
-        api_base_url("tid=abc", "https://ghe.example.com/", env={}) == "https://copilot-api.ghe.example.com"
+        api_base_url("tid=abc;exp=1", "ghe.example.com", endpoints=endpoints({}))
+        == "https://copilot-api.ghe.example.com"
     )
-    assert api_base_url("tid=abc;exp=1", None, env={}) == "https://api.individual.githubcopilot.com"
-    assert api_base_url("", "not a host", env={}) == "https://api.individual.githubcopilot.com"
+    assert (
+        api_base_url("tid=abc", "https://ghe.example.com/", endpoints=endpoints({}))
+        == "https://copilot-api.ghe.example.com"
+    )
+    assert (
+        api_base_url("tid=abc;exp=1", None, endpoints=endpoints({}))
+        == "https://api.individual.githubcopilot.com"
+    )
+    assert (
+        api_base_url("", "not a host", endpoints=endpoints({})) == "https://api.individual.githubcopilot.com"
+    )
 
 
 @pytest.mark.parametrize(
@@ -625,7 +638,7 @@ def test_proxy_endpoint_parsing(token: str, base: str | None) -> None:
     assert proxy_api_base(token) == base
 
 
-# -- CopilotAuth -----------------------------------------------------------------------
+# -- PiAuth -----------------------------------------------------------------------
 
 
 CHAT = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "Hi"}]}
@@ -633,12 +646,12 @@ CHAT = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "Hi"}]}
 
 async def test_copilot_auth_sets_every_header(service: AuthService, fake: FakeProviders) -> None:
     entry = seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
-    auth = CopilotAuth(service, PROVIDER)
+    auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/copilot"
     async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
         plain = await client.post("/chat/completions", json=CHAT)
         agent = await client.post(
-            "/chat/completions", json=CHAT, extensions={"copilot": {"initiator": "agent", "vision": True}}
+            "/chat/completions", json=CHAT, extensions={"pi_tui": {"initiator": "agent", "vision": True}}
         )
         models = await client.get("/models", headers={"X-GitHub-Api-Version": "2026-06-01"})
     assert (plain.status_code, agent.status_code, models.status_code) == (200, 200, 200)
@@ -661,14 +674,14 @@ async def test_copilot_auth_constructor_sets_initiator_and_vision(
     service: AuthService, fake: FakeProviders
 ) -> None:
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
-    auth = CopilotAuth(service, initiator="agent", vision=True)
+    auth = PiAuth(service, PROVIDER, initiator="agent", vision=True)
     async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
         assert (await client.post("/chat/completions", json=CHAT)).status_code == 200
     assert fake.copilot.chat_headers == [
         {"openai-intent": "conversation-edits", "x-initiator": "agent", "copilot-vision-request": "true"}
     ]
     with pytest.raises(ValueError, match="X-Initiator"):
-        CopilotAuth(service, initiator="robot")
+        PiAuth(service, PROVIDER, initiator="robot")
 
 
 async def test_copilot_auth_refreshes_once_and_retries_on_401(
@@ -676,7 +689,7 @@ async def test_copilot_auth_refreshes_once_and_retries_on_401(
 ) -> None:
     old = seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.copilot.expire_tokens()
-    auth = CopilotAuth(service)
+    auth = PiAuth(service, PROVIDER)
     async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/chat/completions", json=CHAT)
     assert response.status_code == 200
@@ -692,7 +705,7 @@ async def test_copilot_auth_refreshes_once_and_retries_on_401(
 async def test_copilot_auth_retries_only_once(service: AuthService, fake: FakeProviders) -> None:
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.fail("copilot.chat", status=401, body={"error": {"message": "no"}}, times=5)
-    auth = CopilotAuth(service)
+    auth = PiAuth(service, PROVIDER)
     async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/chat/completions", json=CHAT)
     assert response.status_code == 401
@@ -703,7 +716,7 @@ def test_copilot_auth_works_with_a_blocking_client(tmp_path: Path, fake: FakePro
     service = make_service(fake, tmp_path)
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.copilot.expire_tokens()
-    auth = CopilotAuth.from_store(service.store, endpoints=service.endpoints)
+    auth = PiAuth.from_store(service.store, PROVIDER, env=service.env)
     with httpx.Client(auth=auth, base_url=auth.base_url()) as client:
         response = client.post("/chat/completions", json=CHAT)
     assert response.status_code == 200

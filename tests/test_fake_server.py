@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -169,6 +170,15 @@ def test_env_points_every_override_at_the_server(fake: FakeProviders) -> None:
         "PI_TUI_GITHUB_URL": f"{base}/github",
         "PI_TUI_GITHUB_API_URL": f"{base}/github-api",
         "PI_TUI_COPILOT_API_URL": f"{base}/copilot",
+        "PI_TUI_OPENAI_AUTH_URL": f"{base}/openai",
+        "PI_TUI_OPENAI_CODEX_API_URL": f"{base}/codex-api",
+        "PI_TUI_XAI_AUTH_URL": f"{base}/xai-auth",
+        "PI_TUI_XAI_API_URL": f"{base}/xai-api",
+        "PI_TUI_KIMI_AUTH_URL": f"{base}/kimi-auth",
+        "PI_TUI_KIMI_API_URL": f"{base}/kimi-api",
+        "PI_TUI_OPENROUTER_URL": f"{base}/openrouter",
+        "PI_TUI_META_AUTH_URL": f"{base}/meta-auth",
+        "PI_TUI_META_API_URL": f"{base}/meta-api",
         "PI_TUI_CALLBACK_PORT": "0",
     }
 
@@ -933,3 +943,758 @@ def test_standalone_prints_base_and_env_and_stops_on_sigterm() -> None:
     finally:
         process.kill()
         process.wait()
+
+
+# =========================================================================== every provider
+#
+# The generic behaviour, parametrised over the provider configurations: a client description per
+# provider (what pi-tui sends, written here independently of the fake's configuration), then one
+# test per behaviour. Provider-specific cases follow.
+
+CODEX_CLIENT = "app_EMoamEEZ73f0CkXaXp7hrann"
+XAI_CLIENT = "b1a00492-073a-47ea-816f-4c329264a828"
+KIMI_CLIENT = "17e5f671-d194-4dfb-9706-5516cb48c098"
+META_CLIENT = "1031625952748946"
+
+
+@dataclass(frozen=True)
+class CodeClient:
+    """How a client runs an authorization-code login against one provider."""
+
+    name: str
+    authorize_path: str
+    redirect: str
+    params: Callable[[str, str, str], dict[str, str]]
+    exchange_path: str
+    exchange_form: bool
+    exchange: Callable[[str, str, str, str], dict[str, str]]
+    state: bool = True
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceClient:
+    """How a client runs a device-code login against one provider."""
+
+    name: str
+    client_id: str
+    device_path: str
+    device_form: dict[str, str]
+    poll_path: str
+    github: bool = False
+
+    def start(self, http: httpx.Client, **overrides: str) -> httpx.Response:
+        form = {"client_id": self.client_id} | self.device_form | overrides
+        return http.post(self.device_path, data=form, headers={"Accept": "application/json"})
+
+    def poll(self, http: httpx.Client, device_code: str, **overrides: str) -> httpx.Response:
+        form = {
+            "client_id": self.client_id,
+            "device_code": device_code,
+            "grant_type": DEVICE_GRANT,
+        } | overrides
+        return http.post(self.poll_path, data=form, headers={"Accept": "application/json"})
+
+
+@dataclass(frozen=True)
+class RefreshClient:
+    """How a client refreshes against one provider."""
+
+    name: str
+    client_id: str
+    token_path: str
+    form: bool
+    login: Callable[[FakeProviders, httpx.Client], dict[str, str]]
+
+    def refresh(self, http: httpx.Client, token: str) -> httpx.Response:
+        body = {"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": token}
+        if self.form:
+            return http.post(self.token_path, data=body, headers={"Accept": "application/json"})
+        return http.post(self.token_path, json=body, headers={"Accept": "application/json"})
+
+
+CODE_CLIENTS = [
+    CodeClient(
+        name="anthropic",
+        authorize_path="/oauth/authorize",
+        redirect="http://localhost:53692/callback",
+        params=lambda redirect, challenge, state: authorize_params(redirect, challenge, state),
+        exchange_path="/v1/oauth/token",
+        exchange_form=False,
+        exchange=lambda code, verifier, redirect, state: {
+            "grant_type": "authorization_code",
+            "client_id": ANTHROPIC_CLIENT,
+            "code": code,
+            "state": state,
+            "redirect_uri": redirect,
+            "code_verifier": verifier,
+        },
+        client_id=ANTHROPIC_CLIENT,
+    ),
+    CodeClient(
+        name="codex",
+        authorize_path="/openai/oauth/authorize",
+        redirect="http://localhost:1455/auth/callback",
+        params=lambda redirect, challenge, state: {
+            "response_type": "code",
+            "client_id": CODEX_CLIENT,
+            "redirect_uri": redirect,
+            "scope": "openid profile email offline_access",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": state,
+            "id_token_add_organizations": "true",
+            "codex_cli_simplified_flow": "true",
+            "originator": "pi",
+        },
+        exchange_path="/openai/oauth/token",
+        exchange_form=True,
+        exchange=lambda code, verifier, redirect, state: {
+            "grant_type": "authorization_code",
+            "client_id": CODEX_CLIENT,
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect,
+        },
+        client_id=CODEX_CLIENT,
+    ),
+    CodeClient(
+        name="openrouter",
+        authorize_path="/openrouter/auth",
+        redirect="http://127.0.0.1:40111/oauth/callback/0b7c2f3e-6a51-4f7e-9d0e-1f0a3c5b8e21",
+        params=lambda redirect, challenge, state: {
+            "callback_url": redirect,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        exchange_path="/openrouter/api/v1/auth/keys",
+        exchange_form=False,
+        exchange=lambda code, verifier, redirect, state: {
+            "code": code,
+            "code_verifier": verifier,
+            "code_challenge_method": "S256",
+        },
+        state=False,
+    ),
+]
+
+
+def _device_refresh_login(device: DeviceClient) -> Callable[[FakeProviders, httpx.Client], dict[str, str]]:
+    """A login through the device flow over HTTP (approved by the test), as a refresh client needs."""
+
+    def login(server: FakeProviders, http: httpx.Client) -> dict[str, str]:
+        server.providers[device.name].min_poll_gap = 0
+        started = device.start(http).json()
+        server.providers[device.name].approve(started["user_code"])
+        answer = device.poll(http, started["device_code"]).json()
+        return {"access": answer["access_token"], "refresh": answer["refresh_token"]}
+
+    return login
+
+
+DEVICE_CLIENTS = [
+    DeviceClient(
+        name="github",
+        client_id=GITHUB_CLIENT,
+        device_path="/github/login/device/code",
+        device_form={"scope": "read:user"},
+        poll_path="/github/login/oauth/access_token",
+        github=True,
+    ),
+    DeviceClient(
+        name="xai",
+        client_id=XAI_CLIENT,
+        device_path="/xai-auth/oauth2/device/code",
+        device_form={
+            "scope": "openid profile email offline_access grok-cli:access api:access",
+            "referrer": "pi",
+        },
+        poll_path="/xai-auth/oauth2/token",
+    ),
+    DeviceClient(
+        name="kimi",
+        client_id=KIMI_CLIENT,
+        device_path="/kimi-auth/api/oauth/device_authorization",
+        device_form={},
+        poll_path="/kimi-auth/api/oauth/token",
+    ),
+    DeviceClient(
+        name="meta",
+        client_id=META_CLIENT,
+        device_path="/meta-auth/oidc/device/authorization/",
+        device_form={},
+        poll_path="/meta-auth/oidc/device/token/",
+    ),
+]
+DEVICES = {client.name: client for client in DEVICE_CLIENTS}
+
+
+def _code_refresh_login(code_client: CodeClient) -> Callable[[FakeProviders, httpx.Client], dict[str, str]]:
+    def login(server: FakeProviders, http: httpx.Client) -> dict[str, str]:
+        answer = code_login(server, http, code_client).json()
+        return {"access": answer["access_token"], "refresh": answer["refresh_token"]}
+
+    return login
+
+
+REFRESH_CLIENTS = [
+    RefreshClient(
+        "anthropic", ANTHROPIC_CLIENT, "/v1/oauth/token", False, _code_refresh_login(CODE_CLIENTS[0])
+    ),
+    RefreshClient("codex", CODEX_CLIENT, "/openai/oauth/token", True, _code_refresh_login(CODE_CLIENTS[1])),
+    RefreshClient("xai", XAI_CLIENT, "/xai-auth/oauth2/token", True, _device_refresh_login(DEVICES["xai"])),
+    RefreshClient(
+        "kimi", KIMI_CLIENT, "/kimi-auth/api/oauth/token", True, _device_refresh_login(DEVICES["kimi"])
+    ),
+]
+
+
+def by_name(clients: list[Any]) -> Any:
+    """``pytest.mark.parametrize`` over ``clients``, with their names as ids."""
+    return pytest.mark.parametrize("cli", clients, ids=[client.name for client in clients])
+
+
+def send(http: httpx.Client, path: str, body: dict[str, str], form: bool) -> httpx.Response:
+    """POST ``body`` as a form or as JSON."""
+    headers = {"Accept": "application/json"}
+    return (
+        http.post(path, data=body, headers=headers) if form else http.post(path, json=body, headers=headers)
+    )
+
+
+def authorize_over_http(http: httpx.Client, cli: CodeClient, challenge: str, state: str) -> dict[str, str]:
+    """GET the authorize page and return the query the browser is redirected back with."""
+    response = http.get(cli.authorize_path, params=cli.params(cli.redirect, challenge, state))
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(cli.redirect + "?")
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+def code_login(server: FakeProviders, http: httpx.Client, cli: CodeClient, **changes: str) -> httpx.Response:
+    """A full authorization-code login over HTTP; ``changes`` alter the exchange body."""
+    verifier, challenge = pkce()
+    state = secrets.token_urlsafe(16)
+    code = authorize_over_http(http, cli, challenge, state)["code"]
+    body = cli.exchange(code, verifier, cli.redirect, state) | changes
+    return send(http, cli.exchange_path, body, cli.exchange_form)
+
+
+def access_of(answer: dict[str, Any]) -> str:
+    """The credential a token or key answer carries."""
+    return answer.get("access_token") or answer["key"]
+
+
+def test_every_configuration_is_registered_with_its_endpoints(fake: FakeProviders) -> None:
+    ids = {fake.providers[name].config.provider_id for name in fake.providers}
+    assert {"anthropic", "github-copilot", "openai-codex", "xai", "kimi-coding", "openrouter", "meta"} <= ids
+    for name, provider in fake.providers.items():
+        assert getattr(fake, name) is provider
+        assert set(provider.config.endpoint_names()) <= set(ENDPOINTS)
+        if provider.config.provider_id:
+            assert fake.provider(provider.config.provider_id) is provider
+    assert len(set(ENDPOINTS)) == len(ENDPOINTS)
+    with pytest.raises(LookupError):
+        fake.provider("nobody")
+
+
+def test_every_endpoint_is_served_and_can_fail(fake: FakeProviders, client: httpx.Client) -> None:
+    """Each endpoint name has a route: a queued fault on it comes back from its path."""
+    paths = {
+        "codex.models": ("GET", "/codex-api/codex/models"),
+        "xai.device_code": ("POST", "/xai-auth/oauth2/device/code"),
+        "kimi.poll": ("POST", "/kimi-auth/api/oauth/token"),
+        "openrouter.exchange": ("POST", "/openrouter/api/v1/auth/keys"),
+        "openrouter.key": ("GET", "/openrouter/api/v1/key"),
+        "meta.mint": ("POST", "/meta-api/muse-code/key"),
+        "meta.models": ("GET", "/meta-api/v1/models"),
+    }
+    for name, (method, path) in paths.items():
+        fake.fail(name, status=418, body={"name": name})
+        data = {"grant_type": DEVICE_GRANT} if name == "kimi.poll" else None
+        response = client.request(method, path, data=data)
+        assert (response.status_code, response.json()) == (418, {"name": name})
+        assert fake.count(name) == 1
+
+
+# --------------------------------------------------------------------------- authorization code
+
+
+@by_name(CODE_CLIENTS)
+def test_pkce_login_passes_the_state_through_and_issues_a_working_credential(
+    fake: FakeProviders, client: httpx.Client, cli: CodeClient
+) -> None:
+    verifier, challenge = pkce()
+    query = authorize_over_http(client, cli, challenge, "st4te-1")
+    assert query.get("state") == ("st4te-1" if cli.state else None)
+    assert len(query["code"]) >= 32
+    body = cli.exchange(query["code"], verifier, cli.redirect, "st4te-1")
+    response = send(client, cli.exchange_path, body, cli.exchange_form)
+    assert response.status_code == 200, response.text
+    provider = fake.providers[cli.name]
+    assert provider.is_access_valid(access_of(response.json()))
+    assert provider.issued[-1] == response.json()
+    assert fake.count(f"{cli.name}.authorize") == 1
+    assert fake.count(f"{cli.name}.exchange") == 1
+
+
+@by_name(CODE_CLIENTS)
+def test_a_code_is_single_use_and_burned_by_a_failed_exchange(
+    fake: FakeProviders, client: httpx.Client, cli: CodeClient
+) -> None:
+    verifier, challenge = pkce()
+    code = authorize_over_http(client, cli, challenge, "s")["code"]
+    wrong = pkce()[0]
+    failed = send(client, cli.exchange_path, cli.exchange(code, wrong, cli.redirect, "s"), cli.exchange_form)
+    assert (failed.status_code, failed.json()["error"]) == (400, "invalid_grant")
+    assert "code_verifier" in failed.json()["error_description"]
+    again = send(
+        client, cli.exchange_path, cli.exchange(code, verifier, cli.redirect, "s"), cli.exchange_form
+    )
+    assert again.json()["error"] == "invalid_grant"
+    assert "already used" in again.json()["error_description"]
+    fresh = code_login(fake, client, cli)
+    assert fresh.status_code == 200
+
+
+@by_name(CODE_CLIENTS)
+def test_authorize_insists_on_s256_and_a_real_challenge(client: httpx.Client, cli: CodeClient) -> None:
+    _, challenge = pkce()
+    for change in ({"code_challenge_method": "plain"}, {"code_challenge": "short"}):
+        params = cli.params(cli.redirect, challenge, "s") | change
+        response = client.get(cli.authorize_path, params=params)
+        assert response.status_code == 400
+        assert "code_challenge" in response.text
+
+
+@by_name([c for c in CODE_CLIENTS if c.client_id])
+def test_authorize_and_exchange_check_the_client_id(
+    fake: FakeProviders, client: httpx.Client, cli: CodeClient
+) -> None:
+    _, challenge = pkce()
+    params = cli.params(cli.redirect, challenge, "s") | {"client_id": "someone-else"}
+    assert client.get(cli.authorize_path, params=params).status_code == 400
+    response = code_login(fake, client, cli, client_id="someone-else")
+    assert response.json()["error"] == "invalid_client"
+
+
+@by_name([c for c in CODE_CLIENTS if c.name != "openrouter"])
+def test_redirect_uri_must_equal_the_authorize_one(
+    fake: FakeProviders, client: httpx.Client, cli: CodeClient
+) -> None:
+    _, challenge = pkce()
+    evil = cli.params("http://evil.example:1455/callback", challenge, "s")
+    assert client.get(cli.authorize_path, params=evil).status_code == 400
+    other = cli.redirect.replace("localhost", "127.0.0.1")
+    response = code_login(fake, client, cli, redirect_uri=other)
+    assert response.json()["error"] == "invalid_grant"
+    assert "redirect_uri" in response.json()["error_description"]
+
+
+@by_name(CODE_CLIENTS)
+def test_the_exchange_insists_on_its_body_format(
+    fake: FakeProviders, client: httpx.Client, cli: CodeClient
+) -> None:
+    verifier, challenge = pkce()
+    code = authorize_over_http(client, cli, challenge, "s")["code"]
+    body = cli.exchange(code, verifier, cli.redirect, "s")
+    response = send(client, cli.exchange_path, body, not cli.exchange_form)
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+@by_name(CODE_CLIENTS)
+def test_deny_next_authorize_redirects_with_the_error(
+    client: httpx.Client, fake: FakeProviders, cli: CodeClient
+) -> None:
+    fake.providers[cli.name].deny_next_authorize()
+    _, challenge = pkce()
+    response = client.get(cli.authorize_path, params=cli.params(cli.redirect, challenge, "s"))
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["error"] == ["access_denied"]
+    assert "code" not in query
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+@by_name(REFRESH_CLIENTS)
+def test_refresh_rotates_and_the_old_refresh_token_is_invalid_grant(
+    fake: FakeProviders, client: httpx.Client, cli: RefreshClient
+) -> None:
+    first = cli.login(fake, client)
+    response = cli.refresh(client, first["refresh"])
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    provider = fake.providers[cli.name]
+    assert answer["refresh_token"] != first["refresh"]
+    assert answer["access_token"] != first["access"]
+    assert provider.is_access_valid(answer["access_token"])
+    assert not provider.is_access_valid(first["access"])
+    again = cli.refresh(client, first["refresh"])
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    assert cli.refresh(client, answer["refresh_token"]).status_code == 200
+    assert fake.count(f"{cli.name}.refresh") == 3
+
+
+@by_name(REFRESH_CLIENTS)
+def test_refresh_without_rotation_or_without_a_refresh_token(
+    fake: FakeProviders, client: httpx.Client, cli: RefreshClient
+) -> None:
+    provider = fake.providers[cli.name]
+    tokens = cli.login(fake, client)
+    provider.rotate = False
+    same = cli.refresh(client, tokens["refresh"]).json()
+    assert same["refresh_token"] == tokens["refresh"]
+    provider.rotate = True
+    provider.omit_refresh_token = True
+    bare = cli.refresh(client, tokens["refresh"]).json()
+    assert "refresh_token" not in bare
+    assert provider.is_refresh_valid(tokens["refresh"])
+
+
+@by_name(REFRESH_CLIENTS)
+def test_refresh_checks_the_client_and_revocation(
+    fake: FakeProviders, client: httpx.Client, cli: RefreshClient
+) -> None:
+    tokens = cli.login(fake, client)
+    body = {"grant_type": "refresh_token", "client_id": "someone-else", "refresh_token": tokens["refresh"]}
+    assert send(client, cli.token_path, body, cli.form).json()["error"] == "invalid_client"
+    fake.providers[cli.name].revoke(tokens["refresh"])
+    revoked = cli.refresh(client, tokens["refresh"])
+    assert revoked.json()["error"] == "invalid_grant"
+    assert not fake.providers[cli.name].is_access_valid(tokens["access"])
+
+
+@by_name(REFRESH_CLIENTS)
+def test_a_token_answer_can_lack_a_required_field(
+    fake: FakeProviders, client: httpx.Client, cli: RefreshClient
+) -> None:
+    provider = fake.providers[cli.name]
+    tokens = cli.login(fake, client)
+    provider.omit_token_fields = ["access_token", "expires_in"]
+    answer = cli.refresh(client, tokens["refresh"]).json()
+    assert "access_token" not in answer and "expires_in" not in answer
+    assert "refresh_token" in answer
+
+
+# --------------------------------------------------------------------------- device flow
+
+
+def start_device(http: httpx.Client, cli: DeviceClient) -> dict[str, Any]:
+    response = cli.start(http)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def poll_error(http: httpx.Client, cli: DeviceClient, device_code: str) -> tuple[int, str]:
+    response = cli.poll(http, device_code)
+    return response.status_code, response.json().get("error", "")
+
+
+def error_status(cli: DeviceClient) -> int:
+    """GitHub answers device errors with 200, RFC 8628 servers with 400."""
+    return 200 if cli.github else 400
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_pending_then_approved_once(
+    fake: FakeProviders, client: httpx.Client, cli: DeviceClient
+) -> None:
+    provider = fake.providers[cli.name]
+    provider.min_poll_gap = 0
+    started = start_device(client, cli)
+    assert {"device_code", "user_code", "verification_uri", "expires_in", "interval"} <= set(started)
+    assert started["verification_uri"].startswith("https://")
+    assert provider.latest_user_code == started["user_code"]
+    assert poll_error(client, cli, started["device_code"]) == (error_status(cli), "authorization_pending")
+    assert provider.approve() == started["user_code"]
+    answer = cli.poll(client, started["device_code"])
+    assert answer.status_code == 200
+    assert provider.is_access_valid(answer.json()["access_token"])
+    assert poll_error(client, cli, started["device_code"]) == (error_status(cli), "incorrect_device_code")
+    assert fake.count(f"{cli.name}.device_code") == 1
+    assert fake.count(f"{cli.name}.poll") == 3
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_polled_too_fast_is_slow_down_with_a_longer_interval(
+    fake: FakeProviders, client: httpx.Client, cli: DeviceClient
+) -> None:
+    provider = fake.providers[cli.name]
+    provider.interval = 1
+    provider.min_poll_gap = 60
+    started = start_device(client, cli)
+    response = cli.poll(client, started["device_code"])
+    assert (response.status_code, response.json()["error"]) == (error_status(cli), "slow_down")
+    assert response.json()["interval"] == 6
+    provider.min_poll_gap = 0
+    provider.slow_down_gap_scale = 0
+    code = start_device(client, cli)["device_code"]
+    provider.force_slow_down()
+    assert poll_error(client, cli, code)[1] == "slow_down"
+    assert poll_error(client, cli, code)[1] == "authorization_pending"
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_denied_and_expired(fake: FakeProviders, client: httpx.Client, cli: DeviceClient) -> None:
+    provider = fake.providers[cli.name]
+    provider.min_poll_gap = 0
+    denied = start_device(client, cli)
+    provider.deny(denied["user_code"])
+    assert poll_error(client, cli, denied["device_code"]) == (error_status(cli), "access_denied")
+    expired = start_device(client, cli)
+    provider.expire_device_codes()
+    assert poll_error(client, cli, expired["device_code"]) == (error_status(cli), "expired_token")
+    provider.device_expires_in = 0.05
+    short = start_device(client, cli)
+    time.sleep(0.1)
+    assert poll_error(client, cli, short["device_code"])[1] == "expired_token"
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_auto_approval_after_pending_polls(
+    fake: FakeProviders, client: httpx.Client, cli: DeviceClient
+) -> None:
+    provider = fake.providers[cli.name]
+    provider.min_poll_gap = 0
+    provider.auto_approve = 1
+    code = start_device(client, cli)["device_code"]
+    assert poll_error(client, cli, code)[1] == "authorization_pending"
+    assert cli.poll(client, code).status_code == 200
+    provider.auto_approve = 0
+    immediate = start_device(client, cli)["device_code"]
+    assert "access_token" in cli.poll(client, immediate).json()
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_checks_client_grant_type_and_body_format(
+    fake: FakeProviders, client: httpx.Client, cli: DeviceClient
+) -> None:
+    bad_client = "incorrect_client_credentials" if cli.github else "invalid_client"
+    assert cli.start(client, client_id="someone-else").json()["error"] == bad_client
+    code = start_device(client, cli)["device_code"]
+    assert cli.poll(client, code, grant_type="password").json()["error"] == "unsupported_grant_type"
+    as_json = client.post(
+        cli.device_path,
+        json={"client_id": cli.client_id} | cli.device_form,
+        headers={"Accept": "application/json"},
+    )
+    assert "form-encoded" in as_json.json()["error_description"]
+
+
+@by_name(DEVICE_CLIENTS)
+def test_device_bad_input_modes(fake: FakeProviders, client: httpx.Client, cli: DeviceClient) -> None:
+    provider = fake.providers[cli.name]
+    provider.interval = "soon"
+    provider.verification_uri = "javascript:alert(1)"
+    provider.omit_device_fields = ["expires_in"]
+    started = start_device(client, cli)
+    assert started["interval"] == "soon"
+    assert started["verification_uri"] == "javascript:alert(1)"
+    assert "expires_in" not in started
+    provider.disable_device_flow = True
+    assert cli.start(client).json()["error"] in {"device_flow_disabled", "unauthorized_client"}
+
+
+@by_name([c for c in DEVICE_CLIENTS if not c.github])
+def test_device_answer_carries_verification_uri_complete(
+    fake: FakeProviders, client: httpx.Client, cli: DeviceClient
+) -> None:
+    started = start_device(client, cli)
+    complete = urlsplit(started["verification_uri_complete"])
+    assert parse_qs(complete.query)["user_code"] == [started["user_code"]]
+    fake.providers[cli.name].verification_uri_complete = "ftp://example.com/device"
+    assert start_device(client, cli)["verification_uri_complete"] == "ftp://example.com/device"
+
+
+# --------------------------------------------------------------------------- provider-specific
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_codex_access_token_is_a_jwt_with_the_account_claim(
+    fake: FakeProviders, client: httpx.Client
+) -> None:
+    answer = code_login(fake, client, CODE_CLIENTS[1]).json()
+    claim = jwt_claims(answer["access_token"])["https://api.openai.com/auth"]
+    assert claim["chatgpt_account_id"] == fake.codex.account_id
+    assert "https://api.openai.com/auth" in jwt_claims(answer["id_token"])
+    headers = {
+        "Authorization": f"Bearer {answer['access_token']}",
+        "chatgpt-account-id": fake.codex.account_id,
+    }
+    assert client.get("/codex-api/codex/models", headers=headers).status_code == 200
+    assert client.get("/codex-api/wham/usage", headers=headers).json()["plan_type"] == "plus"
+    wrong = headers | {"chatgpt-account-id": "acct_other"}
+    assert client.get("/codex-api/codex/models", headers=wrong).status_code == 403
+    assert (
+        client.get("/codex-api/codex/models", headers=headers | {"Authorization": "Bearer x"}).status_code
+        == 401
+    )
+    fake.codex.account_id = None
+    bare = code_login(fake, client, CODE_CLIENTS[1]).json()
+    assert "https://api.openai.com/auth" not in jwt_claims(bare["access_token"])
+
+
+def test_codex_device_flow_ends_in_a_code_for_the_deviceauth_callback(
+    fake: FakeProviders, client: httpx.Client
+) -> None:
+    fake.codex.min_poll_gap = 0
+    started = client.post("/openai/api/accounts/deviceauth/usercode", json={"client_id": CODEX_CLIENT})
+    assert started.status_code == 200
+    info = started.json()
+    assert info["interval"] == "5"
+    body = {"device_auth_id": info["device_auth_id"], "user_code": info["user_code"]}
+    pending = client.post("/openai/api/accounts/deviceauth/token", json=body)
+    assert (pending.status_code, pending.json()["error"]["code"]) == (403, "deviceauth_authorization_pending")
+    mismatch = client.post("/openai/api/accounts/deviceauth/token", json=body | {"user_code": "XXXX-0000"})
+    assert mismatch.status_code == 400
+    fake.codex.approve()
+    done = client.post("/openai/api/accounts/deviceauth/token", json=body).json()
+    assert pkce_pair_matches(done["code_verifier"], done["code_challenge"])
+    exchange_body = {
+        "grant_type": "authorization_code",
+        "client_id": CODEX_CLIENT,
+        "code": done["authorization_code"],
+        "code_verifier": done["code_verifier"],
+        "redirect_uri": "https://auth.openai.com/deviceauth/callback",
+    }
+    tokens = client.post("/openai/oauth/token", data=exchange_body)
+    assert tokens.status_code == 200, tokens.text
+    assert fake.codex.is_access_valid(tokens.json()["access_token"])
+    assert [fake.count(n) for n in ("codex.device_code", "codex.poll", "codex.exchange")] == [1, 3, 1]
+
+
+def test_codex_device_code_404_when_disabled_and_wrong_client(
+    fake: FakeProviders, client: httpx.Client
+) -> None:
+    assert client.post("/openai/api/accounts/deviceauth/usercode", json={"client_id": "x"}).status_code == 400
+    fake.codex.device_enabled = False
+    assert (
+        client.post("/openai/api/accounts/deviceauth/usercode", json={"client_id": CODEX_CLIENT}).status_code
+        == 404
+    )
+
+
+def pkce_pair_matches(verifier: str, challenge: str) -> bool:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == challenge
+
+
+def test_openrouter_key_works_never_expires_and_needs_s256_in_the_exchange(
+    fake: FakeProviders, client: httpx.Client
+) -> None:
+    cli = CODE_CLIENTS[2]
+    assert code_login(fake, client, cli, code_challenge_method="plain").json()["error"] == "invalid_request"
+    answer = code_login(fake, client, cli).json()
+    assert set(answer) == {"key", "user_id"}
+    assert answer["key"].startswith("sk-or-v1-")
+    fresh = code_login(fake, client, cli).json()["key"]
+    assert (
+        client.get("/openrouter/api/v1/key", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    )
+    assert client.get("/openrouter/api/v1/models/user", headers={"Authorization": f"Bearer {fresh}"}).json()[
+        "data"
+    ]
+    assert client.get("/openrouter/api/v1/key", headers={"Authorization": "Bearer nope"}).status_code == 401
+    fake.openrouter.omit_token_fields = ["key"]
+    assert "key" not in code_login(fake, client, cli).json()
+
+
+def meta_identity(server: FakeProviders, http: httpx.Client) -> str:
+    """An identity token from Meta's device flow (which issues no refresh token)."""
+    cli = DEVICES["meta"]
+    server.meta.min_poll_gap = 0
+    started = start_device(http, cli)
+    server.meta.approve(started["user_code"])
+    answer = cli.poll(http, started["device_code"]).json()
+    assert "refresh_token" not in answer
+    return answer["access_token"]
+
+
+def mint(http: httpx.Client, identity: str, **headers: str) -> httpx.Response:
+    base = {"Authorization": f"Bearer {identity}", "x-api-version": "1.0.0", "Accept": "application/json"}
+    return http.post("/meta-api/muse-code/key", json={}, headers=base | headers)
+
+
+def test_meta_mints_a_key_with_the_identity_token(fake: FakeProviders, client: httpx.Client) -> None:
+    identity = meta_identity(fake, client)
+    minted = mint(client, identity)
+    assert minted.status_code == 200
+    key = minted.json()["api_key"]
+    assert client.get("/meta-api/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    again = mint(client, identity).json()["api_key"]
+    assert again != key and fake.meta.minted == [key, again]
+    assert mint(client, identity, **{"x-api-version": "2.0.0"}).status_code == 400
+    assert mint(client, "not-an-identity").status_code == 401
+    assert client.get("/meta-api/v1/models", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+@pytest.mark.parametrize(("mode", "status"), [("expired", 401), ("forbidden", 403), ("no_key", 200)])
+def test_meta_mint_failure_modes(fake: FakeProviders, client: httpx.Client, mode: str, status: int) -> None:
+    identity = meta_identity(fake, client)
+    fake.meta.mint_mode = mode
+    answer = mint(client, identity)
+    assert answer.status_code == status
+    assert "api_key" not in answer.json()
+    if mode == "no_key":
+        assert answer.json()["action_url"].startswith("https://")
+
+
+def test_xai_requires_the_referrer_and_scopes(fake: FakeProviders, client: httpx.Client) -> None:
+    cli = DEVICES["xai"]
+    assert cli.start(client, referrer="").json()["error"] == "invalid_request"
+    assert cli.start(client, scope="openid").json()["error"] == "invalid_scope"
+    tokens = _device_refresh_login(cli)(fake, client)
+    headers = {"Authorization": f"Bearer {tokens['access']}"}
+    assert client.get("/xai-api/models", headers=headers).json()["data"]
+    assert client.get("/xai-api/models", headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def test_kimi_api_test_call(fake: FakeProviders, client: httpx.Client) -> None:
+    tokens = _device_refresh_login(DEVICES["kimi"])(fake, client)
+    headers = {"Authorization": f"Bearer {tokens['access']}"}
+    assert client.get("/kimi-api/models", headers=headers).status_code == 200
+    fake.kimi.expire_access_tokens()
+    assert client.get("/kimi-api/models", headers=headers).status_code == 401
+
+
+def test_codex_first_device_poll_is_immediate_and_the_overridden_callback_works(
+    fake: FakeProviders, client: httpx.Client
+) -> None:
+    info = client.post("/openai/api/accounts/deviceauth/usercode", json={"client_id": CODEX_CLIENT}).json()
+    body = {"device_auth_id": info["device_auth_id"], "user_code": info["user_code"]}
+    assert client.post("/openai/api/accounts/deviceauth/token", json=body).status_code == 403
+    too_fast = client.post("/openai/api/accounts/deviceauth/token", json=body)
+    assert (too_fast.status_code, too_fast.json()["error"]["code"]) == (400, "slow_down")
+    fake.codex.auto_approve = 0
+    started = client.post("/openai/api/accounts/deviceauth/usercode", json={"client_id": CODEX_CLIENT}).json()
+    body = {"device_auth_id": started["device_auth_id"], "user_code": started["user_code"]}
+    done = client.post("/openai/api/accounts/deviceauth/token", json=body).json()
+    exchange_body = {
+        "grant_type": "authorization_code",
+        "client_id": CODEX_CLIENT,
+        "code": done["authorization_code"],
+        "code_verifier": done["code_verifier"],
+        "redirect_uri": f"{fake.base}/openai/deviceauth/callback",
+    }
+    assert client.post("/openai/oauth/token", data=exchange_body).status_code == 200
+
+
+def test_control_endpoints_drive_any_provider(fake: FakeProviders, client: httpx.Client) -> None:
+    client.post("/_control/configure", json={"xai.min_poll_gap": 0, "xai.interval": 1})
+    started = start_device(client, DEVICES["xai"])
+    assert started["interval"] == 1
+    approved = client.post("/_control/approve", json={"provider": "xai"}).json()
+    assert approved == {"user_code": started["user_code"]}
+    tokens = DEVICES["xai"].poll(client, started["device_code"]).json()
+    client.post("/_control/revoke", json={"provider": "xai"})
+    assert not fake.xai.is_refresh_valid(tokens["refresh_token"])
+    seeded = client.post("/_control/seed", json={"provider": "kimi"}).json()
+    assert fake.kimi.is_access_valid(seeded["access"])
+    client.post("/_control/expire", json={"provider": "kimi"})
+    assert not fake.kimi.is_access_valid(seeded["access"])
+    assert client.post("/_control/seed", json={"provider": "nobody"}).status_code == 400

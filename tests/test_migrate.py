@@ -124,7 +124,7 @@ def test_a_damaged_oauth_json_is_a_sentence_not_a_migration(agent: Path) -> None
 
 
 async def test_the_status_panel_names_the_migration(agent: Path, make_app: Any, clock: Any) -> None:
-    from app.oauth.service import AuthService
+    from app.service import AuthService
     from tests.tui.helpers import flat
 
     write(agent / "auth.json", {})

@@ -13,8 +13,8 @@ import app.keys
 from app.api import get_credential
 from app.credentials import all_statuses, resolve
 from app.errors import ConfigError, StoreCorrupt, StoreUnsafe
-from app.oauth.service import AuthService
 from app.providers import provider
+from app.service import AuthService
 from app.state import StateFile
 from app.store import CredentialStore, choose_store_path
 from tests.processes import run_cli

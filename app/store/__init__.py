@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from app.errors import ConfigError, StoreCorrupt, StoreError, StoreWriteError
 from app.store.document import (
     API_KEY,
+    HEARTBEAT_SECONDS,
     MAX_BYTES,
     OAUTH,
+    STALE_SECONDS,
     STALE_TEMP_SECONDS,
     TORN_READ_PAUSE_SECONDS,
     WRITE_STEPS,
@@ -65,11 +67,8 @@ AUTH_JSON = "auth.json"
 OAUTH_JSON = "oauth.json"
 LOCK_SUFFIX = ".lock"
 FLOCK_TIMEOUT = 10.0
-# pi's proper-lockfile settings: a lock untouched for 30 s is abandoned; pi's async holder
-# touches it every 15 s and its synchronous path gives up on a lock after 10 s, so ours is
-# touched every 5 s. pi waits up to 30 s for the lock; pi-tui waits a little longer.
-STALE_SECONDS = 30.0
-HEARTBEAT_SECONDS = 5.0
+# pi's lock settings (STALE_SECONDS, HEARTBEAT_SECONDS: see app.store.document); pi waits up to
+# 30 s for the lock; pi-tui waits a little longer.
 DIR_LOCK_TIMEOUT = 35.0
 
 

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 16 * 1024 * 1024
 STALE_TEMP_SECONDS = 60.0
+# pi's proper-lockfile settings (here so app.store and app.store.locks share them without a
+# cycle): a lock untouched for 30 s is abandoned; pi's async holder touches it every 15 s and
+# its synchronous path gives up on a lock after 10 s, so ours is touched every 5 s.
+STALE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
 TORN_READ_PAUSE_SECONDS = 0.05
 WRITE_STEPS = (
     "lock-acquired",

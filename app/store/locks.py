@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import StoreLockLost, StoreLockTimeout, StoreUnsafe, StoreWriteError
-from app.store import HEARTBEAT_SECONDS, STALE_SECONDS
 from app.store.document import (
     _SAFE_OPEN,
+    HEARTBEAT_SECONDS,
+    STALE_SECONDS,
     _check_kind_and_owner,
     _ensure_dir,
     _quote,

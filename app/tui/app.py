@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -15,10 +16,9 @@ from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
-    from app.oauth.service import AuthService
+    from app.cli import Start
     from app.opener import Opened
-
-Start = Literal["status", "login", "logout"]
+    from app.service import AuthService
 
 
 class PiTuiApp(App[int]):
@@ -106,18 +106,13 @@ class PiTuiApp(App[int]):
         """Open the login flow of ``provider`` (None: nothing was chosen)."""
         if provider is None:
             return
-        info = providers.provider(provider)
-        if not info.available:
-            self.status_screen.say(f"{info.name} login is not available yet.", error=True)
-            return
-        if provider == "anthropic":
-            from app.tui.screens.anthropic_login import AnthropicLoginScreen
+        self._login(provider)
 
-            self.push_screen(AnthropicLoginScreen(self.service))
-        else:
-            from app.tui.screens.enterprise import EnterpriseScreen
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def _login(self, provider: str) -> None:
+        from app.tui.login import run_login  # the login machinery loads after the first frame
 
-            self.push_screen(EnterpriseScreen(self.service))
+        await run_login(self, provider)
 
     # -- log out -------------------------------------------------------------------------
 

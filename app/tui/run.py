@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from app.logs import setup_logging
-from app.oauth.service import AuthService
+from app.service import AuthService
 
 if TYPE_CHECKING:
+    from app.cli import Start
     from app.store import CredentialStore
-    from app.tui.app import Start
 
 
 def run_app(

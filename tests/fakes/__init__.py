@@ -1,5 +1,6 @@
-"""Loopback fakes of the providers pi-tui talks to (Anthropic, GitHub, GitHub Copilot)."""
+"""Loopback fakes of the providers pi-tui talks to: one engine, one configuration per provider."""
 
-from tests.fakes.server import ENDPOINTS, FakeProviders, RecordedRequest
+from tests.fakes.engine import ENDPOINTS, FakeProviders
+from tests.fakes.wire import RecordedRequest
 
 __all__ = ["ENDPOINTS", "FakeProviders", "RecordedRequest"]

@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from tests.fakes.server import FakeProviders
+from tests.fakes.engine import FakeProviders
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

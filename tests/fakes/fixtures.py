@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.server import FakeProviders
+from tests.fakes.engine import FakeProviders
 
 
 @pytest.fixture

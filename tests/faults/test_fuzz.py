@@ -23,12 +23,11 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, StoreError
-from app.oauth.anthropic import parse_pasted
-from app.oauth.endpoints import load_endpoints
-from app.oauth.http import parse_json_response, retry_after_seconds
-from app.oauth.pkce import Pkce
-from app.oauth.service import AuthService
+from app.flows.auth_code import parse_pasted
+from app.flows.pkce import Pkce
+from app.http import parse_json_response, retry_after_seconds
 from app.sanitize import for_display, strip_escapes
+from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
 from tests.faults.conftest import HOUR_MS, assert_sentence, fuzz_settings, now_ms, seed_entry
@@ -168,7 +167,7 @@ def pastes(draw: st.DrawFn) -> tuple[str, str, str | None, bool]:
 def check_parse(text: str) -> str | None:
     """parse_pasted(text): LoginInputError is the only way to fail; a code is code-shaped."""
     try:
-        code = parse_pasted(text, STATE)
+        code = parse_pasted(text, STATE, provider="Anthropic")
     except LoginInputError as error:
         assert_sentence(str(error))
         return None
@@ -420,14 +419,14 @@ device_answers = st.one_of(
 
 
 def _request_device_code(status: int, body: bytes, content_type: str) -> Any:
-    from app.oauth.github_copilot import request_device_code
+    from app.providers.github_copilot import endpoints, request_device_code
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": content_type})
 
     async def run() -> Any:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
-            return await request_device_code(client, load_endpoints({}), "github.com")
+            return await request_device_code(client, endpoints({}), "github.com")
 
     return asyncio.run(run())
 
@@ -435,7 +434,7 @@ def _request_device_code(status: int, body: bytes, content_type: str) -> Any:
 @fuzz_settings(0.25)
 @given(device_answers)
 def test_device_code_answer_is_a_clean_code_or_a_sentence(answer: tuple[int, bytes, str]) -> None:
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     try:
         code = _request_device_code(*answer)
     except (DeviceFlowError, NetworkError) as error:
@@ -450,7 +449,7 @@ def test_device_code_answer_is_a_clean_code_or_a_sentence(answer: tuple[int, byt
 
 def test_device_code_verification_uri_is_one_printable_line() -> None:
     """strip_escapes keeps tabs and newlines; such a link was once shown as it came (3e901b1)."""
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     body = {
         "device_code": "dc" * 20,
         "user_code": "ABCD-1234",
@@ -466,7 +465,7 @@ def test_device_code_verification_uri_is_one_printable_line() -> None:
 
 
 def test_copilot_token_with_escapes_is_never_printed(fake: FakeProviders, tmp_path: Path) -> None:
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     store = CredentialStore(tmp_path / "agent" / "oauth.json")
     seed_entry(
         store, "github-copilot", refresh=fake.github.seed_login(), access=fake.copilot.seed_token(), expires=1
@@ -564,7 +563,7 @@ async def test_server_error_description_with_escapes_becomes_a_clean_sentence(
         await service.get_token("anthropic")
     messages.append(str(caught.value))
 
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     code, state = fake.anthropic.authorize(login.url)
     fake.fail("anthropic.exchange", status=403, body={"error": {"type": EVIL, "message": EVIL}})
     with pytest.raises(AuthError) as caught:
@@ -591,7 +590,7 @@ async def test_server_error_description_with_escapes_becomes_a_clean_sentence(
 async def test_account_names_with_escapes_are_stored_clean(fake: FakeProviders, tmp_path: Path) -> None:
     service = _service(fake, tmp_path)
     fake.anthropic.email = f"me{EVIL}@example.com"
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     code, state = fake.anthropic.authorize(login.url)
     result = await login.submit(f"{code}#{state}")
     assert result.account is not None
@@ -602,17 +601,17 @@ async def test_account_names_with_escapes_are_stored_clean(fake: FakeProviders, 
 
 
 async def test_device_flow_text_with_escapes_is_shown_clean(fake: FakeProviders, tmp_path: Path) -> None:
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     service = _service(fake, tmp_path)
     fake.github.min_poll_gap = 0.0
     fake.fail("github.device_code", status=200, body={"error": "weird", "error_description": EVIL})
     with pytest.raises(DeviceFlowError) as caught:
-        await service.start_copilot_login(None)
+        await service.start_login("github-copilot")
     assert_sentence(str(caught.value))
 
     fake.github.verification_uri = f"https://github.com/login/device{EVIL}"
     try:
-        login = await service.start_copilot_login(None)
+        login = await service.start_login("github-copilot")
     except DeviceFlowError as error:
         assert_sentence(str(error))
     else:
@@ -621,7 +620,7 @@ async def test_device_flow_text_with_escapes_is_shown_clean(fake: FakeProviders,
 
     fake.github.verification_uri = "https://github.com/login/device"
     fake.github.next_user_code = "\x1b[31mWDJB\u200b-MJHT\x1b[0m"
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     assert login.user_code == "WDJB-MJHT"
     fake.github.approve(login=f"octo{EVIL}cat")
     async for _ in login.poll():

@@ -26,7 +26,7 @@ import pytest
 from app.api import Credential, aget_credential
 from app.errors import PiTuiError
 from app.logs import LOGGER, setup_logging
-from app.oauth.service import AuthService
+from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import ANTHROPIC_CLIENT_ID, FakeProviders
 from tests.faults.conftest import HOUR_MS, make_store, now_ms
@@ -147,7 +147,7 @@ async def test_anthropic_flows_leak_no_token(watch: LeakWatch, fake: FakeProvide
     service = AuthService(store, env=env)
 
     # Log in by paste; a wrong paste first.
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     code, state = fake.anthropic.authorize(login.url)
     watch.secret(code, login.pkce.verifier)
     await watch.expect_error("wrong-state paste", login.submit(f"{code}#not-the-state-at-all"))
@@ -202,7 +202,7 @@ async def test_anthropic_flows_leak_no_token(watch: LeakWatch, fake: FakeProvide
 
 
 async def _reuse(service: AuthService, code: str) -> None:
-    again = await service.start_anthropic_login()
+    again = await service.start_login("anthropic", "browser")
     await again.submit(f"{code}#{again.pkce.state}")
 
 
@@ -229,13 +229,13 @@ async def test_env_tokens_are_masked_in_status_and_errors(
 
 
 async def test_copilot_flows_leak_no_token(watch: LeakWatch, fake: FakeProviders, tmp_path: Path) -> None:
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     store = make_store(tmp_path)
     env = {**fake.env(), "PI_TUI_LOG_DIR": str(tmp_path / "logs")}
     service = AuthService(store, env=env, poll_scale=0.01)
     fake.github.min_poll_gap = 0.0
 
-    login = await service.start_copilot_login(None)
+    login = await service.start_login("github-copilot")
     _reprs(watch, "device code", login)
     fake.github.approve()
     async for event in login.poll():
@@ -284,7 +284,7 @@ def test_a_token_in_an_unexpected_error_is_masked_by_the_log_filter(watch: LeakW
 async def test_a_parsed_token_answer_does_not_show_its_tokens_in_repr(fake: FakeProviders) -> None:
     import httpx
 
-    from app.oauth.http import request_json
+    from app.http import request_json
 
     tokens = fake.anthropic.seed_login()
     body = {

@@ -32,9 +32,9 @@ import pytest
 from app import cli
 from app.credentials import State
 from app.errors import AuthError, NetworkError, PiTuiError, RefreshError
-from app.oauth.expiry import BUFFER_MS, MAX_LIFETIME_S
-from app.oauth.http import make_client
-from app.oauth.service import AuthService
+from app.expiry import BUFFER_MS, MAX_LIFETIME_S
+from app.http import make_client
+from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
 from tests.faults.conftest import (
@@ -269,7 +269,8 @@ def due_login(fake: FakeProviders, store: CredentialStore) -> dict[str, Any]:
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> Callable[[], httpx.AsyncClient]:
     """Short timeouts for every client pi-tui makes here, and a short overall deadline."""
-    from app.oauth import anthropic, http
+    from app import http
+    from app.providers import anthropic
 
     real_request = anthropic.request_json
 
@@ -559,7 +560,7 @@ def test_truly_revoked_login_says_log_in_again_and_is_kept(
 @pytest.fixture
 def copilot_login(fake: FakeProviders, store: CredentialStore) -> dict[str, Any]:
     """A stored Copilot login whose Copilot token is due (GitHub token in ``refresh``)."""
-    pytest.importorskip("app.oauth.github_copilot")
+    pytest.importorskip("app.providers.github_copilot")
     write_like_pi(store.path, OTHER_PROVIDER)
     return seed_entry(
         store,
@@ -637,7 +638,7 @@ async def test_code_exchange_fault_is_one_sentence_and_never_retried(
         env={**fake.env(), "PI_TUI_CALLBACK_PORT": "off"},
         client_factory=lambda: make_client(timeout=SHORT_TIMEOUT),
     )
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     code, state = fake.anthropic.authorize(login.url)
     fake.fail("anthropic.exchange", **how)
     with pytest.raises(AuthError) as caught:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.errors import AuthError, LoginInputError, NetworkError, NotLoggedIn, RefreshError
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
 from tests.pi import refresh_like_pi, write_like_pi
@@ -23,7 +23,7 @@ def service(fake: FakeProviders, tmp_path: Path) -> AuthService:
 
 
 async def test_login_by_pasted_code_stores_pi_entry(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     try:
         code, state = fake.anthropic.authorize(login.url)
         result = await login.submit(f"  {code}#{state}\n")
@@ -43,7 +43,7 @@ async def test_login_by_pasted_code_stores_pi_entry(service: AuthService, fake: 
 
 
 async def test_login_by_loopback_callback(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     assert login.listening and login.redirect_uri.startswith("http://localhost:")
     waiter = asyncio.create_task(login.wait_for_callback())
     async with httpx.AsyncClient() as browser:
@@ -58,7 +58,7 @@ async def test_login_by_loopback_callback(service: AuthService, fake: FakeProvid
 async def test_callback_and_paste_of_same_code_exchange_once(
     service: AuthService, fake: FakeProviders
 ) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     location = fake.anthropic.redirect_for(login.url)
     async with httpx.AsyncClient() as browser:
@@ -70,7 +70,7 @@ async def test_callback_and_paste_of_same_code_exchange_once(
 
 
 async def test_callback_with_other_state_is_ignored(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     try:
         port = login.redirect_uri.split(":")[2].split("/")[0]
         async with httpx.AsyncClient() as browser:
@@ -85,7 +85,7 @@ async def test_callback_with_other_state_is_ignored(service: AuthService, fake: 
 
 async def test_denied_callback_raises_a_sentence(service: AuthService, fake: FakeProviders) -> None:
     fake.anthropic.deny_next_authorize()
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     async with httpx.AsyncClient() as browser:
         await browser.get(login.url, follow_redirects=True)
@@ -96,10 +96,10 @@ async def test_denied_callback_raises_a_sentence(service: AuthService, fake: Fak
 
 
 async def test_used_code_is_rejected_then_a_new_code_works(service: AuthService, fake: FakeProviders) -> None:
-    first = await service.start_anthropic_login()
+    first = await service.start_login("anthropic", "browser")
     code, state = fake.anthropic.authorize(first.url)
     await first.submit(f"{code}#{state}")
-    second = await service.start_anthropic_login()
+    second = await service.start_login("anthropic", "browser")
     try:
         with pytest.raises(LoginInputError, match="expired or was already used"):
             await second.submit(f"{code}#{second.pkce.state}")
@@ -111,7 +111,7 @@ async def test_used_code_is_rejected_then_a_new_code_works(service: AuthService,
 
 
 async def test_wrong_state_paste_makes_no_request(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     try:
         code, _ = fake.anthropic.authorize(login.url)
         with pytest.raises(LoginInputError, match="different login attempt"):
@@ -123,7 +123,7 @@ async def test_wrong_state_paste_makes_no_request(service: AuthService, fake: Fa
 
 async def test_listener_off_keeps_default_redirect_uri(fake: FakeProviders, tmp_path: Path) -> None:
     service = AuthService(make_store(tmp_path), env={**fake.env(), "PI_TUI_CALLBACK_PORT": "off"})
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     assert not login.listening
     assert login.redirect_uri == "http://localhost:53692/callback"
     code, state = fake.anthropic.authorize(login.url)
@@ -139,7 +139,7 @@ async def test_taken_callback_port_falls_back_to_ephemeral(fake: FakeProviders, 
         blocker.listen()
         taken = blocker.getsockname()[1]
         service = AuthService(make_store(tmp_path), env={**fake.env(), "PI_TUI_CALLBACK_PORT": str(taken)})
-        login = await service.start_anthropic_login()
+        login = await service.start_login("anthropic", "browser")
         try:
             assert login.listening and f":{taken}/" not in login.redirect_uri
             code, state = fake.anthropic.authorize(login.url)  # the fake checks redirect_uri equality
@@ -284,7 +284,7 @@ async def test_logout_removes_only_that_provider(service: AuthService, fake: Fak
 async def test_callback_with_a_malformed_code_is_refused_without_exchange(
     service: AuthService, fake: FakeProviders
 ) -> None:
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     port = login.redirect_uri.split(":")[2].split("/")[0]
     async with httpx.AsyncClient() as browser:

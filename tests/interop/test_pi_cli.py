@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.fakes.server import FakeProviders
 from tests.interop.real_pi import RealPi, leftovers, pi_tui_store, read_json
 from tests.processes import run_cli
@@ -40,13 +40,13 @@ async def login_both(agent_dir: Path, fake: FakeProviders) -> dict[str, Any]:
     fake.github.min_poll_gap = 0.0
     store = pi_tui_store(agent_dir)
     service = AuthService(store, env=fake.env(), poll_scale=0.01)
-    login = await service.start_anthropic_login()
+    login = await service.start_login("anthropic", "browser")
     try:
         code, state = fake.anthropic.authorize(login.url)
         await login.submit(f"{code}#{state}")
     finally:
         await login.aclose()
-    copilot = await service.start_copilot_login(None)
+    copilot = await service.start_login("github-copilot")
     async for event in copilot.poll():
         if event.kind == "waiting":
             fake.github.approve()

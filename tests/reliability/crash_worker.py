@@ -45,7 +45,7 @@ def arm(step: str, signal_name: str) -> None:
 
 
 def login(provider: str, entry_json: str, agent_dir: str) -> int:
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
     store = CredentialStore(Path(agent_dir) / "oauth.json")
     asyncio.run(AuthService(store).save_login(provider, json.loads(entry_json)))

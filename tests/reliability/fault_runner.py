@@ -72,7 +72,7 @@ def parse_faults(argv: list[str]) -> tuple[dict[str, tuple[int, str | None]], li
 
 
 def login(agent_dir: str) -> int:
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
     store = app.store.CredentialStore(Path(agent_dir) / "oauth.json")
     entry = NEW_LOGIN | {"expires": int(time.time() * 1000) + 3_600_000}

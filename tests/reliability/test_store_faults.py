@@ -362,7 +362,7 @@ APP_CASES = ("invalid-json", "wrong-types", "mode-0644", "symlink-to-file", "dir
 async def test_full_screen_app_shows_the_store_problem_and_survives_every_key(
     tmp_path: Path, fake: FakeProviders, clock: Any, make_app: Any, case_id: str
 ) -> None:
-    from app.oauth.service import AuthService
+    from app.service import AuthService
     from app.store import CredentialStore
     from tests.tui.helpers import card, flat, wait_for_screen
 
@@ -393,9 +393,9 @@ async def test_full_screen_login_over_a_damaged_store_keeps_a_copy_of_it(
 ) -> None:
     from textual import events
 
-    from app.oauth.service import AuthService
+    from app.service import AuthService
     from app.store import CredentialStore
-    from tests.tui.helpers import card, wait_for_screen, wait_until
+    from tests.tui.helpers import card, choose_method, wait_for_screen, wait_until
 
     path = tmp_path / "agent" / "oauth.json"
     truncated(path, valid_document(fake, due=False))
@@ -406,7 +406,8 @@ async def test_full_screen_login_over_a_damaged_store_keeps_a_copy_of_it(
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
-        await wait_for_screen(pilot, "AnthropicLoginScreen")
+        await choose_method(pilot, "copy_code")
+        await wait_for_screen(pilot, "AuthCodeScreen")
         await wait_until(pilot, lambda: app.screen.login is not None)
         code, state = fake.anthropic.authorize(app.screen.login.url)
         app.post_message(events.Paste(f"{code}#{state}"))

@@ -149,6 +149,8 @@ def test_anthropic_login_with_arrow_keys_and_a_bracketed_paste(
     terminal.keys("l")
     terminal.wait_for("Select provider to login:")
     terminal.keys("Down", "Up", "Enter")
+    terminal.wait_for("How do you want to log in to Anthropic")
+    terminal.keys("Enter")  # the default: $BROWSER is set, so the browser on this machine
     screen = terminal.wait_for("paste it below")
     url = link_on_screen(screen)
     code, state = fake.anthropic.authorize(url)  # raises if any part of the link was lost

@@ -12,8 +12,9 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from app.oauth.pkce import Pkce
-from app.oauth.service import AnthropicLogin, AuthService, LoginResult
+from app.flows.auth_code import AuthCodeLogin
+from app.flows.pkce import Pkce
+from app.service import AuthService, LoginResult
 from app.store import CredentialStore
 
 HOUR_MS = 3_600_000
@@ -106,32 +107,55 @@ class IdleListener:
 
     port = 53692
 
-    async def wait(self) -> str:
+    async def wait(self) -> None:
         await asyncio.Event().wait()
-        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         return None
 
 
-def fixed_anthropic_login(service: AuthService, *, listening: bool = True) -> Callable[[], Any]:
-    """A ``start_anthropic_login`` that always makes the same link (real AnthropicLogin, fixed PKCE)."""
-    from app.oauth import anthropic
+def fixed_anthropic_login(service: AuthService, *, listening: bool = True) -> Callable[..., Any]:
+    """A ``start_login`` whose Anthropic logins always make the same link (real AuthCodeLogin, fixed PKCE).
 
-    async def start() -> AnthropicLogin:
-        redirect = anthropic.redirect_uri_for(53692)
-        url = anthropic.authorize_url(
-            service.endpoints, redirect_uri=redirect, challenge=FIXED_PKCE.challenge, state=FIXED_PKCE.state
+    Other providers go to the real ``start_login``.
+    """
+    from app.providers import anthropic
+
+    real = service.start_login
+
+    async def start(provider_id: str, method_id: str | None = None, answers: Any = None) -> Any:
+        if provider_id != "anthropic":
+            return await real(provider_id, method_id, answers)
+        method = method_id or service.default_method(provider_id).id
+        spec = anthropic.login(method, service.endpoints("anthropic"), {})
+        redirect = spec.fixed_redirect or anthropic.redirect_uri_for(53692)
+
+        async def finish(entry: dict[str, Any]) -> LoginResult:
+            return await service.save_login("anthropic", entry)
+
+        login = AuthCodeLogin(
+            spec, FIXED_PKCE, redirect, client=service.client, now_ms=service.now_ms, finish=finish
         )
-        listener = IdleListener() if listening else None
-        return AnthropicLogin(service, FIXED_PKCE, redirect, url, listener)  # type: ignore[arg-type]
+        if listening and spec.fixed_redirect is None:
+            login.listener = IdleListener()  # type: ignore[assignment]
+        return login
 
     return start
 
 
+async def choose_method(pilot: Pilot[Any], method_id: str) -> None:
+    """On the method choice screen, choose ``method_id``."""
+    from textual.widgets import OptionList
+
+    await wait_for_screen(pilot, "MethodChoiceScreen")
+    options = pilot.app.screen.query_one(OptionList)
+    options.highlighted = options.get_option_index(method_id)
+    await pilot.press("enter")
+
+
 @dataclass
 class PollEvent:
-    """One event of a device-flow poll, as the Copilot login yields them."""
+    """One event of a device-flow poll, as a device login yields them."""
 
     kind: str
     interval: float = 5
@@ -141,18 +165,27 @@ class PollEvent:
 
 @dataclass
 class ScriptedCopilotLogin:
-    """A Copilot device login that yields a script of events (an exception ends it), then waits."""
+    """A device login that yields a script of events (an exception ends it), then waits."""
 
     script: list[PollEvent | BaseException]
     user_code: str = "WDJB-MJHT"
     verification_uri: str = "https://github.com/login/device"
-    expires_at_ms: int = 0
+    expires_at_ms: int | None = 0
     interval: float = 5
     domain: str = "github.com"
-    models: tuple[str, ...] = ()
-    models_enabled: int = 0
+    details: tuple[str, ...] = ()
     closed: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    kind: str = "device"
+    server: str = "GitHub"
+
+    @property
+    def title(self) -> str:
+        return f"Log in to GitHub Copilot ({self.domain})"
+
+    @property
+    def instructions(self) -> str:
+        return f"Open {self.verification_uri} and enter this code:"
 
     async def poll(self) -> Any:
         for item in self.script:
@@ -168,15 +201,17 @@ class ScriptedCopilotLogin:
 def scripted_copilot(
     service: AuthService, script: list[PollEvent | BaseException], *, lifetime_ms: int = 15 * 60_000
 ) -> list[ScriptedCopilotLogin]:
-    """Give ``service`` a ``start_copilot_login`` that returns scripted logins; returns them as made."""
+    """Give ``service`` a ``start_login`` whose Copilot logins are scripted; returns them as made."""
     made: list[ScriptedCopilotLogin] = []
+    real = service.start_login
 
-    async def start(domain: str | None = None) -> ScriptedCopilotLogin:
-        login = ScriptedCopilotLogin(
-            list(script), expires_at_ms=service.now_ms() + lifetime_ms, domain=domain or "github.com"
-        )
+    async def start(provider_id: str, method_id: str | None = None, answers: Any = None) -> Any:
+        if provider_id != "github-copilot":
+            return await real(provider_id, method_id, answers)
+        host = (answers or {}).get("host") or "github.com"
+        login = ScriptedCopilotLogin(list(script), expires_at_ms=service.now_ms() + lifetime_ms, domain=host)
         made.append(login)
         return login
 
-    service.start_copilot_login = start  # type: ignore[attr-defined]
+    service.start_login = start  # type: ignore[method-assign]
     return made

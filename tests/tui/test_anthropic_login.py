@@ -10,8 +10,17 @@ import httpx
 import pytest
 from textual import events
 
-from app.oauth.service import AuthService
-from tests.tui.helpers import card, flat, read_doc, screen_text, wait_for_screen, wait_for_text, wait_until
+from app.service import AuthService
+from tests.tui.helpers import (
+    card,
+    choose_method,
+    flat,
+    read_doc,
+    screen_text,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -30,6 +39,7 @@ async def on_login_screen(make_app: Any, service: AuthService) -> AsyncIterator[
     """The app started at the Anthropic login (80×24), once the screen has its link: (app, pilot)."""
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
+        await choose_method(pilot, "browser")
         await login_ready(pilot)
         yield app, pilot
 
@@ -45,7 +55,8 @@ async def open_login(pilot: Any) -> Any:
     await pilot.press("l")
     await wait_for_screen(pilot, "ProviderSelectScreen")
     await pilot.press("enter")
-    await wait_for_screen(pilot, "AnthropicLoginScreen")
+    await choose_method(pilot, "browser")
+    await wait_for_screen(pilot, "AuthCodeScreen")
     return await login_ready(pilot)
 
 
@@ -231,3 +242,38 @@ async def test_clicked_link_goes_through_the_opener(service, make_app, opener):
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_url("https://example.com/x")
         await wait_until(pilot, lambda: "https://example.com/x" in opener.opened)
+
+
+async def test_method_choice_preselects_copy_code_over_ssh_and_ctrl_o_switches(
+    store, fake, clock, make_app, clipboard
+):
+    service = AuthService(
+        store, env={**fake.env(), "SSH_CONNECTION": "10.0.0.1 5555 10.0.0.2 22"}, clock=clock
+    )
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        options = app.screen.query_one("#methods")
+        assert options.get_option_at_index(options.highlighted).id == "copy_code"
+        assert "Copy code (another machine, SSH)  (default)" in screen_text(app)
+        await pilot.press("enter")
+        copy_login = await login_ready(pilot)
+        assert copy_login.redirect_uri == "https://platform.claude.com/oauth/code/callback"
+        assert "Anthropic's page then shows a code" in flat(app)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: getattr(app.screen, "login", None) not in (None, copy_login))
+        browser_login = app.screen.login
+        assert browser_login.listening and browser_login.redirect_uri.startswith("http://localhost:")
+        assert clipboard.copied == [copy_login.url, browser_login.url]
+        code, state = fake.anthropic.authorize(browser_login.url)
+        app.post_message(events.Paste(f"{code}#{state}"))
+        await expect_saved(pilot, store)
+
+
+async def test_escape_on_the_method_choice_goes_back_without_a_request(service, fake, make_app):
+    app = make_app(service, start="login", provider="anthropic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(pilot, "MethodChoiceScreen")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, "StatusScreen")
+        assert fake.requests == []

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app.errors import DeviceFlowError
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.tui.helpers import (
     PollEvent,
     card,
@@ -33,7 +33,7 @@ async def open_device_code(pilot: Any, domain: str = "") -> None:
     await pilot.press("l")
     await wait_for_screen(pilot, "ProviderSelectScreen")
     await pilot.press("down", "enter")
-    await wait_for_screen(pilot, "EnterpriseScreen")
+    await wait_for_screen(pilot, "QuestionScreen")
     assert "GitHub Enterprise URL/domain (blank for github.com):" in flat(pilot.app)
     if domain:
         await pilot.press(*domain)
@@ -120,10 +120,10 @@ async def test_enterprise_host_is_checked_before_anything_is_sent(service, fake,
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("down", "enter")
-        await wait_for_screen(pilot, "EnterpriseScreen")
+        await wait_for_screen(pilot, "QuestionScreen")
         await pilot.press(*"ftp://ghe.example.com", "enter")
         await wait_for_text(pilot, "Only an https:// address (or a bare host) works for GitHub Enterprise")
-        assert type(app.screen).__name__ == "EnterpriseScreen"
+        assert type(app.screen).__name__ == "QuestionScreen"
         assert fake.count("github.device_code") == 0
 
 
@@ -131,7 +131,7 @@ async def test_enterprise_host_reaches_the_login(service, make_app):
     made = scripted_copilot(service, [])
     app = make_app(service, start="login", provider="github-copilot")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_screen(pilot, "EnterpriseScreen")
+        await wait_for_screen(pilot, "QuestionScreen")
         await pilot.press(*"https://ghe.example.com/some/path", "enter")
         await wait_for_screen(pilot, "DeviceCodeScreen")
         await wait_until(pilot, lambda: made)
@@ -177,7 +177,7 @@ async def test_a_flow_error_from_the_service_is_a_sentence(service, make_app):
 def test_progress_line_says_what_polling_is_doing(event, shown):
     from app.tui.screens.device_code import progress
 
-    assert progress(event, 5) == shown
+    assert progress(event, 5, "GitHub") == shown
 
 
 async def test_quitting_while_polling_closes_the_login(service, make_app):

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from app.oauth.github_copilot import device_flow_error
-from app.oauth.service import AuthService, LoginResult
+from app.providers.github_copilot import device_flow_error
+from app.service import AuthService, LoginResult
 from tests.tui.helpers import (
     FAKE_ANTHROPIC,
     FIXED_PKCE,
     HOUR_MS,
     PollEvent,
+    choose_method,
     fixed_anthropic_login,
     scripted_copilot,
     seed,
@@ -29,9 +30,9 @@ from tests.tui.helpers import (
 def with_models(start: Any, made: list[Any]) -> Any:
     """Scripted logins that enabled 3 of 4 models, as the real one reports after approval."""
 
-    async def start_with_models(domain: str | None = None) -> Any:
-        login = await start(domain)
-        login.models, login.models_enabled = ("gpt-4.1", "claude-sonnet-4.5", "gpt-5-mini", "o3"), 3
+    async def start_with_models(*args: Any, **kwargs: Any) -> Any:
+        login = await start(*args, **kwargs)
+        login.details = ("Copilot models enabled: 3 of 4.",)
         return login
 
     return start_with_models
@@ -115,21 +116,37 @@ class TestAnthropicLogin:
     @pytest.fixture
     def login_service(self, fixed_store: Any, clock: Any, fake: Any) -> AuthService:
         service = AuthService(fixed_store, env=snap_env(fake), clock=clock)
-        service.start_anthropic_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
+        service.start_login = fixed_anthropic_login(service)  # type: ignore[method-assign]
         return service
 
     @staticmethod
-    async def ready(pilot: Any) -> None:
+    async def ready(pilot: Any, method: str = "browser") -> None:
         """The link is shown, copied and opened (the callback worker waits on: no settle)."""
+        await choose_method(pilot, method)
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "AuthCodeScreen")
         await wait_until(pilot, lambda: str(pilot.app.screen.query_one("#link-status").content))
         await pilot.pause()
+
+    def test_method_choice(self, snap_compare, make_app, login_service):
+        async def choice(pilot: Any) -> None:
+            await on_screen(pilot, "MethodChoiceScreen")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=choice)
+
+    def test_copy_code(self, snap_compare, make_app, login_service):
+        async def copy_code(pilot: Any) -> None:
+            await self.ready(pilot, "copy_code")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=copy_code)
 
     def test_waiting_for_browser_or_paste(self, snap_compare, make_app, login_service):
         app = make_app(login_service, start="login", provider="anthropic")
         assert snap_compare(app, run_before=self.ready)
 
     def test_paste_only_when_no_listener(self, snap_compare, make_app, login_service, clipboard, opener):
-        login_service.start_anthropic_login = fixed_anthropic_login(login_service, listening=False)
+        login_service.start_login = fixed_anthropic_login(login_service, listening=False)  # type: ignore[method-assign]
         clipboard.available = False
         opener.opens = False
         app = make_app(login_service, start="login", provider="anthropic")
@@ -253,7 +270,7 @@ class TestCopilotLogin:
         made = scripted_copilot(
             service, [PollEvent("waiting", polls=1), PollEvent("done", polls=2, result=result)]
         )
-        service.start_copilot_login = with_models(service.start_copilot_login, made)
+        service.start_login = with_models(service.start_login, made)  # type: ignore[method-assign]
 
         async def run(pilot: Any) -> None:
             await pilot.press("enter")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.oauth.service import AuthService
+from app.service import AuthService
 from tests.tui.helpers import (
     HOUR_MS,
     card,
@@ -268,25 +268,3 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
         assert "Error " in shown
         assert "Nothing is logged in yet" not in flat(app)
     assert store.path.read_text() == "{ this is not json"
-
-
-async def test_provider_not_yet_available_is_shown_and_cannot_be_chosen(service, make_app, monkeypatch):
-
-    from app import providers
-
-    monkeypatch.setitem(
-        providers.PROVIDERS, "github-copilot", providers.PROVIDERS["github-copilot"]._replace(available=False)
-    )
-    app = make_app(service)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert "State ● not yet available" in card(app, "github-copilot")
-        await pilot.press("l")
-        await wait_for_screen(pilot, "ProviderSelectScreen")
-        assert "GitHub Copilot  (not yet available)" in screen_text(app)
-        assert app.screen.query_one("#providers").get_option("github-copilot").disabled
-        await pilot.press("escape")
-        await wait_for_screen(pilot, "StatusScreen")
-        app.begin_login("github-copilot")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "StatusScreen"
-        assert "GitHub Copilot login is not available yet." in flat(app)

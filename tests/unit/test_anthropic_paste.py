@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import LoginInputError
-from app.oauth.anthropic import parse_pasted
+from app.flows.auth_code import parse_pasted
 
 STATE = "s7aTe_-0123456789abcdefghijklmnopqrstuvwxyzABC"
 CODE = "AbC123_-xyz.~789"
@@ -29,7 +29,7 @@ CODE = "AbC123_-xyz.~789"
     ],
 )
 def test_accepted_paste_forms_yield_the_code(pasted: str) -> None:
-    assert parse_pasted(pasted, STATE) == CODE
+    assert parse_pasted(pasted, STATE, provider="Anthropic") == CODE
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_accepted_paste_forms_yield_the_code(pasted: str) -> None:
 )
 def test_rejected_paste_forms_explain_what_to_do(pasted: str, phrase: str) -> None:
     with pytest.raises(LoginInputError) as caught:
-        parse_pasted(pasted, STATE)
+        parse_pasted(pasted, STATE, provider="Anthropic")
     assert phrase in str(caught.value)
 
 
@@ -63,7 +63,7 @@ def test_error_description_from_provider_is_shown_without_escapes() -> None:
         f"http://localhost/callback?error=access_denied&error_description=%1B%5B31mNope%1B%5B0m&state={STATE}"
     )
     with pytest.raises(LoginInputError) as caught:
-        parse_pasted(url, STATE)
+        parse_pasted(url, STATE, provider="Anthropic")
     message = str(caught.value)
     assert "Nope" in message
     assert "\x1b" not in message

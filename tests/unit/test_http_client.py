@@ -10,7 +10,7 @@ from pathlib import Path
 import certifi
 import pytest
 
-from app.oauth.http import make_client, ssl_context, warm_up
+from app.http import make_client, ssl_context, warm_up
 
 Loads = list[tuple[str | None, str]]  # (cafile, name of the thread that loaded it)
 

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from app.endpoints import check_overrides
 from app.errors import ConfigError
-from app.oauth import anthropic
-from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, load_endpoints
-from app.oauth.pkce import Pkce, challenge_for
+from app.flows.pkce import Pkce, challenge_for
+from app.providers import anthropic, github_copilot
 
 
 def test_pkce_verifier_is_32_random_bytes_base64url_and_challenge_is_s256() -> None:
@@ -36,7 +36,7 @@ def test_challenge_matches_rfc7636_appendix_b() -> None:
 
 
 def test_authorize_url_has_every_parameter() -> None:
-    endpoints = load_endpoints({})
+    endpoints = anthropic.endpoints({})
     url = anthropic.authorize_url(
         endpoints, redirect_uri="http://localhost:53692/callback", challenge="CH", state="ST"
     )
@@ -56,12 +56,13 @@ def test_authorize_url_has_every_parameter() -> None:
 
 
 def test_defaults_point_at_the_real_providers() -> None:
-    endpoints = load_endpoints({})
-    assert endpoints.anthropic_token == "https://platform.claude.com/v1/oauth/token"
-    assert endpoints.anthropic_api == "https://api.anthropic.com"
-    assert endpoints.callback_port == DEFAULT_CALLBACK_PORT
-    assert endpoints.github_base("ghe.example.com") == "https://ghe.example.com"
-    assert endpoints.github_api_base("github.com") == "https://api.github.com"
+    endpoints = anthropic.endpoints({})
+    assert endpoints.token == "https://platform.claude.com/v1/oauth/token"
+    assert endpoints.api == "https://api.anthropic.com"
+    assert endpoints.callback_port == anthropic.CALLBACK_PORT == 53692
+    github = github_copilot.endpoints({})
+    assert github.github_base("ghe.example.com") == "https://ghe.example.com"
+    assert github.github_api_base("github.com") == "https://api.github.com"
 
 
 @pytest.mark.parametrize(
@@ -75,21 +76,22 @@ def test_defaults_point_at_the_real_providers() -> None:
     ],
 )
 def test_override_accepts_https_and_loopback_http(url: str) -> None:
-    endpoints = load_endpoints({"PI_TUI_ANTHROPIC_TOKEN_URL": url})
-    assert endpoints.anthropic_token == url.rstrip("/")
+    endpoints = anthropic.endpoints({"PI_TUI_ANTHROPIC_TOKEN_URL": url})
+    assert endpoints.token == url.rstrip("/")
 
 
 @pytest.mark.parametrize(
     "url", ["http://example.com/token", "http://10.0.0.1/", "ftp://127.0.0.1/", "not a url", "https://"]
 )
 def test_override_rejects_plain_http_elsewhere_and_names_the_variable(url: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_endpoints({"PI_TUI_GITHUB_API_URL": url})
-    assert "PI_TUI_GITHUB_API_URL" in str(caught.value)
+    for check in (github_copilot.endpoints, check_overrides):
+        with pytest.raises(ConfigError) as caught:
+            check({"PI_TUI_GITHUB_API_URL": url})
+        assert "PI_TUI_GITHUB_API_URL" in str(caught.value)
 
 
 def test_override_wins_over_derived_github_hosts() -> None:
-    endpoints = load_endpoints({"PI_TUI_GITHUB_URL": "http://127.0.0.1:1/gh"})
+    endpoints = github_copilot.endpoints({"PI_TUI_GITHUB_URL": "http://127.0.0.1:1/gh"})
     assert endpoints.github_base("ghe.example.com") == "http://127.0.0.1:1/gh"
 
 
@@ -97,10 +99,11 @@ def test_override_wins_over_derived_github_hosts() -> None:
     ("raw", "port"), [("0", 0), ("off", None), ("OFF", None), ("8123", 8123), ("", 53692)]
 )
 def test_callback_port_values(raw: str, port: int | None) -> None:
-    assert load_endpoints({"PI_TUI_CALLBACK_PORT": raw}).callback_port == port
+    assert anthropic.endpoints({"PI_TUI_CALLBACK_PORT": raw}).callback_port == port
 
 
 @pytest.mark.parametrize("raw", ["-1", "70000", "abc"])
 def test_callback_port_rejects_garbage(raw: str) -> None:
-    with pytest.raises(ConfigError, match="PI_TUI_CALLBACK_PORT"):
-        load_endpoints({"PI_TUI_CALLBACK_PORT": raw})
+    for check in (anthropic.endpoints, check_overrides):
+        with pytest.raises(ConfigError, match="PI_TUI_CALLBACK_PORT"):
+            check({"PI_TUI_CALLBACK_PORT": raw})

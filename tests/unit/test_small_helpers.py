@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.expiry import BUFFER_MS, expires_at_ms, is_due
 from app.mask import mask
-from app.oauth.expiry import BUFFER_MS, expires_at_ms, is_due
 from app.sanitize import for_display, strip_escapes
 from app.timefmt import duration, expiry
 

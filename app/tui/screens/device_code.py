@@ -1,9 +1,9 @@
-"""GitHub Copilot, step two: the device code, large and copied, while we poll GitHub."""
+"""Device-code login: the user code, large and copied, while the flow polls the provider."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,11 +15,12 @@ from textual.widgets import Footer, Static
 
 from app.timefmt import duration
 from app.tui.feedback import describe
+from app.tui.outcome import LoginDone, LoginRequest, Outcome
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
-    from app.oauth.github_copilot import CopilotLogin, PollEvent
-    from app.oauth.service import AuthService, LoginResult
+    from app.flows.device import DeviceLogin, PollEvent
+    from app.service import LoginResult
     from app.tui.app import PiTuiApp
 
 
@@ -28,9 +29,9 @@ def spaced(code: str) -> str:
     return " ".join(code)
 
 
-def progress(event: PollEvent, first_interval: float) -> str:
+def progress(event: PollEvent[Any], first_interval: float, server: str) -> str:
     """What polling is doing, from a poll event; a slow-down stays mentioned once it happened."""
-    slowed = f"GitHub asked us to slow down; checking every {event.interval:g} s."
+    slowed = f"{server} asked us to slow down; checking every {event.interval:g} s."
     if event.kind == "slow_down":
         return slowed
     times = "once" if event.polls == 1 else f"{event.polls} times"
@@ -39,33 +40,35 @@ def progress(event: PollEvent, first_interval: float) -> str:
     return f"{waiting} {slowed}" if event.interval > first_interval else waiting
 
 
-class DeviceCodeScreen(Screen[None]):
+class DeviceCodeScreen(Screen[Outcome]):
     """Starts the device flow, shows the code and link, counts down, and polls until done.
 
-    The login comes from ``service.start_copilot_login(domain)``; ``aclose()`` stops it at once.
+    The login comes from ``service.start_login(…)``; ``aclose()`` stops it at once.
+    Dismisses with :class:`LoginDone`, or None (Esc).
     """
 
     app: PiTuiApp
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Cancel"),
+        Binding("escape", "cancel", "Cancel"),
         Binding("n", "restart", "New code"),
     ]
 
     failed: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(self, service: AuthService, domain: str | None = None) -> None:
+    def __init__(self, request: LoginRequest) -> None:
         super().__init__(id="device-code")
-        self.service = service
-        self.domain = domain
-        self.login: CopilotLogin | None = None
+        self.request = request
+        self.service = request.service
+        self.provider_id = request.provider_id
+        self.login: DeviceLogin[LoginResult] | None = None
+        self._done = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
-        host = self.domain or "github.com"
         with VerticalScroll(id="device"):
-            yield Static(f"Log in to GitHub Copilot ({host})", classes="title", markup=False)
-            yield Static("Asking GitHub for a code…", id="instructions", markup=False)
+            yield Static(self.request.title, id="device-title", classes="title", markup=False)
+            yield Static("Asking for a code…", id="instructions", markup=False)
             with Center():
                 yield Static("", id="user-code", markup=False)
             yield Static("", id="link-status", markup=False)
@@ -95,8 +98,14 @@ class DeviceCodeScreen(Screen[None]):
         # A failed code is dimmed and its countdown hidden (see app.tcss).
         self.set_class(failed, "-failed")
 
+    def action_cancel(self) -> None:
+        """Esc: stop polling and go back; the login closes on unmount."""
+        if not self._done:
+            self._done = True
+            self.dismiss(None)
+
     def action_restart(self) -> None:
-        """n: after a failure, ask GitHub for a new code."""
+        """n: after a failure, ask for a new code."""
         self._run()
 
     def _show(self, widget_id: str, text: str, *, error: bool = False) -> None:
@@ -106,12 +115,16 @@ class DeviceCodeScreen(Screen[None]):
 
     @work(exclusive=True, group="device", exit_on_error=False)
     async def _run(self) -> None:
-        """Start the flow, then follow the poll until GitHub answers for good."""
+        """Start the flow, then follow the poll until the provider answers for good."""
         self.failed = False
         await self._close()
         self._show("progress", "")
         try:
-            self.login = login = await self.service.start_copilot_login(self.domain)
+            login = await self.service.start_login(
+                self.provider_id, self.request.method.id, self.request.answers
+            )
+            assert login.kind == "device"
+            self.login = login
             first_interval = login.interval
             self._show_code(login)
             await self._open(login)
@@ -119,22 +132,23 @@ class DeviceCodeScreen(Screen[None]):
                 if event.kind == "done" and event.result is not None:
                     self._finish(login, event.result)
                     return
-                self._show("progress", progress(event, first_interval))
+                self._show("progress", progress(event, first_interval, login.server))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.failed = True
             self._show("progress", f"{describe(exc)} Press n for a new code, or Esc to go back.", error=True)
 
-    def _show_code(self, login: CopilotLogin) -> None:
-        self._show("instructions", f"Open {login.verification_uri} and enter this code:")
+    def _show_code(self, login: DeviceLogin[LoginResult]) -> None:
+        self._show("device-title", login.title)
+        self._show("instructions", login.instructions)
         code = self.query_one("#user-code", Static)
         code.update(spaced(login.user_code))
         code.display = True
         self._show("progress", "Waiting for you to approve…")
         self._tick()
 
-    async def _open(self, login: CopilotLogin) -> None:
+    async def _open(self, login: DeviceLogin[LoginResult]) -> None:
         copied = self.app.copy_text(login.user_code, "Code")
         opened = await asyncio.to_thread(self.app.opener, login.verification_uri)
         self._show("link-status", f"{copied} {opened.message}")
@@ -143,16 +157,17 @@ class DeviceCodeScreen(Screen[None]):
         """Once a second: the time left on the code."""
         if self.login is None:
             return
+        if self.login.expires_at_ms is None:
+            self._show("countdown", "")
+            return
         left = self.login.expires_at_ms - self.service.now_ms()
         if left > 0:
             self._show("countdown", f"The code expires in {duration(left)}.")
         else:
             self._show("countdown", "The code has expired.", error=True)
 
-    def _finish(self, login: CopilotLogin, result: LoginResult) -> None:
-        from app.tui.screens.login_done import LoginDoneScreen
-
-        details: tuple[str, ...] = ()
-        if login.models:
-            details = (f"Copilot models enabled: {login.models_enabled} of {len(login.models)}.",)
-        self.app.switch_screen(LoginDoneScreen(result, details=details))
+    def _finish(self, login: DeviceLogin[LoginResult], result: LoginResult) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.dismiss(LoginDone(result, login.details))

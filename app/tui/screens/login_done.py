@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
-    from app.oauth.service import LoginResult
+    from app.service import LoginResult
 
 
 class LoginDoneScreen(Screen[None]):

@@ -43,8 +43,6 @@ class ProviderSelectScreen(Screen[str | None]):
     def _option(self, status: AccountStatus) -> Option:
         stored = status.stored
         label = f"{'✓' if stored else ' '} {status.name}"
-        if not status.available:
-            return Option(f"{label}  (not yet available)", id=status.provider, disabled=True)
         if self.mode == "logout" and not stored:
             return Option(f"{label}  (not logged in)", id=status.provider, disabled=True)
         return Option(label, id=status.provider)

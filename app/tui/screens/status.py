@@ -20,7 +20,7 @@ from app.tui.widgets.account_panel import AccountPanel
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
-    from app.oauth.service import AuthService
+    from app.service import AuthService
 
 EMPTY = "Nothing is logged in yet. Press l to log in."
 

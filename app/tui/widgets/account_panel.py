@@ -55,20 +55,20 @@ class AccountPanel(Widget, can_focus=True):
         """``(label, value, component class)`` for every line the card shows."""
         status = self.status
         assert status is not None
-        state = status.state.value if status.available else "not yet available"
-        rows: list[tuple[str, str, str | None]] = [("State", f"● {state}", STATE_STYLES[status.state])]
+        rows: list[tuple[str, str, str | None]] = [
+            ("State", f"● {status.state.value}", STATE_STYLES[status.state])
+        ]
         details = (
             ("Account", status.account),
             ("Source", self._source_text(status)),
             ("Expiry", None if status.expires_ms is None else expiry(status.expires_ms, self.now_ms)),
-            ("Enterprise", status.enterprise),
-            ("API base", status.api_base),
+            *status.rows,
             ("Token", status.masked_token),
         )
         rows += [(label, value, None) for label, value in details if value]
         if status.last_error:
             rows.append(("Error", status.last_error, "account-panel--error"))
-        if status.state is State.NOT_LOGGED_IN and status.available:
+        if status.state is State.NOT_LOGGED_IN:
             rows.append(("", "Press l to log in.", "account-panel--hint"))
         elif status.state is State.REFRESH_FAILED:
             rows.append(("", "Press r to try again, or l to log in again.", "account-panel--hint"))

@@ -1,8 +1,9 @@
 """AuthService: login, logout, refresh, test and token hand-out over every provider.
 
-The one door the screens and the command line go through. Reports progress by return
-values, exceptions and plain async iterators — never through widgets. Provider modules
-(and with them httpx) are imported on first use, so building a service is cheap.
+The one door the screens and the command line go through. It names no provider: it looks
+each one up in :mod:`app.providers` and runs the flow kind its login method uses. Reports
+progress by return values, exceptions and plain async iterators — never through widgets.
+Provider modules and httpx are imported on first use, so building a service is cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +27,28 @@ from app.credentials import (
     ready_token,
     resolve,
 )
-from app.errors import AuthError, NetworkError, NotLoggedIn, RefreshError, StoreError, StoreWriteError
+from app.errors import (
+    AuthError,
+    ConfigError,
+    NetworkError,
+    NotLoggedIn,
+    RefreshError,
+    StoreError,
+    StoreWriteError,
+)
+from app.expiry import is_due
 from app.mask import mask
-from app.oauth.endpoints import DEFAULT_CALLBACK_PORT, Endpoints, load_endpoints
-from app.oauth.expiry import is_due
 from app.state import StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
     import httpx
 
-    from app.oauth.callback import CallbackListener
-    from app.oauth.github_copilot import CopilotLogin
-    from app.oauth.pkce import Pkce
+    from app.flows.auth_code import AuthCodeLogin
+    from app.flows.device import DeviceLogin
+    from app.providers import Method
+
+    Login = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
 
 log = logging.getLogger("pi_tui.service")
 
@@ -68,7 +78,6 @@ class AuthService:
         store: CredentialStore,
         *,
         env: Mapping[str, str] | None = None,
-        endpoints: Endpoints | None = None,
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory | None = None,
         poll_scale: float = 1.0,
@@ -76,7 +85,7 @@ class AuthService:
     ) -> None:
         self.store = store
         self.env = os.environ if env is None else env
-        self.endpoints = endpoints or load_endpoints(self.env)
+        self._endpoints: dict[str, Any] = {}
         self.clock = clock
         # Shrinks device-flow waits in tests (which also shrink the fake server's poll gap).
         self.poll_scale = poll_scale
@@ -94,6 +103,12 @@ class AuthService:
     def providers(self) -> list[providers.ProviderInfo]:
         """Every known provider, in display order."""
         return list(providers.PROVIDERS.values())
+
+    def endpoints(self, provider_id: str) -> Any:
+        """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one)."""
+        if provider_id not in self._endpoints:
+            self._endpoints[provider_id] = providers.load(provider_id).endpoints(self.env)
+        return self._endpoints[provider_id]
 
     def status(self, provider_id: str) -> AccountStatus:
         """One provider's status (no network)."""
@@ -121,7 +136,7 @@ class AuthService:
         """A new HTTP client (the injected factory in tests)."""
         if self._client_factory is not None:
             return self._client_factory()
-        from app.oauth.http import make_client
+        from app.http import make_client
 
         return make_client()
 
@@ -173,7 +188,7 @@ class AuthService:
         async def exchange_and_store() -> dict[str, Any]:
             try:
                 async with self.client() as client:
-                    new = await module.refresh(client, self.endpoints, entry, now_ms=now)
+                    new = await module.refresh(client, self.endpoints(provider_id), entry, now_ms=now)
             except RefreshError as exc:
                 if exc.revoked:
                     # pi itself may have rotated the token without our lock: trust the file.
@@ -223,7 +238,7 @@ class AuthService:
         if entry is None or entry.get("access") != token:
             entry = {"access": token}  # an environment token wins over the stored login
         async with self.client() as client:
-            return str(await module.test(client, self.endpoints, entry))
+            return str(await module.test(client, self.endpoints(provider_id), entry))
 
     def logout(self, provider_id: str) -> bool:
         """Remove the stored login (an OAuth login or an API key entry); True if there was one."""
@@ -267,12 +282,6 @@ class AuthService:
             self.state.update(self.store.path, provider_id, account=account)
         return {key: value for key, value in entry.items() if key not in ACCOUNT_KEYS}
 
-    async def start_copilot_login(self, domain: str | None = None) -> CopilotLogin:
-        """Begin a GitHub Copilot device login (``domain`` None: github.com); asks for a user code."""
-        from app.oauth.github_copilot import CopilotLogin
-
-        return await CopilotLogin.start(self, domain)
-
     async def warm_up(self, provider_id: str) -> None:
         """Load the provider's HTTP stack and the TLS certificates in a thread.
 
@@ -281,96 +290,48 @@ class AuthService:
         """
         await asyncio.to_thread(providers.load, provider_id)
         if self._client_factory is None:
-            from app.oauth.http import warm_up
+            from app.http import warm_up
 
             await warm_up()
 
-    async def start_anthropic_login(self) -> AnthropicLogin:
-        """Begin an Anthropic login: PKCE, the loopback listener (if enabled), the URL."""
-        from app.oauth import anthropic
-        from app.oauth.callback import CallbackListener
-        from app.oauth.pkce import Pkce
+    def default_method(self, provider_id: str) -> Method:
+        """The login method to pre-select here (the headless one over SSH or without a browser)."""
+        return providers.default_method(providers.provider(provider_id), self.env)
 
-        pkce = Pkce.generate()
-        port = self.endpoints.callback_port
-        listener = None
-        if port is not None:
-            try:
-                listener = await CallbackListener.start(
-                    port, expected_state=pkce.state, path=anthropic.CALLBACK_PATH
-                )
-            except OSError as exc:
-                log.warning("no loopback listener: %s", exc)
-        bound = listener.port if listener else (port or 0)
-        redirect = anthropic.redirect_uri_for(bound or DEFAULT_CALLBACK_PORT)
-        url = anthropic.authorize_url(
-            self.endpoints, redirect_uri=redirect, challenge=pkce.challenge, state=pkce.state
-        )
-        return AnthropicLogin(self, pkce, redirect, url, listener)
+    def check_answer(self, provider_id: str, question_id: str, text: str) -> str:
+        """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
+        return str(providers.load(provider_id).check_answer(question_id, text))
 
+    async def start_login(
+        self,
+        provider_id: str,
+        method_id: str | None = None,
+        answers: Mapping[str, str] | None = None,
+    ) -> Login:
+        """Begin a login: an :class:`AuthCodeLogin` or a :class:`DeviceLogin`, by the method's flow kind.
 
-@dataclass
-class AnthropicLogin:
-    """One Anthropic login attempt. Either the browser callback or a paste completes it, once."""
-
-    service: AuthService
-    pkce: Pkce = field(repr=False)
-    redirect_uri: str
-    url: str
-    listener: CallbackListener | None = field(default=None, repr=False)
-    result: LoginResult | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-
-    @property
-    def listening(self) -> bool:
-        """True when a browser on this machine can complete the login by itself."""
-        return self.listener is not None
-
-    async def wait_for_callback(self) -> LoginResult:
-        """Wait for the browser redirect, then exchange the code. Never returns without a listener."""
-        if self.listener is None:
-            await asyncio.Event().wait()
-        assert self.listener is not None
-        # The listener already checked the state; the code gets the same shape check as a paste.
-        code = self.code_from(await self.listener.wait())
-        return await self._exchange(code)
-
-    def code_from(self, pasted: str) -> str:
-        """The authorization code in what the user pasted; LoginInputError says what to fix.
-
-        Makes no request, so a screen can judge a paste in the same frame it arrives.
+        ``method_id`` None: :meth:`default_method`. ``answers`` answer the provider's questions
+        (blank when missing); each is checked before any request is made. The login saves
+        through :meth:`save_login` once it completes.
         """
-        from app.oauth.anthropic import parse_pasted
+        info = providers.provider(provider_id)
+        method = info.method(method_id) if method_id else providers.default_method(info, self.env)
+        module = providers.load(provider_id)
+        given = dict(answers or {})
+        checked = {q.id: str(module.check_answer(q.id, given.get(q.id, ""))) for q in info.questions}
+        spec = module.login(method.id, self.endpoints(provider_id), checked)
 
-        return parse_pasted(pasted, self.pkce.state)
+        async def finish(entry: dict[str, Any]) -> LoginResult:
+            return await self.save_login(provider_id, entry)
 
-    async def submit(self, pasted: str) -> LoginResult:
-        """Complete the login with what the user pasted; LoginInputError says what to fix."""
-        if self.result is not None:
-            return self.result
-        return await self._exchange(self.code_from(pasted))
+        if method.kind == providers.AUTH_CODE:
+            from app.flows.auth_code import AuthCodeLogin
 
-    async def _exchange(self, code: str) -> LoginResult:
-        from app.oauth.anthropic import exchange_code
+            return await AuthCodeLogin.start(spec, client=self.client, now_ms=self.now_ms, finish=finish)
+        if method.kind == providers.DEVICE:
+            from app.flows.device import DeviceLogin
 
-        async with self._lock:
-            if self.result is not None:
-                return self.result
-            async with self.service.client() as client:
-                entry = await exchange_code(
-                    client,
-                    self.service.endpoints,
-                    code=code,
-                    state=self.pkce.state,
-                    verifier=self.pkce.verifier,
-                    redirect_uri=self.redirect_uri,
-                    now_ms=self.service.now_ms(),
-                )
-            self.result = await self.service.save_login("anthropic", entry)
-        await self.aclose()
-        return self.result
-
-    async def aclose(self) -> None:
-        """Stop the loopback listener."""
-        if self.listener is not None:
-            await self.listener.close()
+            return await DeviceLogin.start(
+                spec, client=self.client, now_ms=self.now_ms, finish=finish, scale=self.poll_scale
+            )
+        raise ConfigError(f"{info.name}: unknown flow kind {method.kind!r}.")

@@ -1,37 +1,109 @@
-"""Anthropic (Claude Pro/Max): Authorization Code + PKCE, pasted-code parsing, refresh, test call."""
+"""Anthropic (Claude Pro/Max): two auth-code methods, refresh, request headers, test call.
+
+Methods: "browser" (loopback listener on 53692, raced with a paste) and "copy_code" (the
+redirect goes to Anthropic's page, which shows ``code#state`` to paste). ``state`` is always
+pi-tui's own random value, never the PKCE verifier.
+"""
 
 from __future__ import annotations
 
-import re
-import secrets
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlencode
 
-import httpx
+from app.endpoints import callback_port, url_override
+from app.errors import AuthError, LoginInputError, RefreshError
+from app.expiry import current_ms
+from app.flows.auth_code import AuthCodeSpec
+from app.http import oauth_error, request_json
+from app.sanitize import for_display, is_token_shaped
+from app.tokens import entry_from_token_response
 
-from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
-from app.oauth.endpoints import Endpoints
-from app.oauth.expiry import current_ms, expires_at_ms
-from app.oauth.http import oauth_error, request_json
-from app.sanitize import for_display, is_token_shaped, strip_escapes
+if TYPE_CHECKING:
+    import httpx
 
-PROVIDER_ID = "anthropic"
-DISPLAY_NAME = "Anthropic (Claude Pro/Max)"
+    from app.flows.pkce import Pkce
+
+NAME = "Anthropic (Claude Pro/Max)"
 CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 SCOPES = (
     "org:create_api_key user:profile user:inference user:sessions:claude_code "
     "user:mcp_servers user:file_upload"
 )
+AUTHORIZE_URL = "https://claude.ai/oauth/authorize"
+TOKEN_URL = "https://platform.claude.com/v1/oauth/token"
+API_URL = "https://api.anthropic.com"
+CALLBACK_PORT = 53692
 CALLBACK_PATH = "/callback"
+COPY_CODE_REDIRECT = "https://platform.claude.com/oauth/code/callback"
 API_VERSION = "2023-06-01"
 API_BETA = "claude-code-20250219,oauth-2025-04-20"
 SYSTEM_PROMPT = "You are Claude Code, Anthropic's official CLI for Claude."
 TEST_MODEL = "claude-haiku-4-5"
 WHAT = "Anthropic"
+# An API key (console.anthropic.com) is sent as x-api-key; OAuth tokens carry this marker.
+OAUTH_MARKER = "sk-ant-oat"
 
-# Codes are base64url-ish; anything else was not copied from the browser.
-_CODE_RE = re.compile(r"[A-Za-z0-9._~\-]{1,2048}")
-_PASTE_MARKERS = re.compile(r"\x1b?\[20[01]~")
+
+class Endpoints(NamedTuple):
+    """Anthropic's URLs after the ``PI_TUI_ANTHROPIC_*`` overrides; ``callback_port`` None: paste only."""
+
+    authorize: str = AUTHORIZE_URL
+    token: str = TOKEN_URL
+    api: str = API_URL
+    callback_port: int | None = CALLBACK_PORT
+
+
+def endpoints(env: Mapping[str, str]) -> Endpoints:
+    """Read the overrides from ``env``; ConfigError names a bad one."""
+    return Endpoints(
+        authorize=url_override(env, "PI_TUI_ANTHROPIC_AUTHORIZE_URL", AUTHORIZE_URL),
+        token=url_override(env, "PI_TUI_ANTHROPIC_TOKEN_URL", TOKEN_URL),
+        api=url_override(env, "PI_TUI_ANTHROPIC_API_URL", API_URL),
+        callback_port=callback_port(env, CALLBACK_PORT),
+    )
+
+
+def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> AuthCodeSpec:
+    """The flow for ``browser`` (loopback + paste) or ``copy_code`` (paste from Anthropic's page)."""
+
+    def url(redirect_uri: str, pkce: Pkce) -> str:
+        return authorize_url(endpoints, redirect_uri=redirect_uri, challenge=pkce.challenge, state=pkce.state)
+
+    async def exchange(
+        client: httpx.AsyncClient, code: str, pkce: Pkce, redirect_uri: str, now_ms: int
+    ) -> dict[str, Any]:
+        return await exchange_code(
+            client,
+            endpoints,
+            code=code,
+            state=pkce.state,
+            verifier=pkce.verifier,
+            redirect_uri=redirect_uri,
+            now_ms=now_ms,
+        )
+
+    title = f"Log in to {NAME}"
+    if method_id == "copy_code":
+        return AuthCodeSpec(
+            provider=WHAT,
+            title=title,
+            authorize_url=url,
+            exchange=exchange,
+            fixed_redirect=COPY_CODE_REDIRECT,
+            instructions="Open this link (on any machine) and choose Authorize:",
+            paste_only="Anthropic's page then shows a code: copy it and paste it below.",
+            placeholder="Paste the code Anthropic shows (code#state)",
+        )
+    return AuthCodeSpec(
+        provider=WHAT,
+        title=title,
+        authorize_url=url,
+        exchange=exchange,
+        port=endpoints.callback_port,
+        default_port=CALLBACK_PORT,
+        path=CALLBACK_PATH,
+    )
 
 
 def redirect_uri_for(port: int) -> str:
@@ -51,110 +123,14 @@ def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, st
         "code_challenge_method": "S256",
         "state": state,
     }
-    return f"{endpoints.anthropic_authorize}?{urlencode(query)}"
-
-
-def parse_pasted(text: str, expected_state: str) -> str:
-    """Return the authorization code from whatever the user pasted.
-
-    Accepts ``code#state``, the whole redirect URL, a ``code=…&state=…`` query, or a bare
-    code. Raises LoginInputError with a sentence for empty input, a provider error, a state
-    from another login attempt, or text that is not a code.
-    """
-    cleaned = "".join(strip_escapes(_PASTE_MARKERS.sub("", text)).split())
-    if not cleaned:
-        raise LoginInputError(
-            "Nothing was pasted. Authorize in the browser, copy the code it shows, and paste it here."
-        )
-    code, states, error = _split_pasted(cleaned)
-    if error:
-        raise LoginInputError(
-            f"Anthropic did not authorize the login ({for_display(error, limit=200)}). "
-            "Open the link again and choose Authorize."
-        )
-    expected = expected_state.encode("ascii")
-    if not all(secrets.compare_digest(state.encode("utf-8", "replace"), expected) for state in states):
-        raise LoginInputError(
-            "That code belongs to a different login attempt (its state does not match). "
-            "Open the link shown here, authorize, and paste the new code."
-        )
-    if not code:
-        raise LoginInputError(
-            "No authorization code found in what you pasted. Paste the code the browser shows "
-            "after you authorize (it looks like abc123…#xyz…)."
-        )
-    if not _CODE_RE.fullmatch(code):
-        raise LoginInputError(
-            "That doesn't look like an authorization code. Copy the whole code from the "
-            "browser page and paste it again."
-        )
-    return code
-
-
-def _split_pasted(text: str) -> tuple[str, list[str], str | None]:
-    """(code, every state in the paste, error) from a pasted string, without judging them."""
-    if text.lower().startswith(("http://", "https://")):
-        try:
-            parts = urlsplit(text)
-        except ValueError:  # "http://[…", or a host with a full-width "＃": not a redirect URL
-            return text, [], None
-        return _from_params(_query(parts.query), _query(parts.fragment))
-    if "code=" in text or "error=" in text:
-        return _from_params(_query(text.lstrip("?#")))
-    code, sep, state = text.partition("#")
-    return code, ([state] if sep else []), None
-
-
-def _query(text: str) -> dict[str, list[str]]:
-    # Blank values are kept: "state=" is a state, and not the expected one.
-    return parse_qs(text, keep_blank_values=True)
-
-
-def _from_params(*sources: dict[str, list[str]]) -> tuple[str, list[str], str | None]:
-    params: dict[str, list[str]] = {}
-    for source in sources:
-        for name, values in source.items():
-            params.setdefault(name, []).extend(values)
-
-    def first(name: str) -> str | None:
-        values = params.get(name)
-        return values[0] if values else None
-
-    error = first("error")
-    if error:
-        description = first("error_description")
-        return "", [], f"{error}: {description}" if description else error
-    code, sep, state_in_code = (first("code") or "").partition("#")
-    # Every state counts: a paste that also carries another attempt's state is not this login's.
-    return code, params.get("state", []) + ([state_in_code] if sep else []), None
+    return f"{endpoints.authorize}?{urlencode(query)}"
 
 
 def _entry_from_token_response(
     data: Any, *, now_ms: int, previous: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Build pi's stored entry from a token response; keeps the old refresh token if none came."""
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("access_token"), str)
-        or not data["access_token"]
-    ):
-        raise NetworkError("Anthropic's answer had no access token; try again in a moment.")
-    refresh = data.get("refresh_token")
-    if not isinstance(refresh, str) or not refresh:
-        if previous is None:
-            raise NetworkError("Anthropic's answer had no refresh token; try logging in again.")
-        refresh = previous["refresh"]
-    if not (is_token_shaped(data["access_token"]) and is_token_shaped(refresh)):
-        raise NetworkError(
-            "Anthropic's answer had a token with spaces or control characters in it; try again in a moment."
-        )
-    entry: dict[str, Any] = dict(previous or {})
-    entry.update(
-        type="oauth",
-        refresh=refresh,
-        access=data["access_token"],
-        expires=expires_at_ms(data.get("expires_in"), now_ms=now_ms),
-    )
+    """pi's entry for a token response, plus the account's email when Anthropic names it."""
+    entry = entry_from_token_response(data, what=WHAT, now_ms=now_ms, previous=previous)
     account = data.get("account")
     if isinstance(account, dict) and isinstance(account.get("email_address"), str):
         entry["email"] = for_display(account["email_address"], limit=200)
@@ -168,7 +144,7 @@ async def _token_request(
     response = await request_json(
         client,
         "POST",
-        endpoints.anthropic_token,
+        endpoints.token,
         what=WHAT,
         json={"client_id": CLIENT_ID, **body},
         headers={"Accept": "application/json"},
@@ -233,14 +209,32 @@ async def refresh(
 
 
 def api_headers(access: str) -> dict[str, str]:
-    """Headers for an Anthropic API call made with an OAuth token."""
+    """Headers for an Anthropic API call: an OAuth token as Bearer with the betas, an API key as x-api-key."""
+    if OAUTH_MARKER not in access:
+        return {"x-api-key": access, "anthropic-version": API_VERSION}
     return {
         "Authorization": f"Bearer {access}",
         "anthropic-version": API_VERSION,
         "anthropic-beta": API_BETA,
-        "Content-Type": "application/json",
-        "Accept": "application/json",
+        "user-agent": "claude-cli/2.1.322",
+        "x-app": "cli",
+        "anthropic-dangerous-direct-browser-access": "true",
     }
+
+
+def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
+    """What :class:`app.auth.PiAuth` sets on every request."""
+    return api_headers(str(entry["access"]))
+
+
+def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """Where API requests go (``base_url`` of an httpx client)."""
+    return endpoints.api
+
+
+def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Nothing beyond the account and expiry every provider shows."""
+    return []
 
 
 async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
@@ -260,10 +254,10 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
     response = await request_json(
         client,
         "POST",
-        f"{endpoints.anthropic_api}/v1/messages",
+        f"{endpoints.api}/v1/messages",
         what=WHAT,
         json=body,
-        headers=api_headers(access),
+        headers={**api_headers(access), "Content-Type": "application/json", "Accept": "application/json"},
     )
     error, description = oauth_error(response.data)
     if response.status >= 400 or error:

@@ -1,4 +1,4 @@
-"""Anthropic (Claude Pro/Max): the authorization link, then a pasted code or the browser's redirect."""
+"""Auth-code login: the authorization link, then a pasted code or the browser's redirect."""
 
 from __future__ import annotations
 
@@ -16,41 +16,51 @@ from textual.style import Style
 from textual.widgets import Footer, Input, Static
 
 from app.tui.feedback import describe
+from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.widgets.code_input import CodeInput
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
-    from app.oauth.service import AnthropicLogin, AuthService, LoginResult
+    from app.flows.auth_code import AuthCodeLogin
+    from app.providers import Method
+    from app.service import LoginResult
     from app.tui.app import PiTuiApp
 
-WAITING = "Waiting for the browser… or paste the code below."
-PASTE_ONLY = "After you authorize, the browser shows a code: paste it below."
 
+class AuthCodeScreen(Screen[Outcome]):
+    """Shows the whole link, copies and opens it, and takes the code either way it comes back.
 
-class AnthropicLoginScreen(Screen[None]):
-    """Shows the whole link, copies and opens it, and takes the code either way it comes back."""
+    Dismisses with :class:`LoginDone`, with :class:`SwitchMethod` (Ctrl+O, when the provider has
+    another method), or None (Esc).
+    """
 
     app: PiTuiApp
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+o", "switch", "Other method"),
+    ]
 
     exchanging: reactive[bool] = reactive(False)
 
-    def __init__(self, service: AuthService) -> None:
-        super().__init__(id="anthropic-login")
-        self.service = service
-        self.login: AnthropicLogin | None = None
+    def __init__(self, request: LoginRequest, *, other: Method | None = None) -> None:
+        super().__init__(id="auth-code-login")
+        self.request = request
+        self.service = request.service
+        self.provider_id = request.provider_id
+        self.other = other
+        self.login: AuthCodeLogin[LoginResult] | None = None
         self._done = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="login"):
-            yield Static("Log in to Anthropic (Claude Pro/Max)", classes="title")
-            yield Static("Open this link and choose Authorize:", classes="step")
+            yield Static(self.request.title, classes="title", markup=False)
+            yield Static("Open this link and choose Authorize:", id="instructions", classes="step")
             yield Static("Preparing the login link…", id="url")
             yield Static("", id="link-status", markup=False)
             yield Static("", id="waiting")
-            code = CodeInput(placeholder="Paste the code here (it looks like abc123…#xyz…)", id="code")
+            code = CodeInput(placeholder="Paste the code here", id="code")
             code.cursor_blink = self.app.cursor_blink
             code.disabled = True
             yield code
@@ -59,6 +69,17 @@ class AnthropicLoginScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._start(open_browser=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch":
+            return self.other is not None
+        return True
+
+    def action_switch(self) -> None:
+        """Ctrl+O: the provider's other login method (the browser here, or copying a code)."""
+        if self.other is not None and not self._done:
+            self._done = True
+            self.dismiss(SwitchMethod(self.other.id))
 
     async def on_unmount(self) -> None:
         await self._close()
@@ -90,16 +111,21 @@ class AnthropicLoginScreen(Screen[None]):
         """Get a fresh link (a new PKCE pair and state), show it, copy it, open it."""
         await self._close()
         try:
-            login = await self.service.start_anthropic_login()
+            login = await self.service.start_login(
+                self.provider_id, self.request.method.id, self.request.answers
+            )
         except Exception as exc:
             self.query_one("#url", Static).update("No link: the login could not start.")
             self._feedback(describe(exc), error=True)
             return
+        assert login.kind == "auth_code"
         self.login = login
+        self.query_one("#instructions", Static).update(login.instructions)
         self.query_one("#url", Static).update(Content.styled(login.url, Style(link=login.url)))
-        self.query_one("#waiting", Static).update(WAITING if login.listening else PASTE_ONLY)
+        self.query_one("#waiting", Static).update(login.hint)
+        self.query_one("#code", CodeInput).placeholder = login.spec.placeholder
         self._ready_input()
-        self.run_worker(self.service.warm_up("anthropic"), group="warm-up", exit_on_error=False)
+        self.run_worker(self.service.warm_up(self.provider_id), group="warm-up", exit_on_error=False)
         status = [self.app.copy_text(login.url, "Link")]
         if open_browser:
             opened = await asyncio.to_thread(self.app.opener, login.url)
@@ -109,7 +135,7 @@ class AnthropicLoginScreen(Screen[None]):
             self._wait_for_browser(login)
 
     @work(exclusive=True, group="callback", exit_on_error=False)
-    async def _wait_for_browser(self, login: AnthropicLogin) -> None:
+    async def _wait_for_browser(self, login: AuthCodeLogin[LoginResult]) -> None:
         """The loopback path: the browser on this machine delivers the code by itself."""
         try:
             result = await login.wait_for_callback()
@@ -146,7 +172,7 @@ class AnthropicLoginScreen(Screen[None]):
         self._exchange(login, text)
 
     @work(exclusive=True, group="submit", exit_on_error=False)
-    async def _exchange(self, login: AnthropicLogin, text: str) -> None:
+    async def _exchange(self, login: AuthCodeLogin[LoginResult], text: str) -> None:
         """The paste path: trade the code for tokens (never retried: a code is single-use)."""
         try:
             result = await login.submit(text)
@@ -167,10 +193,10 @@ class AnthropicLoginScreen(Screen[None]):
         if self._done:
             return
         self._done = True
-        from app.tui.screens.login_done import LoginDoneScreen
-
-        self.app.switch_screen(LoginDoneScreen(result))
+        self.dismiss(LoginDone(result))
 
     def action_cancel(self) -> None:
         """Esc: stop waiting and go back; the workers stop and the listener closes on unmount."""
-        self.app.pop_screen()
+        if not self._done:
+            self._done = True
+            self.dismiss(None)

@@ -2,26 +2,29 @@
 
 Every provider module calls :func:`request_json`, so a timeout, a 5xx, a 429, an HTML page
 or an empty body turns into the same kind of :class:`NetworkError` sentence everywhere.
+httpx is imported on first use, so a provider module that imports this one stays light
+(``pi-tui status`` reads provider rows without the HTTP stack).
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import functools
 import json
-import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
-import httpx
-
+# asyncio and httpx are imported where used: provider modules import this one, and
+# `pi-tui status` (which reads their status rows) must load neither.
 from app import __version__
 from app.errors import NetworkError
 
-TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
 # A server that drips bytes never trips the read timeout; this caps the whole request.
 DEADLINE_SECONDS = 60.0
 USER_AGENT = f"pi-tui/{__version__}"
@@ -34,28 +37,38 @@ def ssl_context() -> ssl.SSLContext:
     Built the way httpx builds it for ``trust_env=True``: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
     when set (read on the first call), else certifi's bundle.
     """
+    import httpx
+
     return httpx.create_ssl_context(trust_env=True)
 
 
 async def warm_up() -> None:
     """Build the SSL context in a thread, so the first client does not stall the event loop."""
+    import asyncio
+
     await asyncio.to_thread(ssl_context)
 
 
-def make_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.AsyncClient:
+def make_client(*, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
     """An AsyncClient with explicit timeouts; proxies come from the usual environment variables."""
+    import httpx
+
+    if timeout is None:
+        timeout = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
     return httpx.AsyncClient(
         timeout=timeout, headers={"User-Agent": USER_AGENT}, verify=ssl_context(), trust_env=True
     )
 
 
-@dataclass(frozen=True)
-class JsonResponse:
+class JsonResponse(NamedTuple):
     """A response whose body parsed as JSON (any status). ``data`` may hold tokens: not in repr."""
 
     status: int
-    data: Any = field(repr=False)
-    headers: Mapping[str, str] = field(repr=False)
+    data: Any
+    headers: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"JsonResponse(status={self.status})"
 
 
 async def request_json(
@@ -69,10 +82,14 @@ async def request_json(
 ) -> JsonResponse:
     """Send one request and parse a JSON body, or raise NetworkError with a sentence.
 
-    ``what`` names the server in messages ("Anthropic", "GitHub"). 4xx answers with a JSON
+    ``what`` names the server in messages. 4xx answers with a JSON
     body are returned, not raised: the caller knows what an OAuth error means. 5xx, 429 and
     bodies that are not JSON are raised here.
     """
+    import asyncio
+
+    import httpx
+
     try:
         async with asyncio.timeout(deadline):
             response = await client.request(method, url, **kwargs)
@@ -130,6 +147,8 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> int |
     # for int() (over 4300 digits) is a long wait all the same.
     if value.isascii() and value.isdigit():
         return min(int(value), 86_400) if len(value) <= 9 else 86_400
+    import email.utils  # only a Retry-After date needs it
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: a year like 9999999999
@@ -142,7 +161,10 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> int |
 
 def url_host(url: str) -> str:
     """The host (and port) of ``url`` for messages; never the path or query."""
-    return httpx.URL(url).netloc.decode("ascii", "replace") or url
+    try:
+        return urlsplit(url).netloc.rpartition("@")[2] or url
+    except ValueError:
+        return url
 
 
 def oauth_error(data: Any) -> tuple[str, str]:
@@ -150,6 +172,6 @@ def oauth_error(data: Any) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "", ""
     error = data.get("error")
-    if isinstance(error, dict):  # Anthropic API style: {"error": {"type", "message"}}
+    if isinstance(error, dict):  # API style: {"error": {"type", "message"}}
         return str(error.get("type") or ""), str(error.get("message") or "")
     return str(error or ""), str(data.get("error_description") or "")

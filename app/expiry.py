@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 BUFFER_MS = 5 * 60 * 1000
@@ -15,31 +14,28 @@ def current_ms() -> int:
     return int(time.time() * 1000)
 
 
-def expires_at_ms(expires_in: object, *, now_ms: int) -> int:
+def expires_at_ms(expires_in: object, *, now_ms: int, buffer_ms: int = BUFFER_MS) -> int:
     """The ``expires`` value to store for a token that lives ``expires_in`` seconds.
 
     A missing or non-numeric value is taken as one hour; a huge one is capped at a year. A
     lifetime shorter than twice the buffer keeps half of it, so a short-lived token is
-    still used before it is refreshed instead of being due the moment it arrives.
+    still used before it is refreshed instead of being due the moment it arrives. A provider
+    that stores the real expiry (pi does so for some) passes ``buffer_ms=0``.
     """
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int | float)
-        or not math.isfinite(expires_in)
-    ):
-        seconds: float = DEFAULT_LIFETIME_S
-    else:
-        seconds = min(max(float(expires_in), 0.0), MAX_LIFETIME_S)
+    from app.sanitize import finite_number  # not on the `pi-tui token` path
+
+    number = finite_number(expires_in)
+    seconds = DEFAULT_LIFETIME_S if number is None else min(max(number, 0.0), MAX_LIFETIME_S)
     lifetime_ms = int(seconds * 1000)
-    buffer = BUFFER_MS if lifetime_ms >= 2 * BUFFER_MS else lifetime_ms // 2
+    buffer = buffer_ms if lifetime_ms >= 2 * buffer_ms else lifetime_ms // 2
     return now_ms + lifetime_ms - buffer
 
 
 def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
     """True when the stored token should be refreshed before use: pi 1.x's rule, now + 5 min ≥ expires.
 
-    ``expires`` is kept as each provider stores it (Anthropic and Copilot already subtract
-    their own 5 minutes), so the lead before the real expiry is what pi's is.
+    ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes,
+    see :func:`expires_at_ms`), so the lead before the real expiry is what pi's is.
     """
     expires = entry.get("expires")
     return not isinstance(expires, int | float) or now_ms + BUFFER_MS >= expires

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import html
 import secrets
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import LoginInputError
@@ -20,28 +21,40 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>pi-tui</title
 
 
 class CallbackListener:
-    """Listens on 127.0.0.1 (and ::1 when possible) for ``GET /callback?code=…&state=…``.
+    """Listens on 127.0.0.1 (and ::1 when possible) for ``GET {path}?code=…&state=…``.
 
-    Resolves once: with the code when the state matches, with LoginInputError when the
-    provider sent ``error=``. Requests with another state are answered and ignored, so a
-    stray tab cannot end the login.
+    The first request with the right state (or any, without an expected state) and a code is
+    handed to :attr:`complete`; the browser gets its answer only once that has succeeded or
+    failed, so the page says what really happened. Requests with another state are answered
+    and ignored, so a stray tab cannot end the login. ``provider`` names it on the pages.
     """
 
-    def __init__(self, expected_state: str, path: str) -> None:
+    def __init__(self, expected_state: str | None, path: str, provider: str) -> None:
         self._expected_state = expected_state
         self._path = path
-        self._result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._provider = provider
+        self._result: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._servers: list[asyncio.Server] = []
+        self._handled = False
         self.port = 0
+        self.complete: Callable[[str], Awaitable[object]] | None = None
 
     @classmethod
-    async def start(cls, port: int, *, expected_state: str, path: str) -> CallbackListener:
-        """Bind ``port`` (falling back to an ephemeral port when it is taken)."""
-        listener = cls(expected_state, path)
+    async def start(
+        cls,
+        port: int,
+        *,
+        expected_state: str | None,
+        path: str,
+        provider: str,
+        any_port: bool = True,
+    ) -> CallbackListener:
+        """Bind ``port`` (falling back to an ephemeral port when it is taken, if ``any_port``)."""
+        listener = cls(expected_state, path, provider)
         try:
             server = await asyncio.start_server(listener._handle, "127.0.0.1", port)
         except OSError:
-            if port == 0:
+            if port == 0 or not any_port:
                 raise
             server = await asyncio.start_server(listener._handle, "127.0.0.1", 0)
         listener._servers.append(server)
@@ -51,9 +64,9 @@ class CallbackListener:
             listener._servers.append(await asyncio.start_server(listener._handle, "::1", listener.port))
         return listener
 
-    async def wait(self) -> str:
-        """The authorization code, once a browser delivers it."""
-        return await asyncio.shield(self._result)
+    async def wait(self) -> None:
+        """Return once a browser's redirect completed the login; raise what completing raised."""
+        await asyncio.shield(self._result)
 
     async def close(self) -> None:
         """Stop listening; a pending :meth:`wait` is cancelled."""
@@ -73,19 +86,19 @@ class CallbackListener:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             writer.close()
             return
-        status, title, body = self._answer(head[:_MAX_REQUEST])
+        status, title, body = await self._answer(head[:_MAX_REQUEST])
         page = _PAGE.format(title=html.escape(title), body=html.escape(body)).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode()
+            f"Cache-Control: no-store\r\nContent-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode()
             + page
         )
         with contextlib.suppress(OSError):
             await writer.drain()
         writer.close()
 
-    def _answer(self, head: bytes) -> tuple[str, str, str]:
-        """Return (status line, title, text) for one request, resolving the login if it is the one."""
+    async def _answer(self, head: bytes) -> tuple[str, str, str]:
+        """Return (status line, title, text) for one request, completing the login if it is the one."""
         try:
             method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
         except ValueError:
@@ -95,25 +108,24 @@ class CallbackListener:
             return "404 Not Found", "Not found", "This address only receives pi-tui's login."
         params = parse_qs(parts.query)
         state = params.get("state", [""])[0]
-        if not secrets.compare_digest(state.encode(), self._expected_state.encode()):
+        expected = self._expected_state
+        if expected is not None and not secrets.compare_digest(state.encode(), expected.encode()):
             return (
                 "400 Bad Request",
                 "Not this login",
                 "This response belongs to a different login attempt and was ignored. "
                 "Use the link pi-tui shows now.",
             )
-        if self._result.done():
-            return (
-                "200 OK",
-                "Already done",
-                "This login is already complete. You can close this tab.",
-            )
+        if self._handled:
+            return "200 OK", "Already done", "This login is already complete. You can close this tab."
+        provider = self._provider
         error = params.get("error", [""])[0]
         if error:
+            self._handled = True
             detail = for_display(params.get("error_description", [error])[0], limit=200)
-            self._result.set_exception(
+            self._set(
                 LoginInputError(
-                    f"Anthropic did not authorize the login ({detail}). "
+                    f"{provider} did not authorize the login ({detail}). "
                     "Open the link again and choose Authorize."
                 )
             )
@@ -121,5 +133,24 @@ class CallbackListener:
         code = params.get("code", [""])[0]
         if not code:
             return "400 Bad Request", "No code", "The redirect carried no authorization code."
-        self._result.set_result(code)
-        return "200 OK", "Logged in", "pi-tui received the authorization. You can close this tab."
+        self._handled = True
+        try:
+            if self.complete is not None:
+                await self.complete(code)
+        except Exception as exc:
+            self._set(exc)
+            return (
+                "502 Bad Gateway",
+                "Login failed",
+                f"{provider} login failed: {for_display(exc, limit=300)} See the terminal.",
+            )
+        self._set(None)
+        return "200 OK", "Logged in", f"Signed in to {provider}. You can close this tab."
+
+    def _set(self, outcome: BaseException | None) -> None:
+        if self._result.done():
+            return
+        if outcome is None:
+            self._result.set_result(None)
+        else:
+            self._result.set_exception(outcome)

@@ -1,0 +1,1 @@
+"""The ways a login happens (auth code + PKCE, device code). They know no provider and never save."""

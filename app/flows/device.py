@@ -1,0 +1,354 @@
+"""RFC 8628 device authorization: show a code, poll until approved. Knows no provider.
+
+A provider describes its device login in a :class:`DeviceSpec` — how to ask for a code, how
+to poll once, how to turn the approval into an entry, and (optionally) its own sentences
+for error codes. Non-standard device APIs (a JSON body, "pending" spelt as HTTP 403) fit by
+mapping their answers to :class:`PollAnswer` in their ``poll`` hook. The flow hands the
+entry to ``finish`` (the service saves it) and never saves anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
+from urllib.parse import urlsplit
+
+# asyncio is imported where used: provider modules import this one, and `pi-tui status`
+# (which reads their status rows) must not load it.
+from app.errors import AuthError, DeviceFlowError, LoginCancelled
+from app.sanitize import finite_number, for_display, strip_escapes
+
+if TYPE_CHECKING:
+    import httpx
+
+R = TypeVar("R")
+T = TypeVar("T")
+ClientFactory = Callable[[], "httpx.AsyncClient"]
+
+DEFAULT_INTERVAL_S = 5.0
+MIN_INTERVAL_S = 1.0
+MAX_INTERVAL_S = 60.0
+SLOW_DOWN_STEP_S = 5.0
+DEFAULT_CODE_LIFETIME_S = 900.0
+MAX_CODE_LIFETIME_S = 3600.0
+MAX_USER_CODE = 32
+
+PollKind = Literal["waiting", "slow_down", "done"]
+
+
+def _log() -> Any:
+    import logging  # not on the `pi-tui status` path, which imports this module
+
+    return logging.getLogger("pi_tui.device")
+
+
+def clamp_interval(value: object) -> float:
+    """The poll interval for what the server sent: 5 s if absent or absurd, 1 s to 60 s."""
+    seconds = finite_number(value)
+    if seconds is None or seconds <= 0:
+        return DEFAULT_INTERVAL_S
+    return min(max(seconds, MIN_INTERVAL_S), MAX_INTERVAL_S)
+
+
+def clamp_expires_in(value: object) -> float:
+    """How long the device code lives: 900 s if absent or absurd, at most an hour."""
+    seconds = finite_number(value)
+    if seconds is None or seconds <= 0:
+        return DEFAULT_CODE_LIFETIME_S
+    return min(seconds, MAX_CODE_LIFETIME_S)
+
+
+def next_interval(current: float, server_interval: object) -> float:
+    """The interval after ``slow_down``: 5 s more, or the server's larger (sane) interval.
+
+    RFC 8628 §3.5 asks for at least 5 s more; a larger interval the server names wins.
+    """
+    suggested = finite_number(server_interval)
+    bigger = current + SLOW_DOWN_STEP_S
+    if suggested is not None and bigger < suggested <= MAX_INTERVAL_S:
+        return suggested
+    return bigger
+
+
+def clean_user_code(value: object, *, server: str) -> str:
+    """The user code to show, or DeviceFlowError when it cannot be shown safely."""
+    code = strip_escapes(value).strip() if isinstance(value, str) else ""
+    if not code or len(code) > MAX_USER_CODE or not code.isprintable():
+        raise DeviceFlowError(f"{server} sent a login code that cannot be shown; start again.")
+    return code
+
+
+def clean_verification_uri(
+    value: object, *, server: str, schemes: tuple[str, ...] = ("http", "https")
+) -> str:
+    """A verification URL that is a web link (``schemes``), or DeviceFlowError; never opened otherwise."""
+    uri = strip_escapes(value).strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    unusable = parts is None or not host or len(uri) > 2048 or not uri.isprintable() or " " in uri
+    if unusable or parts is None or parts.scheme.lower() not in schemes:
+        shown = for_display(uri, limit=80) or "nothing"
+        raise DeviceFlowError(
+            f"{server} sent a verification address that is not a web link ({shown!r}); "
+            "pi-tui will not open it. Start again."
+        )
+    return uri
+
+
+class DeviceCode(NamedTuple):
+    """The answer to the device code request, checked and cleaned for the screen.
+
+    ``expires_in`` None: the code has no deadline. ``wait_first``: wait one interval before
+    the first poll (RFC 8628 clients do; some APIs want an immediate first poll).
+    """
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    expires_in: float | None
+    interval: float
+    wait_first: bool = True
+
+    def __repr__(self) -> str:
+        return f"DeviceCode(user_code={self.user_code!r}, verification_uri={self.verification_uri!r})"
+
+
+class PollAnswer(NamedTuple):
+    """One answer of the token endpoint: approved (``data`` holds the tokens) or an error code."""
+
+    approved: bool = False
+    data: Mapping[str, Any] = MappingProxyType({})
+    error: str = ""
+    description: str = ""
+    interval: object = None
+
+    def __repr__(self) -> str:
+        return f"PollAnswer(approved={self.approved}, error={self.error!r})"
+
+
+class DeviceSpec(NamedTuple):
+    """What a provider tells the device flow.
+
+    ``request_code(client)`` asks for a code; ``poll(client, code)`` asks once;
+    ``finish(client, answer, now_ms)`` turns an approval into ``(entry, detail lines)``;
+    ``error(code, description)`` gives the sentence for an error that ends the login
+    (expired_token, access_denied, …; :func:`default_error` when not given).
+    """
+
+    provider: str
+    title: str
+    request_code: Callable[[httpx.AsyncClient], Awaitable[DeviceCode]]
+    poll: Callable[[httpx.AsyncClient, DeviceCode], Awaitable[PollAnswer]]
+    finish: Callable[[httpx.AsyncClient, PollAnswer, int], Awaitable[tuple[dict[str, Any], tuple[str, ...]]]]
+    error: Callable[[str, str], AuthError] | None = None
+    server: str = ""
+
+    @property
+    def server_name(self) -> str:
+        """Who is polled, for sentences ("… asked us to slow down")."""
+        return self.server or self.provider
+
+    def failure(self, error: str, description: str) -> AuthError:
+        """The sentence for an error code that ends the login."""
+        if self.error is not None:
+            return self.error(error, description)
+        return default_error(self.server_name, error, description)
+
+
+def default_error(server: str, error: str, description: str) -> DeviceFlowError:
+    """RFC 8628's terminal errors as sentences; others with their description."""
+    if error == "expired_token":
+        return DeviceFlowError("The code expired before it was approved; start again.")
+    if error in ("access_denied", "authorization_denied"):
+        return DeviceFlowError(f"The login was denied on {server}. Start again to retry.")
+    detail = for_display(description or error or "no reason given", limit=200)
+    return DeviceFlowError(f"{server} stopped the login ({detail}). Start again.")
+
+
+class PollEvent(NamedTuple, Generic[R]):
+    """One step of the polling: still waiting, told to slow down, or done (with the result)."""
+
+    kind: PollKind
+    interval: float
+    polls: int
+    result: R | None = None
+
+
+class DeviceLogin(Generic[R]):
+    """One device login: show :attr:`user_code` and :attr:`verification_uri`, then iterate :meth:`poll`.
+
+    :meth:`aclose` (Esc) stops it at once: a wait or a request in flight is abandoned, nothing
+    more is sent, and :meth:`poll` raises LoginCancelled.
+    """
+
+    kind: Literal["device"] = "device"
+
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        code: DeviceCode,
+        *,
+        client: ClientFactory,
+        now_ms: Callable[[], int],
+        finish: Callable[[dict[str, Any]], Awaitable[R]],
+        scale: float = 1.0,
+    ) -> None:
+        import asyncio
+
+        self.spec = spec
+        self.code = code
+        self.user_code = code.user_code
+        self.verification_uri = code.verification_uri
+        started = now_ms()
+        self.expires_at_ms = None if code.expires_in is None else started + int(code.expires_in * 1000)
+        self.interval = code.interval
+        self.polls = 0
+        self.result: R | None = None
+        # Filled in after approval by the provider's finish hook; shown by the UI, not stored.
+        self.details: tuple[str, ...] = ()
+        self._client = client
+        self._now_ms = now_ms
+        self._finish = finish
+        # Shrinks every wait in tests (which also shrink the fake server's poll gap).
+        self._scale = scale
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._polling = False
+
+    def __repr__(self) -> str:
+        return (
+            f"DeviceLogin(provider={self.spec.provider!r}, user_code={self.user_code!r}, polls={self.polls})"
+        )
+
+    @classmethod
+    async def start(
+        cls,
+        spec: DeviceSpec,
+        *,
+        client: ClientFactory,
+        now_ms: Callable[[], int],
+        finish: Callable[[dict[str, Any]], Awaitable[R]],
+        scale: float = 1.0,
+    ) -> DeviceLogin[R]:
+        """Ask the provider for a code to show the user."""
+        async with client() as http:
+            code = await spec.request_code(http)
+        _log().info("device login started for %s (code %s)", spec.provider, code.user_code)
+        return cls(spec, code, client=client, now_ms=now_ms, finish=finish, scale=scale)
+
+    @property
+    def title(self) -> str:
+        """The screen's title, e.g. "Log in to … (host)"."""
+        return self.spec.title
+
+    @property
+    def instructions(self) -> str:
+        """What to do with the code."""
+        return f"Open {self.verification_uri} and enter this code:"
+
+    @property
+    def server(self) -> str:
+        """Who is being polled, for progress lines."""
+        return self.spec.server_name
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`aclose` was called."""
+        return self._stop.is_set()
+
+    async def poll(self) -> AsyncIterator[PollEvent[R]]:
+        """Poll until approved (RFC 8628), yielding an event after every answer.
+
+        Waits :attr:`interval` before every poll (the first too, unless the code says not to).
+        The last event is ``done`` with the result; errors raise DeviceFlowError, AuthError or
+        NetworkError; :meth:`aclose` makes it raise LoginCancelled.
+        """
+        if self._polling:
+            raise RuntimeError("this login is already being polled")
+        self._polling = True
+        try:
+            async for event in self._poll_loop():
+                yield event
+        finally:
+            self._polling = False
+
+    async def _poll_loop(self) -> AsyncGenerator[PollEvent[R], None]:
+        first = True
+        while True:
+            await self._wait(self.interval * self._scale if (self.code.wait_first or not first) else 0.0)
+            first = False
+            answer = await self._unless_stopped(self._ask())
+            self.polls += 1
+            if answer.approved:
+                self.result = await self._unless_stopped(self._complete(answer))
+                yield PollEvent("done", self.interval, self.polls, self.result)
+                return
+            if answer.error == "authorization_pending":
+                yield PollEvent("waiting", self.interval, self.polls)
+            elif answer.error == "slow_down":
+                self.interval = next_interval(self.interval, answer.interval)
+                _log().info("%s asked to slow down; polling every %.0f s", self.server, self.interval)
+                yield PollEvent("slow_down", self.interval, self.polls)
+            else:
+                raise self.spec.failure(answer.error, answer.description)
+
+    async def aclose(self) -> None:
+        """Stop polling now; returns once no request of this login is in flight."""
+        self._stop.set()
+        await self._idle.wait()
+
+    def _expired(self) -> bool:
+        return self.expires_at_ms is not None and self._now_ms() >= self.expires_at_ms
+
+    async def _wait(self, seconds: float) -> None:
+        import asyncio
+
+        if self._stop.is_set():
+            raise LoginCancelled("The login was cancelled.")
+        if self._expired():
+            raise self.spec.failure("expired_token", "")
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 0.0))
+        except TimeoutError:
+            pass
+        else:
+            raise LoginCancelled("The login was cancelled.")
+        if self._expired():
+            raise self.spec.failure("expired_token", "")
+
+    async def _unless_stopped(self, work: Awaitable[T]) -> T:
+        """Run ``work`` unless :meth:`aclose` comes first; then it is cancelled mid-flight."""
+        import asyncio
+
+        if self._stop.is_set():
+            if isinstance(work, Coroutine):
+                work.close()
+            raise LoginCancelled("The login was cancelled.")
+        self._idle.clear()
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+            self._idle.set()
+        if task.cancelled():
+            raise LoginCancelled("The login was cancelled.")
+        return task.result()
+
+    async def _ask(self) -> PollAnswer:
+        async with self._client() as http:
+            return await self.spec.poll(http, self.code)
+
+    async def _complete(self, answer: PollAnswer) -> R:
+        async with self._client() as http:
+            entry, self.details = await self.spec.finish(http, answer, self._now_ms())
+        return await self._finish(entry)

@@ -1,0 +1,135 @@
+"""The provider registry: ids (pi's), names, login methods, questions, and each one's module.
+
+Light on purpose: ``pi-tui token`` and ``pi-tui status`` read it without importing any HTTP
+code. Adding a provider is one module in this package plus one entry in :data:`PROVIDERS`.
+
+A provider module (``app/providers/<id>.py``) offers:
+
+- ``endpoints(env) -> Any``: its URLs with its ``PI_TUI_*`` overrides applied (ConfigError on a bad one);
+- ``check_answer(question_id, text) -> str``: the cleaned answer, or LoginInputError (only with questions);
+- ``login(method_id, endpoints, answers) -> AuthCodeSpec | DeviceSpec``: the flow to run;
+- ``async refresh(client, endpoints, entry, *, now_ms) -> entry``: RefreshError(revoked=…) on refusal;
+- ``async test(client, endpoints, entry) -> str``: one real, minimal API call; a sentence;
+- ``auth_headers(endpoints, entry) -> dict[str, str]``: the headers a request with this credential needs;
+- ``api_base(endpoints, entry) -> str``: where its API requests go;
+- optionally ``check_options(options) -> dict`` and ``request_headers(path, options) -> dict[str, str]``:
+  per-request extras for :class:`app.auth.PiAuth` (e.g. chat headers).
+- ``status_rows(endpoints, entry) -> list[tuple[str, str]]``: extra label/value rows for the panel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from types import ModuleType
+from typing import NamedTuple
+
+from app.errors import ConfigError
+
+AUTH_CODE = "auth_code"
+DEVICE = "device"
+
+
+# NamedTuples rather than dataclasses: importing dataclasses costs ~8 ms, and this module is
+# on the `pi-tui token` path.
+class Method(NamedTuple):
+    """One way to log in: its id, its label in the method choice, its flow kind.
+
+    ``headless``: the one to prefer over SSH or without a GUI browser.
+    """
+
+    id: str
+    label: str
+    kind: str
+    headless: bool = False
+
+
+class Question(NamedTuple):
+    """Something a provider asks before its login (the module's ``check_answer`` judges the answer)."""
+
+    id: str
+    prompt: str
+    placeholder: str = ""
+
+
+class ProviderInfo(NamedTuple):
+    """What the rest of the app needs to know about a provider without loading it."""
+
+    id: str
+    name: str
+    module: str
+    methods: tuple[Method, ...]
+    # Environment variables that can stand in for a stored login, in resolution order.
+    env_vars: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()
+
+    def method(self, method_id: str) -> Method:
+        """The method with this id, or a ConfigError listing this provider's methods."""
+        for method in self.methods:
+            if method.id == method_id:
+                return method
+        known = ", ".join(m.id for m in self.methods)
+        raise ConfigError(f"{self.name} has no login method {method_id!r}; choose one of: {known}.")
+
+
+PROVIDERS: dict[str, ProviderInfo] = {
+    "anthropic": ProviderInfo(
+        "anthropic",
+        "Anthropic (Claude Pro/Max)",
+        "app.providers.anthropic",
+        (
+            Method("browser", "Browser on this machine", AUTH_CODE),
+            Method("copy_code", "Copy code (another machine, SSH)", AUTH_CODE, headless=True),
+        ),
+        env_vars=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+    ),
+    "github-copilot": ProviderInfo(
+        "github-copilot",
+        "GitHub Copilot",
+        "app.providers.github_copilot",
+        (Method("device", "Device code", DEVICE),),
+        questions=(Question("host", "GitHub Enterprise URL/domain (blank for github.com):", "github.com"),),
+    ),
+}
+
+
+def provider(provider_id: str) -> ProviderInfo:
+    """The provider with this id, or a ConfigError listing the known ones."""
+    try:
+        return PROVIDERS[provider_id]
+    except KeyError:
+        known = ", ".join(PROVIDERS)
+        raise ConfigError(f"Unknown provider {provider_id!r}; choose one of: {known}.") from None
+
+
+def load(provider_id: str) -> ModuleType:
+    """Import the provider's module."""
+    return importlib.import_module(provider(provider_id).module)
+
+
+def login_hint(info: ProviderInfo) -> str:
+    """The sentence for "no credential": how to log in, and which variables would also do."""
+    extra = f" (or set {' or '.join(info.env_vars)})" if info.env_vars else ""
+    return f"Not logged in to {info.name}. Run `pi-tui login {info.id}`{extra}."
+
+
+def headless(env: Mapping[str, str] | None = None) -> bool:
+    """True over SSH, or with neither a GUI session nor a ``$BROWSER``: no browser will open here."""
+    env = os.environ if env is None else env
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return True
+    if env.get("BROWSER"):
+        return False
+    gui = sys.platform in ("darwin", "win32") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    return not gui
+
+
+def default_method(info: ProviderInfo, env: Mapping[str, str] | None = None) -> Method:
+    """The method to pre-select: the headless one where no browser will open, else the first other."""
+    want_headless = headless(env)
+    for method in info.methods:
+        if method.headless == want_headless:
+            return method
+    return info.methods[0]

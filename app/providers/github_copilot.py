@@ -1,0 +1,587 @@
+"""GitHub Copilot: device login (RFC 8628), Copilot token exchange, model policies, request headers.
+
+The stored login is pi's: ``refresh`` is the GitHub token, ``access`` the short-lived Copilot
+token, and "refreshing" means trading the GitHub token for a new Copilot token. The question
+"host" picks github.com or a GitHub Enterprise (GHE.com) host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote, urlsplit
+
+from app.endpoints import optional_override
+from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
+from app.expiry import expires_at_ms
+from app.flows.device import (
+    DeviceCode,
+    DeviceSpec,
+    PollAnswer,
+    clamp_expires_in,
+    clamp_interval,
+    clean_user_code,
+    clean_verification_uri,
+)
+from app.http import oauth_error, request_json
+from app.sanitize import finite_number, for_display, is_token_shaped
+from app.tokens import oauth_entry
+
+if TYPE_CHECKING:
+    import httpx
+
+NAME = "GitHub Copilot"
+CLIENT_ID = "Iv1.b507a08c87ecfe98"
+SCOPE = "read:user"
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+API_VERSION = "2026-06-01"
+GITHUB_DOMAIN = "github.com"
+COPILOT_DEFAULT_API = "https://api.individual.githubcopilot.com"
+COPILOT_HEADERS = {
+    "User-Agent": "GitHubCopilotChat/0.35.0",
+    "Editor-Version": "vscode/1.107.0",
+    "Editor-Plugin-Version": "copilot-chat/0.35.0",
+    "Copilot-Integration-Id": "vscode-chat",
+}
+CHAT_INTENT = "conversation-edits"
+INITIATORS = ("user", "agent")
+# Requests to these paths are model calls; they get the chat headers.
+CHAT_PATH_SUFFIXES = ("/chat/completions", "/responses", "/v1/messages")
+DEFAULT_TOKEN_LIFETIME_S = 1800.0
+
+
+def _log() -> Any:
+    import logging  # not on the `pi-tui status` path, which reads this module's status rows
+
+    return logging.getLogger("pi_tui.copilot")
+
+
+class Endpoints(NamedTuple):
+    """The ``PI_TUI_GITHUB_*``/``PI_TUI_COPILOT_API_URL`` overrides; None means "derive it from the host"."""
+
+    github: str | None = None
+    github_api: str | None = None
+    copilot_api: str | None = None
+
+    def github_base(self, domain: str) -> str:
+        """Base for the device code and polling requests."""
+        return self.github or f"https://{domain}"
+
+    def github_api_base(self, domain: str) -> str:
+        """Base for the Copilot token exchange and ``/user``."""
+        return self.github_api or f"https://api.{domain}"
+
+
+def endpoints(env: Mapping[str, str]) -> Endpoints:
+    """Read the overrides from ``env``; ConfigError names a bad one."""
+    return Endpoints(
+        github=optional_override(env, "PI_TUI_GITHUB_URL"),
+        github_api=optional_override(env, "PI_TUI_GITHUB_API_URL"),
+        copilot_api=optional_override(env, "PI_TUI_COPILOT_API_URL"),
+    )
+
+
+# -- the Enterprise host ---------------------------------------------------------------
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# The proxy-ep field of a Copilot token, e.g. "...;proxy-ep=proxy.individual.githubcopilot.com;..."
+_PROXY_EP = re.compile(r"(?:^|;)\s*proxy-ep=([^;\s]*)")
+_HOST_AND_PORT = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+
+
+def normalize_domain(text: str) -> str | None:
+    """The GitHub host from what the user typed; None for github.com (or nothing typed).
+
+    Accepts a host (``ghe.example.com``), a host with a port, or an http(s) URL on that host;
+    keeps only the lower-cased hostname (IDNA-encoded). Raises LoginInputError with a
+    sentence for anything else, so the screen can ask again.
+    """
+    raw = text.strip()
+    if not raw:
+        return None
+    if any(ch.isspace() for ch in raw):
+        raise LoginInputError(
+            "A GitHub Enterprise host has no spaces; type just the host, e.g. ghe.example.com."
+        )
+    has_scheme = "://" in raw
+    try:
+        parts = urlsplit(raw if has_scheme else f"//{raw}")
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise _not_a_host(raw) from None
+    if has_scheme and parts.scheme.lower() not in ("http", "https"):
+        raise LoginInputError(
+            "Only an https:// address (or a bare host) works for GitHub Enterprise, "
+            f"not {_shown(raw)}. Type e.g. ghe.example.com."
+        )
+    if not host or parts.username is not None or parts.password is not None:
+        raise _not_a_host(raw)
+    host = _ascii_host(host, raw).rstrip(".")
+    if host == GITHUB_DOMAIN:
+        return None
+    return host
+
+
+def _ascii_host(host: str, raw: str) -> str:
+    try:
+        ipaddress.IPv4Address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise _not_a_host(raw) from None
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise _not_a_host(raw)
+    return ascii_host
+
+
+def _not_a_host(raw: str) -> LoginInputError:
+    return LoginInputError(
+        f"{_shown(raw)} is not a host name. Type your GitHub Enterprise host, e.g. "
+        "ghe.example.com, or leave it empty for github.com."
+    )
+
+
+def _shown(raw: str) -> str:
+    return repr(for_display(raw, limit=80))
+
+
+def proxy_api_base(token: str) -> str | None:
+    """``https://api.X`` from a Copilot token's ``proxy-ep=proxy.X`` field; None if absent or odd."""
+    match = _PROXY_EP.search(token or "")
+    if match is None:
+        return None
+    host = match.group(1).lower()
+    if not _HOST_AND_PORT.match(host) or host.startswith((".", "-")):
+        return None
+    if host.startswith("proxy."):
+        host = "api." + host.removeprefix("proxy.")
+    return f"https://{host}"
+
+
+def api_base_url(token: str, enterprise_url: object = None, *, endpoints: Endpoints) -> str:
+    """The Copilot API base, in this order: the override, the token's ``proxy-ep``,
+    ``https://copilot-api.{domain}`` for Enterprise, ``https://api.individual.githubcopilot.com``.
+    """
+    if endpoints.copilot_api:
+        return endpoints.copilot_api
+    from_token = proxy_api_base(token)
+    if from_token:
+        return from_token
+    domain = _enterprise_domain(enterprise_url)
+    if domain:
+        return f"https://copilot-api.{domain}"
+    return COPILOT_DEFAULT_API
+
+
+def _enterprise_domain(enterprise_url: object) -> str | None:
+    """The stored ``enterpriseUrl`` as a host (pi stores a host; a URL is tolerated)."""
+    if not isinstance(enterprise_url, str):
+        return None
+    try:
+        return normalize_domain(enterprise_url)
+    except LoginInputError:
+        return None
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def copilot_expires_ms(expires_at: object, *, now_ms: int) -> int:
+    """pi's ``expires`` for a Copilot token: ``expires_at`` (epoch s) × 1000 − 5 min.
+
+    A missing or garbage ``expires_at`` counts as the usual 30-minute lifetime.
+    """
+    at = finite_number(expires_at)
+    lifetime = at - now_ms / 1000 if at is not None and at > 0 else DEFAULT_TOKEN_LIFETIME_S
+    return expires_at_ms(lifetime, now_ms=now_ms)
+
+
+def server_name(domain: str) -> str:
+    """How messages name the GitHub server."""
+    return "GitHub" if domain == GITHUB_DOMAIN else f"GitHub Enterprise ({domain})"
+
+
+def copilot_headers(token: str) -> dict[str, str]:
+    """The headers every Copilot API request carries."""
+    return {**COPILOT_HEADERS, "Authorization": f"Bearer {token}"}
+
+
+def copilot_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """The Copilot API base for a stored entry."""
+    return api_base_url(str(entry.get("access") or ""), entry.get("enterpriseUrl"), endpoints=endpoints)
+
+
+def stored_domain(entry: Mapping[str, Any]) -> str:
+    """The GitHub host a stored login belongs to (``enterpriseUrl``, else github.com)."""
+    raw = entry.get("enterpriseUrl")
+    if not raw:
+        return GITHUB_DOMAIN
+    try:
+        return normalize_domain(str(raw)) or GITHUB_DOMAIN
+    except AuthError:
+        raise RefreshError(
+            f"The stored GitHub Enterprise host ({for_display(raw, limit=80)}) is not a host name; "
+            "log in to GitHub Copilot again."
+        ) from None
+
+
+# -- device flow -----------------------------------------------------------------------
+
+
+_ERROR_SENTENCES = {
+    "expired_token": "The code expired before it was approved; start again.",
+    "access_denied": (
+        "The login was denied on GitHub (Cancel was chosen on the device page). Start again to retry."
+    ),
+    "device_flow_disabled": (
+        "{server} has device login turned off for this app, so pi-tui cannot log in there. "
+        "Ask the GitHub administrator to enable device flow."
+    ),
+    "incorrect_device_code": "{server} no longer recognises this login's code; start again.",
+    "incorrect_client_credentials": (
+        "{server} does not know pi-tui's app ({client_id}); check the Enterprise host name."
+    ),
+    "unsupported_grant_type": "{server} does not support the device login; check the Enterprise host name.",
+}
+
+
+def device_flow_error(error: str, description: str, *, status: int, domain: str) -> DeviceFlowError:
+    """The sentence for a device-flow error code (known ones by name, others with their description)."""
+    server = server_name(domain)
+    template = _ERROR_SENTENCES.get(error)
+    if template is not None:
+        return DeviceFlowError(template.format(server=server, client_id=CLIENT_ID))
+    if not error and status == 404:
+        return DeviceFlowError(
+            f"{server} has no device login here (HTTP 404); check the Enterprise host name."
+        )
+    detail = for_display(description or error or f"HTTP {status}", limit=200)
+    return DeviceFlowError(f"{server} stopped the login ({detail}). Start again.")
+
+
+async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints, domain: str) -> DeviceCode:
+    """Ask GitHub for a device code and user code; DeviceFlowError with a sentence if refused."""
+    response = await request_json(
+        client,
+        "POST",
+        f"{endpoints.github_base(domain)}/login/device/code",
+        what=server_name(domain),
+        data={"client_id": CLIENT_ID, "scope": SCOPE},
+        headers={"Accept": "application/json"},
+    )
+    error, description = oauth_error(response.data)
+    if error or response.status >= 400:
+        raise device_flow_error(error, description, status=response.status, domain=domain)
+    data = response.data if isinstance(response.data, dict) else {}
+    device_code = data.get("device_code")
+    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
+        raise DeviceFlowError(f"{server_name(domain)}'s answer had no device code; start again.")
+    return DeviceCode(
+        device_code=device_code,
+        user_code=clean_user_code(data.get("user_code"), server="GitHub"),
+        verification_uri=clean_verification_uri(data.get("verification_uri"), server="GitHub"),
+        expires_in=clamp_expires_in(data.get("expires_in")),
+        interval=clamp_interval(data.get("interval")),
+    )
+
+
+async def poll_token(
+    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, device_code: str
+) -> PollAnswer:
+    """Ask once whether the user has approved; GitHub answers errors with HTTP 200 or 4xx."""
+    response = await request_json(
+        client,
+        "POST",
+        f"{endpoints.github_base(domain)}/login/oauth/access_token",
+        what=server_name(domain),
+        data={"client_id": CLIENT_ID, "device_code": device_code, "grant_type": DEVICE_GRANT_TYPE},
+        headers={"Accept": "application/json"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    error, description = oauth_error(data)
+    token = data.get("access_token")
+    if not error and response.status < 400 and is_token_shaped(token):
+        return PollAnswer(approved=True, data={"access_token": str(token)})
+    if not error and response.status < 400:
+        error, description = "no_token", "the answer had neither a token nor an error"
+    return PollAnswer(error=error, description=description, interval=data.get("interval"))
+
+
+# -- Copilot token, account, models ----------------------------------------------------
+
+
+async def exchange_copilot_token(
+    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str
+) -> tuple[str, object]:
+    """Trade the GitHub token for a Copilot token; ``(token, expires_at)``. RefreshError on refusal."""
+    response = await request_json(
+        client,
+        "GET",
+        f"{endpoints.github_api_base(domain)}/copilot_internal/v2/token",
+        what=server_name(domain),
+        headers={**copilot_headers(github_token), "Accept": "application/json"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status == 401:
+        raise RefreshError("GitHub login revoked or expired: log in again.", revoked=True)
+    if response.status in (403, 404):
+        detail = data.get("message")
+        shown = f" ({for_display(detail, limit=160)})" if isinstance(detail, str) and detail else ""
+        raise RefreshError(
+            f"This GitHub account has no Copilot access{shown}. Check the subscription at "
+            f"https://{domain}/settings/copilot, then log in again.",
+            revoked=False,
+        )
+    if response.status >= 400:
+        error, description = oauth_error(data)
+        detail = for_display(description or error or data.get("message") or f"HTTP {response.status}")
+        raise RefreshError(f"{server_name(domain)} refused the Copilot token ({detail}); try again later.")
+    token = data.get("token")
+    if not is_token_shaped(token):
+        raise NetworkError(
+            f"{server_name(domain)}'s answer had no usable Copilot token; try again in a moment."
+        )
+    return str(token), data.get("expires_at")
+
+
+def build_entry(
+    previous: dict[str, Any] | None,
+    *,
+    github_token: str,
+    copilot_token: str,
+    expires_at: object,
+    now_ms: int,
+) -> dict[str, Any]:
+    """pi's stored entry; every other key of ``previous`` (enterpriseUrl, login, …) is kept."""
+    expires = copilot_expires_ms(expires_at, now_ms=now_ms)
+    return oauth_entry(previous, access=copilot_token, refresh=github_token, expires=expires)
+
+
+async def fetch_login(
+    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str
+) -> str | None:
+    """The GitHub account name (``/user`` → ``login``), cleaned for the screen; None if absent."""
+    response = await request_json(
+        client,
+        "GET",
+        f"{endpoints.github_api_base(domain)}/user",
+        what=server_name(domain),
+        headers={"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    if response.status >= 400:
+        raise AuthError(f"{server_name(domain)} did not say who is logged in (HTTP {response.status}).")
+    login = data.get("login")
+    cleaned = for_display(login, limit=100) if isinstance(login, str) else ""
+    return cleaned or None
+
+
+async def list_models(client: httpx.AsyncClient, base: str, token: str) -> list[dict[str, Any]]:
+    """The models this Copilot subscription offers (``GET {base}/models``)."""
+    response = await request_json(
+        client,
+        "GET",
+        f"{base}/models",
+        what="GitHub Copilot",
+        headers={**copilot_headers(token), "X-GitHub-Api-Version": API_VERSION},
+    )
+    if response.status in (401, 403):
+        raise AuthError(
+            f"GitHub Copilot rejected the token (HTTP {response.status}). "
+            "Press r to refresh, or log in again."
+        )
+    data = response.data.get("data") if isinstance(response.data, dict) else None
+    if response.status >= 400 or not isinstance(data, list):
+        raise AuthError(f"GitHub Copilot did not list its models (HTTP {response.status}).")
+    return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+
+
+async def enable_model(client: httpx.AsyncClient, base: str, token: str, model_id: str) -> bool:
+    """Turn on one model's policy (``{"state": "enabled"}``); True if Copilot accepted."""
+    try:
+        response = await request_json(
+            client,
+            "POST",
+            f"{base}/models/{quote(model_id, safe='')}/policy",
+            what="GitHub Copilot",
+            json={"state": "enabled"},
+            headers={
+                **copilot_headers(token),
+                "Openai-Intent": "chat-policy",
+                "X-Interaction-Type": "chat-policy",
+            },
+        )
+    except NetworkError as exc:
+        _log().warning("could not enable model %s: %s", for_display(model_id, limit=80), exc)
+        return False
+    if response.status >= 400:
+        _log().warning("enabling model %s: HTTP %s", for_display(model_id, limit=80), response.status)
+        return False
+    return True
+
+
+def _policy_enabled(model: dict[str, Any]) -> bool:
+    policy = model.get("policy")
+    return isinstance(policy, dict) and policy.get("state") == "enabled"
+
+
+async def refresh(
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    entry: dict[str, Any],
+    *,
+    now_ms: int,
+) -> dict[str, Any]:
+    """A new Copilot token for the stored GitHub token; the entry's other keys are kept.
+
+    RefreshError(revoked=True) when GitHub no longer accepts the GitHub token (401),
+    revoked=False when the account has no Copilot access (403/404). Never deletes anything.
+    """
+    domain = stored_domain(entry)
+    token, expires_at = await exchange_copilot_token(client, endpoints, domain, str(entry["refresh"]))
+    return build_entry(
+        entry, github_token=str(entry["refresh"]), copilot_token=token, expires_at=expires_at, now_ms=now_ms
+    )
+
+
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+    """One real request (the model list); returns e.g. "OK: 4 models available"."""
+    models = await list_models(client, copilot_base(endpoints, entry), str(entry["access"]))
+    noun = "model" if len(models) == 1 else "models"
+    return f"OK: {len(models)} {noun} available."
+
+
+def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The Enterprise host (when there is one) and the Copilot API base."""
+    rows = []
+    host = entry.get("enterpriseUrl")
+    if isinstance(host, str) and host:
+        rows.append(("Enterprise", for_display(host, limit=100)))
+    rows.append(("API base", copilot_base(endpoints, entry)))
+    return rows
+
+
+def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
+    """Where Copilot API requests go for this login (``base_url`` of an httpx client)."""
+    return copilot_base(endpoints, entry)
+
+
+def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
+    """The editor headers and the Copilot token, on every request."""
+    return copilot_headers(str(entry["access"]))
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """:class:`app.auth.PiAuth` options: ``initiator`` ("user"/"agent") and ``vision`` (bool)."""
+    unknown = set(options) - {"initiator", "vision", "chat"}
+    if unknown:
+        raise ValueError(f"GitHub Copilot requests take initiator, vision and chat, not {sorted(unknown)}")
+    checked = dict(options)
+    if "initiator" in checked:
+        checked["initiator"] = _check_initiator(checked["initiator"])
+    return checked
+
+
+def request_headers(path: str, options: Mapping[str, Any]) -> dict[str, str]:
+    """Model calls (a chat path, or ``chat=True``) also carry intent, initiator and vision.
+
+    ``options`` merges the PiAuth options with the request's ``extensions={"pi_tui": …}``
+
+    """
+    if not options.get("chat", path.endswith(CHAT_PATH_SUFFIXES)):
+        return {}
+    headers = {
+        "Openai-Intent": CHAT_INTENT,
+        "X-Initiator": _check_initiator(options.get("initiator", "user")),
+    }
+    if options.get("vision"):
+        headers["Copilot-Vision-Request"] = "true"
+    return headers
+
+
+def _check_initiator(value: object) -> str:
+    if value not in INITIATORS:
+        raise ValueError(f"X-Initiator must be 'user' or 'agent', not {value!r}")
+    return str(value)
+
+
+# -- login -----------------------------------------------------------------------------
+
+
+def check_answer(question_id: str, text: str) -> str:
+    """The "host" answer as a host name ("" for github.com); LoginInputError says what to fix."""
+    return normalize_domain(text) or ""
+
+
+def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
+    """The device flow against github.com or the Enterprise host in ``answers["host"]``."""
+    domain = normalize_domain(answers.get("host", "")) or GITHUB_DOMAIN
+
+    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
+        return await request_device_code(client, endpoints, domain)
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        return await poll_token(client, endpoints, domain, code.device_code)
+
+    async def finish(
+        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        return await finish_login(client, endpoints, domain, str(answer.data["access_token"]), now_ms=now_ms)
+
+    def error(code: str, description: str) -> AuthError:
+        return device_flow_error(code, description, status=200, domain=domain)
+
+    return DeviceSpec(
+        provider=NAME,
+        title=f"Log in to {NAME} ({domain})",
+        request_code=request_code,
+        poll=poll,
+        finish=finish,
+        error=error,
+        server=server_name(domain),
+    )
+
+
+async def finish_login(
+    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str, *, now_ms: int
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Copilot token, account name, model policies. Only the first can fail the login."""
+    token, expires_at = await exchange_copilot_token(client, endpoints, domain, github_token)
+    entry = build_entry(
+        None, github_token=github_token, copilot_token=token, expires_at=expires_at, now_ms=now_ms
+    )
+    if domain != GITHUB_DOMAIN:
+        entry["enterpriseUrl"] = domain
+    try:
+        account = await fetch_login(client, endpoints, domain, github_token)
+    except AuthError as exc:
+        _log().warning("no account name for the Copilot login: %s", exc)
+        account = None
+    if account:
+        entry["login"] = account
+    listed, enabled = await enable_models(client, copilot_base(endpoints, entry), token)
+    details = (f"Copilot models enabled: {enabled} of {listed}.",) if listed else ()
+    return entry, details
+
+
+async def enable_models(client: httpx.AsyncClient, base: str, token: str) -> tuple[int, int]:
+    """Turn on every model policy not yet enabled; ``(models listed, models enabled)``. Never fails."""
+    import asyncio
+
+    try:
+        models = await list_models(client, base, token)
+    except AuthError as exc:
+        _log().warning("could not list Copilot models: %s", exc)
+        return 0, 0
+    todo = [m["id"] for m in models if not _policy_enabled(m)]
+    results = await asyncio.gather(*(enable_model(client, base, token, model) for model in todo))
+    enabled = len(models) - len(todo) + sum(results)
+    _log().info("Copilot models: %d listed, %d enabled", len(models), enabled)
+    return len(models), enabled

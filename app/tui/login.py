@@ -1,0 +1,59 @@
+"""The one place that sequences a login: questions → method → the flow's screen → done.
+
+Screens report what happened (``dismiss``); this decides what comes next, so no screen
+knows another. Everything shown comes from the registry and from what the flow reports.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from app import providers
+from app.tui.outcome import LoginDone, LoginRequest, SwitchMethod
+
+if TYPE_CHECKING:
+    from app.tui.app import PiTuiApp
+
+
+async def run_login(app: PiTuiApp, provider_id: str) -> None:
+    """Run ``provider_id``'s login on ``app``'s screen stack (call it from a worker)."""
+    from app.tui.screens.auth_code_login import AuthCodeScreen
+    from app.tui.screens.device_code import DeviceCodeScreen
+    from app.tui.screens.login_done import LoginDoneScreen
+    from app.tui.screens.method_choice import MethodChoiceScreen
+    from app.tui.screens.question import QuestionScreen
+
+    service = app.service
+    info = providers.provider(provider_id)
+    title = f"Log in to {info.name}"
+    answers: dict[str, str] = {}
+    for question in info.questions:
+        check = functools.partial(service.check_answer, provider_id, question.id)
+        answer = await app.push_screen_wait(QuestionScreen(title, question, check))
+        if answer is None:
+            return
+        answers[question.id] = answer
+    method = service.default_method(provider_id)
+    if len(info.methods) > 1:
+        why = "(No browser can open here, so the default is the headless way.)" if method.headless else ""
+        chosen = await app.push_screen_wait(
+            MethodChoiceScreen(info.name, info.methods, default=method.id, why=why)
+        )
+        if chosen is None:
+            return
+        method = info.method(chosen)
+    while True:
+        request = LoginRequest(service, provider_id, method, title, answers)
+        if method.kind == providers.AUTH_CODE:
+            other = next((m for m in info.methods if m.id != method.id and m.kind == method.kind), None)
+            screen: AuthCodeScreen | DeviceCodeScreen = AuthCodeScreen(request, other=other)
+        else:
+            screen = DeviceCodeScreen(request)
+        outcome = await app.push_screen_wait(screen)
+        if isinstance(outcome, SwitchMethod):
+            method = info.method(outcome.method_id)
+            continue
+        if isinstance(outcome, LoginDone):
+            app.push_screen(LoginDoneScreen(outcome.result, details=outcome.details))
+        return

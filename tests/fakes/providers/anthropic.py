@@ -1,0 +1,130 @@
+"""Anthropic (Claude Pro/Max): authorization code + PKCE, JSON token endpoint, Messages API.
+
+Served at the root of the fake (``/oauth/authorize``, ``/v1/oauth/token``, ``/v1/messages``),
+as the override variables name whole URLs. Quirks: ``code=true`` on the authorize page, the
+exchange repeats the state (which must not be the verifier), the Messages API insists on the
+OAuth betas and the Claude Code system block. Settings beyond the generic ones: ``email`` (the
+account of new logins).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.fakes.oauth import ProviderFake, Session
+from tests.fakes.spec import JSON, AuthCodeSpec, ProviderConfig, RouteSpec, TokenSpec
+from tests.fakes.wire import RecordedRequest, Reply, bearer, field_of, json_reply, random_token
+
+CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+CLAUDE_CODE_SYSTEM = "You are Claude Code, Anthropic's official CLI for Claude."
+ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_BETAS = ("claude-code-20250219", "oauth-2025-04-20")
+_REDIRECTS = (
+    r"http://(localhost|127\.0\.0\.1|\[::1\]):\d{1,5}/callback"
+    r"|https://(console\.anthropic\.com|platform\.claude\.com)/oauth/code/callback"
+)
+
+
+def _account_fields(fake: ProviderFake, session: Session) -> dict[str, Any]:
+    """Anthropic names the account and organisation in every token answer."""
+    return {
+        "account": {
+            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"account:{session.account}")),
+            "email_address": session.account,
+        },
+        "organization": {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "org:example")), "name": "Example Org"},
+    }
+
+
+class AnthropicFake(ProviderFake):
+    """Anthropic's quirks: the Messages API test call; ``email`` is the generic ``account``."""
+
+    @property
+    def email(self) -> str:
+        """The account (an email address) of new logins."""
+        return self.account
+
+    @email.setter
+    def email(self, value: str) -> None:
+        self.account = value
+
+    def seed_login(self, email: str | None = None) -> dict[str, str]:
+        """Create a live token pair directly; returns ``{"access": …, "refresh": …}``."""
+        return super().seed_login(email)
+
+    def handle_messages(self, request: RecordedRequest) -> Reply:
+        """``POST /v1/messages``: checks the OAuth headers and the Claude Code system prompt."""
+        headers = request.headers
+        if "x-api-key" in headers:
+            return _error(400, "invalid_request_error", "x-api-key must not be sent")
+        if not self.is_access_valid(bearer(headers)):
+            return _error(401, "authentication_error", "invalid bearer token")
+        problem = _messages_problem(headers, request.data)
+        if problem is not None:
+            return _error(400, "invalid_request_error", problem)
+        return json_reply(
+            200,
+            {
+                "id": random_token("msg_", 24),
+                "type": "message",
+                "role": "assistant",
+                "model": field_of(request.data, "model") or "claude-unknown",
+                "content": [{"type": "text", "text": "Hi"}],
+                "stop_reason": "max_tokens",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 12, "output_tokens": 1},
+            },
+        )
+
+
+def _messages_problem(headers: dict[str, str], data: Any) -> str | None:
+    """What is wrong with a Messages API call's headers or body, if anything."""
+    if headers.get("anthropic-version") != ANTHROPIC_VERSION:
+        return f"anthropic-version must be {ANTHROPIC_VERSION}"
+    betas = {beta.strip() for beta in headers.get("anthropic-beta", "").split(",")}
+    missing = [beta for beta in ANTHROPIC_BETAS if beta not in betas]
+    if missing:
+        return f"anthropic-beta must include {', '.join(missing)}"
+    if not isinstance(data, dict):
+        return "the body must be a JSON object"
+    system = data.get("system")
+    first = system[0] if isinstance(system, list) and system else None
+    if not isinstance(first, dict) or first.get("text") != CLAUDE_CODE_SYSTEM:
+        return "This credential is only authorized for use with Claude Code"
+    return None
+
+
+def _error(status: int, kind: str, message: str) -> Reply:
+    return json_reply(status, {"type": "error", "error": {"type": kind, "message": message}})
+
+
+CONFIG = ProviderConfig(
+    name="anthropic",
+    provider_id="anthropic",
+    client_id=CLIENT_ID,
+    env=lambda base: {
+        "PI_TUI_ANTHROPIC_AUTHORIZE_URL": f"{base}/oauth/authorize",
+        "PI_TUI_ANTHROPIC_TOKEN_URL": f"{base}/v1/oauth/token",
+        "PI_TUI_ANTHROPIC_API_URL": base,
+    },
+    tokens=TokenSpec(
+        path="/v1/oauth/token",
+        body=JSON,
+        access_prefix="sk-ant-oat01-",
+        refresh_prefix="sk-ant-ort01-",
+        length=64,
+        expires_in=28800,
+        extra=_account_fields,
+    ),
+    auth_code=AuthCodeSpec(
+        authorize_path="/oauth/authorize",
+        redirect_uris=_REDIRECTS,
+        params={"code": "true", "response_type": "code"},
+        scope_includes=("user:inference",),
+        state_in_exchange=True,
+    ),
+    routes=(RouteSpec("POST", "/v1/messages", "messages", "handle_messages"),),
+    fake=AnthropicFake,
+    scope="user:inference user:profile",
+)
