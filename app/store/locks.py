@@ -38,7 +38,7 @@ from app.store.document import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 LOCK_POLL_SECONDS = 0.025
 BACKOFF_FIRST = 0.02
@@ -252,6 +252,8 @@ def acquire_dir_lock(
         else:
             try:
                 return DirLockHeld(lock_path, heartbeat)
+            except FileNotFoundError:
+                continue  # removed the moment we made it (a pi taking over): nothing of ours is left
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.rmdir(lock_path)
@@ -261,7 +263,7 @@ def acquire_dir_lock(
             continue  # released between our mkdir and our look: try again at once
         _check_lock_dir(lock_path, seen)
         if time.time() - seen.st_mtime > stale:
-            _take_over(lock_path, seen)
+            _take_over(lock_path, stale, deadline)
             continue
         if stop is not None and stop():
             return None
@@ -303,25 +305,68 @@ def _check_lock_dir(lock_path: Path, st: os.stat_result) -> None:
         )
 
 
-def _take_over(lock_path: Path, seen: os.stat_result) -> None:
+def _take_over(lock_path: Path, stale: float, deadline: float) -> None:
     """Move an abandoned lock aside, so that the next mkdir can succeed.
 
-    rename is atomic, and the name aside is ours alone, so of two processes taking over the
-    same lock only one moves it. Between our look and our rename another process may have
-    taken it over and made a fresh one: then what we moved is not what we saw, and we put it
-    back if its name is still free (its maker's check before writing covers the rest).
+    Takers go one at a time (:func:`_one_taker_at_a_time`) and look at the lock again first:
+    only a lock that is still abandoned is moved. Without that, two takers that both saw the
+    abandoned lock could each move "it", the second moving the fresh lock the first had just
+    made, and two processes would hold the lock at once. ``rename`` moves it atomically to a
+    name that is ours alone; if what we moved is not what we looked at (pi, which does not
+    take our turn, replaced it in between), it is put back when its name is still free.
     """
-    aside = lock_path.with_name(f"{lock_path.name}.stale-{os.getpid()}-{os.urandom(4).hex()}")
-    try:
-        os.rename(lock_path, aside)
-    except FileNotFoundError:
-        return
-    except OSError as error:
-        raise _write_error(lock_path, error, "take over") from error
-    moved = _lstat(aside)
-    if moved is not None and _stamp(moved) != _stamp(seen) and not os.path.lexists(lock_path):
-        with contextlib.suppress(OSError):
-            os.rename(aside, lock_path)
+    with _one_taker_at_a_time(lock_path.parent, deadline) as turn:
+        if not turn:
+            return  # the caller's loop waits, and gives up at its deadline
+        seen = _lstat(lock_path)
+        if seen is None:
             return
-    with contextlib.suppress(OSError):
-        os.rmdir(aside)
+        _check_lock_dir(lock_path, seen)
+        if time.time() - seen.st_mtime <= stale:
+            return  # another taker was first and its lock is fresh: wait for it
+        aside = lock_path.with_name(f"{lock_path.name}.stale-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            os.rename(lock_path, aside)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise _write_error(lock_path, error, "take over") from error
+        moved = _lstat(aside)
+        if moved is not None and _stamp(moved) != _stamp(seen) and not os.path.lexists(lock_path):
+            with contextlib.suppress(OSError):
+                os.rename(aside, lock_path)
+                return
+        with contextlib.suppress(OSError):
+            os.rmdir(aside)
+
+
+@contextlib.contextmanager
+def _one_taker_at_a_time(directory: Path, deadline: float) -> Iterator[bool]:
+    """An flock on the lock's directory while a taker looks and moves; False if not had by ``deadline``.
+
+    No file is made for it and the kernel drops it when a taker dies, so a killed taker leaves
+    nothing behind. pi's own takers don't take it (pi-tui's turn excludes pi-tui processes and
+    threads only), and a platform without ``fcntl`` takes over without it, as pi does.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise _write_error(directory, error, "lock") from error
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(LOCK_POLL_SECONDS / 5)  # a turn lasts a few system calls
+        yield True
+    finally:
+        os.close(fd)  # drops the flock
