@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 BUFFER_MS = 5 * 60 * 1000
@@ -37,5 +38,13 @@ def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
     ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes,
     see :func:`expires_at_ms`), so the lead before the real expiry is what pi's is.
     """
+    due = refresh_due_ms(entry)
+    return due is None or now_ms >= due
+
+
+def refresh_due_ms(entry: dict[str, object]) -> int | None:
+    """When :func:`is_due` starts saying yes (epoch ms); None when ``expires`` is unusable."""
     expires = entry.get("expires")
-    return not isinstance(expires, int | float) or now_ms + BUFFER_MS >= expires
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+        return None
+    return int(expires) - BUFFER_MS

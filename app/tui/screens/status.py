@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.credentials import AccountStatus, State
+from app.expiry import refresh_due_ms
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_panel import AccountPanel
@@ -104,13 +105,18 @@ class StatusScreen(Screen[None]):
         self.query_one("#empty").display = nothing
 
     def _tick(self) -> None:
-        """Once a second: move the countdowns; reload when a login expires or the file changes."""
+        """Once a second: move the countdowns; reload when a login falls due or the file changes."""
         now = self.service.now_ms()
         stale = self._stamp() != self._store_stamp
         for panel in self.query(AccountPanel):
             panel.now_ms = now
             status = panel.status
-            if status and status.state is State.LOGGED_IN and status.expires_ms and now >= status.expires_ms:
+            if (
+                status
+                and status.state is State.LOGGED_IN
+                and status.expires_ms
+                and now >= (refresh_due_ms({"expires": status.expires_ms}) or 0)
+            ):
                 stale = True
         if stale:
             self.reload()
