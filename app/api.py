@@ -48,8 +48,9 @@ async def aget_credential(
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:
         from app.service import AuthService
+        from app.state import BY_LIBRARY
 
-        token = await AuthService(store, env=env).get_token(info.id)
+        token = await AuthService(store, env=env, actor=BY_LIBRARY).get_token(info.id)
     assert found.source is not None  # ready_token raised otherwise
     return Credential(info.id, token, found.source, found.shadowed, found.kind or "oauth")
 

@@ -7,6 +7,7 @@ httpx (nor asyncio) unless a refresh is due. The full-screen app is imported laz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from app import __version__
-from app.errors import ConfigError, PiTuiError, StoreError
+from app.errors import Cancelled, ConfigError, PiTuiError, StoreError
 
 if TYPE_CHECKING:
     from app.providers import ProviderInfo
@@ -68,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     login = command("login", "open the app at the login flow")
     login.add_argument("provider", nargs="?", help=_provider_ids())
+    login.add_argument(
+        "--no-tui",
+        action="store_true",
+        help="log in with plain lines: the link on stderr, the code read from stdin",
+    )
+    login.add_argument(
+        "--method", metavar="ID", help="the login method (with --no-tui; default: the usual one here)"
+    )
+    login.add_argument(
+        "--yes", "-y", action="store_true", help="replace an existing login without asking (with --no-tui)"
+    )
     logout = command("logout", "remove a stored login")
     logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -94,7 +106,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"pi-tui: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("pi-tui: interrupted", file=sys.stderr)
+        # The terminal has echoed ^C where the cursor was: start a line of our own.
+        print(("\n" if sys.stderr.isatty() else "") + "pi-tui: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`pi-tui status | head`); don't let the final flush complain too.
@@ -110,7 +123,22 @@ def _interrupt(signum: int, frame: object) -> None:
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
     from app.store import CredentialStore
 
-    return CredentialStore.for_agent_dir(getattr(args, "agent_dir", None), env)
+    override = getattr(args, "agent_dir", None)
+    if override is not None and not override.strip():
+        # An empty --agent-dir is a mistake (an unset variable in a script), not "the default".
+        raise ConfigError("--agent-dir needs a directory; leave the option out to use the default.")
+    return CredentialStore.for_agent_dir(override, env)
+
+
+def _confirm(question: str) -> bool:
+    """Ask ``question`` on the terminal; True only for y/yes. Ctrl-C or Ctrl-D: Cancelled."""
+    try:
+        answer = input(question)
+    except (EOFError, KeyboardInterrupt):
+        # The cursor is still on the question's line (after "^C", or nothing for Ctrl-D).
+        print(file=sys.stderr)
+        raise Cancelled("Cancelled; nothing was changed.") from None
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _provider(name: str | None) -> ProviderInfo:
@@ -156,15 +184,16 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         import asyncio
 
         from app.service import AuthService
+        from app.state import BY_TOKEN
 
-        service = AuthService(store, env=env)
+        service = AuthService(store, env=env, actor=BY_TOKEN)
         refreshed = asyncio.run(service.refresh_locked(tx, info.id, seen=found.entry, force=False))
     print(refreshed["access"])
     return 0
 
 
 def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from app.credentials import State, all_statuses
+    from app.credentials import API_KEY, State, all_statuses
 
     store = _store(args, env)
     from app.expiry import current_ms
@@ -190,14 +219,14 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         }
         print(json.dumps(doc, indent=2))
     else:
-        from app.timefmt import expiry
+        from app.credentials import life_text
+        from app.timefmt import duration, expiry
 
         print(f"Store: {store.path}")
         for s in statuses:
             line = f"{s.name}: {s.state.value}"
             if s.source:
-                via = f"via {s.source}" + (" (API key)" if s.stored and s.kind == "api_key" else "")
-                details = [via]
+                details = [f"via {s.source}"] + (["API key"] if s.kind == API_KEY else [])
                 details += [s.account] if s.account else []
                 details += [f"{label}: {value}" for label, value in s.rows]
                 if s.expires_ms is not None:
@@ -210,7 +239,11 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             if s.shadowed:
                 print(f"  also set, not used: {', '.join(s.shadowed)}")
             if s.last_error:
-                print(f"  {s.last_error}")
+                when = f" ({duration(now_ms - s.failed_at_ms)} ago)" if s.failed_at_ms is not None else ""
+                print(f"  {s.last_error}{when}")
+            life = life_text(s, now_ms)
+            if life:
+                print(f"  {life}")
         if pending is not None:
             print(migration_note(pending))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
@@ -246,10 +279,8 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"Add --yes to log out of {provider_id} without a prompt.")
-        answer = input(f"Log out of {provider_id} and delete its stored tokens? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Cancelled; nothing was changed.")
-            return 1
+        if not _confirm(f"Log out of {provider_id} and delete its stored tokens? [y/N] "):
+            raise Cancelled("Cancelled; nothing was changed.")
     from app.service import AuthService
 
     kind = AuthService(store, env=env).remove(provider_id)
@@ -266,7 +297,59 @@ def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
 
 def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     provider_id = _provider(args.provider).id if args.provider else None
+    if args.no_tui:
+        return _plain_login(args, env, _provider(args.provider).id)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        name = provider_id or "PROVIDER"
+        raise ConfigError(
+            "The full-screen app needs a terminal. To log in without one, run "
+            f"`pi-tui login {name} --no-tui`: it prints the link and reads the code from stdin."
+        )
     return _run_app(args, env, start="login", provider=provider_id)
+
+
+def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: str) -> int:
+    """``login PROVIDER --no-tui``: the login in plain lines (app.plain_login)."""
+    import asyncio
+
+    from app.credentials import OAUTH, account_label, remembered_account, state_file
+    from app.logs import setup_logging
+    from app.opener import open_url
+    from app.plain_login import LineReader, PlainLogin
+    from app.service import AuthService
+
+    info = _provider(provider_id)
+    if args.method:
+        info.method(args.method)  # an unknown method is a sentence before anything else
+    store = _store(args, env)
+    existing = store.entry(provider_id)
+    if existing is not None and not args.yes:
+        if existing["type"] == OAUTH:
+            remembered = remembered_account(store, provider_id, state_file(env))
+            whose = remembered or account_label(existing) or "an account pi-tui cannot name"
+            question = f"You are logged in to {info.name} as {whose}. Replace that login? [y/N] "
+        else:
+            question = f"{store.path.name} holds an API key for {info.name}. Replace it with a login? [y/N] "
+        if not sys.stdin.isatty():
+            raise ConfigError(f"{question.removesuffix(' [y/N] ')} Add --yes to replace it without a prompt.")
+        if not _confirm(question):
+            raise Cancelled("Cancelled; the existing login was kept.")
+    with contextlib.suppress(OSError):  # no writable log directory: log nothing, as the app does
+        setup_logging(env)
+    service = AuthService(store, env=env)
+    plain = PlainLogin(
+        service,
+        err=sys.stderr,
+        reader=LineReader(sys.stdin.fileno()),
+        opener=lambda url: open_url(url, env=env),
+    )
+    try:
+        result = asyncio.run(plain.run(provider_id, args.method))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        raise Cancelled("Login cancelled; nothing was changed.") from None
+    print(result.message, file=sys.stderr)
+    return 0
 
 
 def _run_app(
@@ -277,9 +360,10 @@ def _run_app(
     provider: str | None = None,
 ) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
+        # main() puts "pi-tui: " in front: don't say the name twice.
         raise ConfigError(
-            "pi-tui needs a terminal for the full-screen app; use `pi-tui status` or "
-            "`pi-tui token PROVIDER` in scripts."
+            "The full-screen app needs a terminal; in scripts use `pi-tui status`, "
+            "`pi-tui token PROVIDER` or `pi-tui login PROVIDER --no-tui`."
         )
     from app.tui.run import run_app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class ClipboardUnavailable(Exception):
     """This machine has no clipboard pyperclip can use (no xclip/xsel/wl-copy, no display)."""
@@ -15,3 +17,18 @@ def copy(text: str) -> None:
         pyperclip.copy(text)
     except pyperclip.PyperclipException as exc:
         raise ClipboardUnavailable(str(exc).splitlines()[0] if str(exc) else "no clipboard") from None
+
+
+def osc52(text: str, env: Mapping[str, str]) -> str:
+    """The OSC 52 sequence that asks the terminal to put ``text`` on its clipboard.
+
+    Inside tmux (``$TMUX``) it is wrapped in tmux's DCS passthrough, every ESC doubled: tmux
+    drops a bare OSC 52 from an application unless its ``set-clipboard`` says otherwise, and
+    passes the wrapped one on with ``set -g allow-passthrough on``.
+    """
+    import base64
+
+    sequence = f"\x1b]52;c;{base64.b64encode(text.encode('utf-8')).decode('ascii')}\a"
+    if env.get("TMUX"):
+        return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+    return sequence

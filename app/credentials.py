@@ -11,32 +11,64 @@ Provider-specific rows come from the provider module.
 
 from __future__ import annotations
 
+import binascii
 import os
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
-from app.expiry import current_ms, is_due
+from app.expiry import current_ms, is_due, refresh_due_ms
 from app.mask import mask
 from app.providers import PROVIDERS, ProviderInfo, login_hint
+from app.state import BY_OTHER, StateFile
 from app.store import API_KEY, OAUTH, CredentialStore
 
-# The source name of a login stored in oauth.json. Kept for older callers: a stored credential
-# is named by its file (``auth.json`` or ``oauth.json``); test ``AccountStatus.stored`` instead.
-STORED = "oauth.json"
-KIND_OAUTH = OAUTH
-KIND_API_KEY = API_KEY
+# The kinds of credential (``AccountStatus.kind``, ``status --json``'s "kind") are pi's entry
+# types, OAUTH and API_KEY from app.store; an environment variable's kind is the registry's.
 
 
 class State(StrEnum):
-    """Where a provider's login stands."""
+    """Where a provider's login stands. The value is the sentence; :attr:`word` is for scripts."""
 
     LOGGED_IN = "logged in"
     DUE = "expired, will refresh"
     REFRESH_FAILED = "refresh failed"
     NOT_LOGGED_IN = "not logged in"
     UNREADABLE = "store unreadable"
+
+    @property
+    def word(self) -> str:
+        """The stable word ``status --json`` prints as ``state`` (the sentence may be reworded)."""
+        return _STATE_WORDS[self]
+
+
+_STATE_WORDS = {
+    State.LOGGED_IN: "logged_in",
+    State.DUE: "expired",
+    State.REFRESH_FAILED: "refresh_failed",
+    State.NOT_LOGGED_IN: "not_logged_in",
+    State.UNREADABLE: "store_unreadable",
+}
+
+
+def state_file(env: Mapping[str, str]) -> StateFile:
+    """pi-tui's state file: ``$PI_TUI_STATE_DIR`` from ``env``, else from the process environment.
+
+    A caller's ``env`` often carries only provider variables (tests, the library): the state
+    directory must then still be the process's, never silently the real home's.
+    """
+    return StateFile.default(env if env.get("PI_TUI_STATE_DIR") else None)
+
+
+def fingerprint(entry: Mapping[str, Any]) -> str:
+    """What pi-tui remembers of an entry to notice that someone else changed it. Not a secret.
+
+    ``expires`` plus a CRC-32 of the access token: enough to tell two tokens apart, far too
+    little to learn anything about one. (hashlib would cost ~14 ms on the ``status`` path.)
+    """
+    access = str(entry.get("access") or "").encode("utf-8", "replace")
+    return f"{entry.get('expires')}:{binascii.crc32(access):08x}"
 
 
 # NamedTuples rather than dataclasses: importing dataclasses costs ~8 ms, and this module is
@@ -64,11 +96,6 @@ class Resolution(NamedTuple):
         return self.entry is not None
 
 
-def env_kind(name: str) -> str:
-    """The kind of credential an environment variable holds, by pi's naming."""
-    return KIND_API_KEY if "API_KEY" in name else KIND_OAUTH
-
-
 def resolve(
     provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str], *, for_token: bool = False
 ) -> Resolution:
@@ -84,7 +111,7 @@ def resolve(
     except StoreError as exc:
         entry, error = None, str(exc)
     if entry is not None and entry["type"] == OAUTH:
-        sources.append((store.path.name, entry["access"], entry, KIND_OAUTH))
+        sources.append((store.path.name, entry["access"], entry, OAUTH))
     elif entry is not None:
         from app.keys import is_command, resolve_key  # only pi's api_key entries need it
 
@@ -94,8 +121,12 @@ def resolve(
                 key = resolve_key(entry["key"], env, provider.id, store.path)
             except ConfigError as exc:
                 error, key_error = str(exc), True
-        sources.append((store.path.name, key, entry, KIND_API_KEY))
-    sources.extend((name, env[name], None, env_kind(name)) for name in provider.env_vars if env.get(name))
+        sources.append((store.path.name, key, entry, API_KEY))
+    sources.extend(
+        (name, env[name], None, API_KEY if name in provider.api_key_vars else OAUTH)
+        for name in provider.env_vars
+        if env.get(name)
+    )
     where = str(store.path)
     if not sources:
         return Resolution(provider.id, None, (), error=error, where=where)
@@ -125,7 +156,7 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
     """
     if found.token is None:
         raise _missing_credential(provider, found)
-    if found.kind != KIND_OAUTH or found.entry is None or not is_due(found.entry, now_ms=now_ms):
+    if found.kind != OAUTH or found.entry is None or not is_due(found.entry, now_ms=now_ms):
         return found.token
     return None
 
@@ -142,11 +173,9 @@ def account_label(entry: dict[str, Any]) -> str | None:
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
 
 
-def remembered_account(store: CredentialStore, provider_id: str) -> str | None:
+def remembered_account(store: CredentialStore, provider_id: str, state: StateFile) -> str | None:
     """The account pi-tui remembers for a login in its own state file (never in pi's entry)."""
-    from app.state import StateFile
-
-    account = StateFile.default().get(store.path, provider_id).get("account")
+    account = state.get(store.path, provider_id).get("account")
     return account if isinstance(account, str) else None
 
 
@@ -162,19 +191,31 @@ class AccountStatus(NamedTuple):
     expires_ms: int | None = None
     masked_token: str | None = None
     last_error: str | None = None
+    # What the credential is: "oauth" (a login or an OAuth token) or "api_key"; None if none.
     kind: str | None = None
+    # True when it is an entry of the credential file (source: its name), not a variable.
     stored: bool = False
+    # A token's life, from pi-tui's state file (epoch ms; None when not known).
+    logged_in_at_ms: int | None = None
+    refreshed_at_ms: int | None = None
+    # Who refreshed it last: app.state.BY_APP, BY_TOKEN, BY_LIBRARY or BY_OTHER.
+    refreshed_by: str | None = None
+    # When the stored token will next be refreshed (it is due from then on).
+    next_refresh_ms: int | None = None
+    # When ``last_error`` happened, if it is a remembered refresh failure.
+    failed_at_ms: int | None = None
     # The provider's own label/value rows (e.g. Enterprise host, API base), from its module.
     rows: tuple[tuple[str, str], ...] = ()
 
     def to_json(self, *, now_ms: int) -> dict[str, Any]:
-        """The ``pi-tui status --json`` form."""
+        """The ``pi-tui status --json`` form: ``state`` is a stable word, ``state_text`` its sentence."""
         return {
             "provider": self.provider,
             "name": self.name,
-            "state": self.state.value,
-            "source": self.source,
+            "state": self.state.word,
+            "state_text": self.state.value,
             "kind": self.kind,
+            "source": self.source,
             "shadowed": list(self.shadowed),
             "account": self.account,
             "expires": self.expires_ms,
@@ -184,6 +225,11 @@ class AccountStatus(NamedTuple):
             "details": dict(self.rows),
             "token": self.masked_token,
             "error": self.last_error,
+            "error_at": self.failed_at_ms,
+            "logged_in_at": self.logged_in_at_ms,
+            "last_refresh_at": self.refreshed_at_ms,
+            "last_refresh_by": self.refreshed_by,
+            "next_refresh_at": self.next_refresh_ms,
         }
 
 
@@ -194,13 +240,19 @@ def account_status(
     *,
     now_ms: int,
     last_error: str | None = None,
+    state: StateFile | None = None,
 ) -> AccountStatus:
-    """Describe one provider from the store and the environment."""
+    """Describe one provider from the store, the environment and pi-tui's state file.
+
+    ``last_error`` is a failure this process saw; the state file adds what other pi-tui
+    processes saw. A login whose last refresh was refused as dead is ``REFRESH_FAILED``, not
+    "will refresh".
+    """
     found = resolve(provider, store, env)
     base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN)
     if found.source is None:
-        state = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
-        return base._replace(state=state, last_error=found.error or last_error)
+        kind = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
+        return base._replace(state=kind, last_error=found.error or last_error)
     fields: dict[str, Any] = {
         "source": found.source,
         "shadowed": found.shadowed,
@@ -210,20 +262,91 @@ def account_status(
         "stored": found.stored,
     }
     entry = found.entry
-    if entry is None or found.kind != KIND_OAUTH:
+    if entry is None or found.kind != OAUTH:
         # An environment variable, or a stored API key (whose !command status never runs).
         return base._replace(state=State.LOGGED_IN, **fields)
-    if last_error:
-        state = State.REFRESH_FAILED
+    life = token_life(store, provider.id, entry, state or state_file(env))
+    dead, failure, account = life.pop("dead"), life.pop("failure"), life.pop("account")
+    if failure:
+        fields["last_error"] = last_error or failure
+    if last_error or dead:
+        now_state = State.REFRESH_FAILED
     else:
-        state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
+        now_state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
     return base._replace(
-        state=state,
-        account=remembered_account(store, provider.id) or account_label(entry),
+        state=now_state,
+        account=account or account_label(entry),
         expires_ms=int(entry["expires"]),
         rows=provider_rows(provider, entry, env),
+        next_refresh_ms=refresh_due_ms(entry),
+        **life,
         **fields,
     )
+
+
+def token_life(
+    store: CredentialStore, provider_id: str, entry: dict[str, Any], state: StateFile
+) -> dict[str, Any]:
+    """What the state file knows about this login, checked against the entry in the file now.
+
+    An entry that changed since pi-tui last saw it was written by another process (pi): that
+    is noted as a refresh by ``another process`` at the file's modification time, and a failure
+    remembered for the old entry no longer applies. Never raises: the state file is a nicety.
+    """
+    record = state.get(store.path, provider_id)
+    seen, now_seen = record.get("seen"), fingerprint(entry)
+    failure = record.get("last_failure") if isinstance(record.get("last_failure"), dict) else None
+    refresh = record.get("last_refresh") if isinstance(record.get("last_refresh"), dict) else None
+    if seen != now_seen:
+        changes: dict[str, Any] = {"seen": now_seen}
+        if seen is not None:  # first sight of a login pi made: nothing to say about who
+            refresh = {"at": _mtime_ms(store), "by": BY_OTHER}
+            changes["last_refresh"] = refresh
+        if failure is not None and failure.get("entry") != now_seen:
+            failure, changes["last_failure"] = None, None
+        state.update(store.path, provider_id, **changes)
+    return {
+        "logged_in_at_ms": _int(record.get("logged_in_at")),
+        "refreshed_at_ms": _int(refresh.get("at")) if refresh else None,
+        "refreshed_by": str(refresh["by"]) if refresh and isinstance(refresh.get("by"), str) else None,
+        "failed_at_ms": _int(failure.get("at")) if failure else None,
+        "failure": str(failure.get("message") or "") if failure else None,
+        "dead": bool(failure and failure.get("dead")),
+        "account": record.get("account") if isinstance(record.get("account"), str) else None,
+    }
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _mtime_ms(store: CredentialStore) -> int | None:
+    try:
+        return int(os.stat(store.path).st_mtime * 1000)
+    except OSError:
+        return None
+
+
+def life_text(status: AccountStatus, now_ms: int) -> str | None:
+    """A token's life in one line: last refresh (when, by whom), next refresh; None if unknown.
+
+    e.g. "last refreshed 12m 03s ago by pi-tui token; next refresh in 7h 48m".
+    """
+    from app.timefmt import duration
+
+    parts = []
+    if status.refreshed_at_ms is not None:
+        by = f" by {status.refreshed_by}" if status.refreshed_by else ""
+        parts.append(f"last refreshed {duration(now_ms - status.refreshed_at_ms)} ago{by}")
+    elif status.logged_in_at_ms is not None:
+        parts.append(f"logged in with pi-tui {duration(now_ms - status.logged_in_at_ms)} ago")
+    if status.state is State.REFRESH_FAILED:
+        pass  # "next refresh" would promise what the failure line says will not happen
+    elif status.next_refresh_ms is not None and status.next_refresh_ms > now_ms:
+        parts.append(f"next refresh in {duration(status.next_refresh_ms - now_ms)}")
+    elif status.next_refresh_ms is not None:
+        parts.append("next refresh due now")
+    return "; ".join(parts) or None
 
 
 def provider_rows(
@@ -242,11 +365,14 @@ def all_statuses(
     *,
     now_ms: int | None = None,
     errors: Mapping[str, str] | None = None,
+    state: StateFile | None = None,
 ) -> list[AccountStatus]:
     """Every provider's status, in registry order."""
     env = os.environ if env is None else env
     now_ms = current_ms() if now_ms is None else now_ms
     errors = errors or {}
+    state = state or state_file(env)
     return [
-        account_status(p, store, env, now_ms=now_ms, last_error=errors.get(p.id)) for p in PROVIDERS.values()
+        account_status(p, store, env, now_ms=now_ms, last_error=errors.get(p.id), state=state)
+        for p in PROVIDERS.values()
     ]

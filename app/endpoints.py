@@ -31,8 +31,13 @@ def check_url(variable: str, value: str) -> str:
     try:
         parts = urlsplit(value.strip())
         host = parts.hostname or ""
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
         parts, host = None, ""
+    # urlsplit takes "exa mple.com" as a host name; a URL with a space or a control character
+    # in it only fails later, as a baffling network error.
+    if any(ch.isspace() or not ch.isprintable() for ch in value.strip()):
+        parts = None
     if parts is None or not host:
         raise ConfigError(f"{variable} must be a URL such as https://example.com, not {value!r}.")
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host)):

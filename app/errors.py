@@ -12,6 +12,15 @@ class PiTuiError(Exception):
     exit_code = 1
 
 
+class Cancelled(PiTuiError):
+    """The user said no, pressed Esc, Ctrl-C or Ctrl-D at a question; nothing was changed.
+
+    Its own exit code (5), so a script can tell "the user stopped it" from "not logged in" (1).
+    """
+
+    exit_code = 5
+
+
 class ConfigError(PiTuiError):
     """The environment or the command line asks for something invalid."""
 
@@ -82,3 +91,5 @@ class DeviceFlowError(AuthError):
 
 class LoginCancelled(AuthError):
     """The user cancelled a login."""
+
+    exit_code = Cancelled.exit_code

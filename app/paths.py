@@ -1,4 +1,4 @@
-"""Where pi-tui keeps things: pi's agent directory, the credential store, the log directory.
+"""Where pi-tui keeps things: pi's agent directory, the log directory, and how a path is shown.
 
 Resolution for the agent directory: ``--agent-dir`` (passed in) → ``$PI_CODING_AGENT_DIR`` →
 ``~/.pi/agent``. Every function takes the environment so tests never patch ``os.environ``.
@@ -18,6 +18,15 @@ def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, 
     env = os.environ if env is None else env
     raw = os.fspath(override) if override else env.get("PI_CODING_AGENT_DIR") or "~/.pi/agent"
     return Path(os.path.expanduser(raw))
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a user reads it: ``~/…`` under the home directory (``$HOME``), else unchanged."""
+    text = os.fspath(path)
+    home = os.path.expanduser("~").rstrip(os.sep)
+    if home and home != "~" and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text
 
 
 def log_dir(env: Mapping[str, str] | None = None) -> Path:

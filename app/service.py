@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 from app import providers
 from app.credentials import (
     ACCOUNT_KEYS,
+    API_KEY,
     AccountStatus,
     account_label,
     account_status,
+    fingerprint,
     ready_token,
     resolve,
+    state_file,
 )
 from app.errors import (
     AuthError,
@@ -38,12 +41,13 @@ from app.errors import (
 )
 from app.expiry import is_due
 from app.mask import mask
-from app.state import StateFile
+from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
     import httpx
 
+    from app.credentials import Resolution
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method
@@ -67,7 +71,9 @@ class LoginResult:
     @property
     def message(self) -> str:
         """The success sentence shown on screen and printed by the command line."""
-        return f"Logged in to {self.name}. Credentials saved to {self.path}"
+        from app.paths import display_path
+
+        return f"Logged in to {self.name}. Credentials saved to {display_path(self.path)}"
 
 
 class AuthService:
@@ -81,18 +87,21 @@ class AuthService:
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory | None = None,
         poll_scale: float = 1.0,
+        actor: str = BY_APP,
         state: StateFile | None = None,
     ) -> None:
         self.store = store
         self.env = os.environ if env is None else env
+        # Who this service is, in the token's life ("refreshed by pi-tui token"); see app.state.
+        self.actor = actor
+        # pi-tui's own memory (account names, a token's life), never a token; see app.state.
+        self.state = state or state_file(self.env)
         self._endpoints: dict[str, Any] = {}
         self.clock = clock
         # Shrinks device-flow waits in tests (which also shrink the fake server's poll gap).
         self.poll_scale = poll_scale
         self._client_factory = client_factory
         self._errors: dict[str, str] = {}
-        # pi-tui's own memory (account names); $PI_TUI_STATE_DIR of the process, not of ``env``.
-        self.state = state if state is not None else StateFile.default()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -119,6 +128,7 @@ class AuthService:
             self.env,
             now_ms=self.now_ms(),
             last_error=self._errors.get(provider_id),
+            state=self.state,
         )
 
     def statuses(self) -> list[AccountStatus]:
@@ -144,14 +154,18 @@ class AuthService:
 
     async def get_token(self, provider_id: str) -> str:
         """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
+        return (await self._winner(provider_id))[1]
+
+    async def _winner(self, provider_id: str) -> tuple[Resolution, str]:
+        """The winning source (its entry as refreshed, if it was due) and its valid token."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
         token = ready_token(info, found, now_ms=self.now_ms())
         if token is not None:
-            return token
+            return found, token
         assert found.entry is not None  # only a stored login can be due
         entry = await self._refresh(provider_id, seen=found.entry, force=False)
-        return str(entry["access"])
+        return found._replace(entry=entry, token=str(entry["access"])), str(entry["access"])
 
     async def refresh(self, provider_id: str) -> AccountStatus:
         """Refresh now, even when not due (unless another process just did)."""
@@ -185,6 +199,8 @@ class AuthService:
         module = providers.load(provider_id)
         log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
 
+        others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
+
         async def exchange_and_store() -> dict[str, Any]:
             try:
                 async with self.client() as client:
@@ -194,6 +210,7 @@ class AuthService:
                     # pi itself may have rotated the token without our lock: trust the file.
                     latest = tx.get(provider_id)
                     if latest is not None and latest.get("refresh") != entry.get("refresh"):
+                        others.append(latest)
                         return latest
                 raise
             new = self._as_pi_writes_it(provider_id, new)
@@ -221,10 +238,24 @@ class AuthService:
             with contextlib.suppress(Exception):
                 await exchange
             raise
-        except (NetworkError, AuthError) as exc:
+        except (NetworkError, AuthError, StoreWriteError) as exc:
             self._errors[provider_id] = str(exc)
+            # Remembered for every pi-tui process: `status` must not promise that a dead login
+            # "will refresh". Tied to this entry, so a later change of it (pi) clears it.
+            failure = {"at": now, "message": str(exc), "dead": bool(getattr(exc, "revoked", False))}
+            self.state.update(
+                self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)}
+            )
             raise
         self._errors.pop(provider_id, None)
+        if not others:  # another process's refresh is noticed by `status` as a change of the file
+            self.state.update(
+                self.store.path,
+                provider_id,
+                seen=fingerprint(new),
+                last_refresh={"at": self.now_ms(), "by": self.actor},
+                last_failure=None,
+            )
         log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
 
@@ -232,11 +263,16 @@ class AuthService:
 
     async def test(self, provider_id: str) -> str:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
-        token = await self.get_token(provider_id)
+        found, token = await self._winner(provider_id)
         module = providers.load(provider_id)
-        entry = self.store.get(provider_id)
-        if entry is None or entry.get("access") != token:
-            entry = {"access": token}  # an environment token wins over the stored login
+        if found.kind == API_KEY:
+            # Stored (pi's api_key entry, its !command already run) or from the environment:
+            # sent as the provider wants an API key.
+            entry: dict[str, Any] = {"type": "api_key", "key": token}
+        elif found.entry is not None:
+            entry = found.entry
+        else:
+            entry = {"access": token}  # an OAuth token from the environment
         async with self.client() as client:
             return str(await module.test(client, self.endpoints(provider_id), entry))
 
@@ -267,8 +303,16 @@ class AuthService:
         entry = self._as_pi_writes_it(provider_id, entry)
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
-        self.state.update(self.store.path, provider_id, account=account)
         self._errors.pop(provider_id, None)
+        self.state.update(
+            self.store.path,
+            provider_id,
+            account=account,
+            seen=fingerprint(entry),
+            logged_in_at=self.now_ms(),
+            last_refresh=None,
+            last_failure=None,
+        )
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account)
@@ -302,6 +346,23 @@ class AuthService:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
         return str(providers.load(provider_id).check_answer(question_id, text))
 
+    def check_can_save(self) -> None:
+        """Say now, not after the user authorized in a browser, that a login could not be saved.
+
+        StoreUnsafe (e.g. a 0644 file) keeps its own sentence; a directory that takes no new
+        file is StoreWriteError. A damaged file is no obstacle: saving sets it aside.
+        """
+        try:
+            self.store.check_writable()
+        except StoreWriteError as exc:
+            from app.paths import display_path
+
+            raise StoreWriteError(
+                f"A login could not be saved to {display_path(self.store.path)}: {exc.reason}. "
+                "Fix that first, then log in again; no link was opened.",
+                reason=exc.reason,
+            ) from None
+
     async def start_login(
         self,
         provider_id: str,
@@ -319,6 +380,7 @@ class AuthService:
         module = providers.load(provider_id)
         given = dict(answers or {})
         checked = {q.id: str(module.check_answer(q.id, given.get(q.id, ""))) for q in info.questions}
+        self.check_can_save()
         spec = module.login(method.id, self.endpoints(provider_id), checked)
 
         async def finish(entry: dict[str, Any]) -> LoginResult:

@@ -123,7 +123,7 @@ async def device_denied(pilot: Any) -> None:
 
 
 async def confirm_logout(pilot: Any) -> None:
-    await pilot.press("o", "enter")
+    await pilot.press("o")  # asks about the selected provider at once
     await wait_until(pilot, screen_is(pilot, "ConfirmScreen"))
 
 

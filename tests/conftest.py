@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,19 @@ def store(tmp_path: Path) -> CredentialStore:
 
 
 @pytest.fixture
-def fixed_store() -> Iterator[CredentialStore]:
-    """An empty store at a fixed path, for screens that show the path (snapshots)."""
-    root = Path("/tmp/pi-tui-tests")
-    shutil.rmtree(root, ignore_errors=True)
-    yield CredentialStore(root / "agent" / "oauth.json", lock_timeout=5.0)
-    shutil.rmtree(root, ignore_errors=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of the test's own (``$HOME``): screens show paths under it as ``~/…``."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def fixed_store(home: Path) -> CredentialStore:
+    """An empty store at ``~/.pi/agent/oauth.json`` under the test's own home, for screens that
+    show the path (snapshots): it reads the same in every run, and two runs never share it."""
+    return CredentialStore(home / ".pi" / "agent" / "oauth.json", lock_timeout=5.0)
 
 
 @pytest.fixture
@@ -58,7 +64,7 @@ def opener() -> FakeOpener:
 
 
 @pytest.fixture
-def make_app(clipboard: FakeClipboard, opener: FakeOpener) -> Callable[..., Any]:
+def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callable[..., Any]:
     """Build a PiTuiApp over a service with the fake clipboard and opener and no cursor blink."""
     from app.tui.app import PiTuiApp
 
@@ -69,7 +75,7 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener) -> Callable[..., Any]
             provider=provider,
             clipboard=clipboard,
             opener=opener,
-            log_path=Path("/tmp/pi-tui-tests/logs/pi-tui.log"),
+            log_path=home / "logs" / "pi-tui.log",  # shown as ~/logs/pi-tui.log
             cursor_blink=False,
         )
 

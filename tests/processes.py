@@ -20,7 +20,8 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PI_TUI_", "ANTHROPIC_", "PI_CODING_AGENT_DIR", "GITHUB_", "COPILOT_"))
     }
-    if "PI_TUI_STATE_DIR" in os.environ:  # the test's own state directory (tests/conftest.py)
+    # pi-tui's state file stays where the test put it (conftest's tmp_path), never in the home.
+    if os.environ.get("PI_TUI_STATE_DIR"):
         env["PI_TUI_STATE_DIR"] = os.environ["PI_TUI_STATE_DIR"]
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})

@@ -116,8 +116,9 @@ def poll_times(fake: FakeProviders) -> list[float]:
         ("  GHE.Example.COM  ", "ghe.example.com"),
         ("https://ghe.example.com/", "ghe.example.com"),
         ("http://ghe.example.com/login/device?x=1", "ghe.example.com"),
-        ("ghe.example.com:8443", "ghe.example.com"),
-        ("https://ghe.example.com:8443", "ghe.example.com"),
+        ("ghe.example.com:8443", "ghe.example.com:8443"),
+        ("localhost:8443", "localhost:8443"),
+        ("https://ghe.example.com:8443", "ghe.example.com:8443"),
         ("ghe.example.com.", "ghe.example.com"),
         ("octo.ghe.com", "octo.ghe.com"),
         ("bücher.example", "xn--bcher-kva.example"),
@@ -493,9 +494,15 @@ async def test_login_without_copilot_access_says_so_and_saves_nothing(
 ) -> None:
     fake.copilot.mode = "no_access"
     login = await service.start_login("github-copilot")
-    with pytest.raises(RefreshError, match="This GitHub account has no Copilot access"):
+    with pytest.raises(RefreshError) as caught:
         await run_poll(login, approve_when_waiting(fake))
     assert service.store.get(PROVIDER) is None
+    # Issue 11: the account is named, and GitHub's own sentence is not wrapped as "(….)."
+    assert str(caught.value).startswith(
+        "The GitHub account @octocat has no Copilot access "
+        "(GitHub says: You do not have access to GitHub Copilot). Check the subscription"
+    )
+    assert ".)." not in str(caught.value)
 
 
 async def test_refresh_when_due_makes_one_exchange_and_keeps_other_keys(
@@ -543,7 +550,7 @@ async def test_no_copilot_access_keeps_the_login(
 ) -> None:
     seeded = seed_copilot(fake, service.store, expires=now_ms() - 1)
     fake.copilot.mode = mode
-    with pytest.raises(RefreshError, match="This GitHub account has no Copilot access") as caught:
+    with pytest.raises(RefreshError, match=r"GitHub account.* has no Copilot access") as caught:
         await service.refresh(PROVIDER)
     assert caught.value.revoked is False
     assert service.store.get(PROVIDER) == seeded

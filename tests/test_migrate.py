@@ -134,3 +134,11 @@ async def test_the_status_panel_names_the_migration(agent: Path, make_app: Any, 
         await pilot.pause()
         shown = " ".join(flat(app).split())
         assert "pi ignores that file" in shown and "pi-tui migrate" in shown
+        # Not a passing message: it stays while true, and goes once the logins are migrated.
+        app.screen.say("Something else.")
+        await pilot.pause()
+        assert "pi-tui migrate" in " ".join(flat(app).split())
+        migrate(CredentialStore(agent / "auth.json"))
+        app.screen.reload()
+        await pilot.pause()
+        assert "pi-tui migrate" not in " ".join(flat(app).split())

@@ -208,7 +208,7 @@ def test_an_entry_pi_cannot_use_is_a_sentence_and_kept(agent: Path, path: Path, 
     out = run_cli("status", "--json", "--agent-dir", str(agent))
     rows = {row["provider"]: row for row in json.loads(out.stdout)["providers"]}
     assert "not in pi's format" in rows["anthropic"]["error"]
-    assert rows["github-copilot"]["state"] == "logged in"
+    assert rows["github-copilot"]["state"] == "logged_in"
     out = run_cli("token", "anthropic", "--agent-dir", str(agent))
     assert out.returncode == 3 and "not in pi's format" in out.stderr and "Traceback" not in out.stderr
     assert path.read_bytes() == data
@@ -290,7 +290,7 @@ def test_status_never_runs_a_command_key(agent: Path, path: Path, tmp_path: Path
         assert out.returncode == 0, out.stderr
     assert not ran.exists()
     row = json.loads(out.stdout)["providers"][0]
-    assert (row["source"], row["kind"], row["state"]) == ("auth.json", "api_key", "logged in")
+    assert (row["source"], row["kind"], row["state"]) == ("auth.json", "api_key", "logged_in")
     statuses = all_statuses(CredentialStore(path), {"SHELL": "/bin/sh"})
     assert statuses[0].kind == "api_key" and not ran.exists()
 
@@ -392,7 +392,8 @@ async def test_a_login_is_stored_as_pi_writes_it_and_the_account_in_the_state_fi
     result = await service.save_login("anthropic", login(email="me@example.com"))
     assert result.account == "me@example.com"
     assert json.loads(path.read_text()) == {"anthropic": login()}
-    assert StateFile.default().get(path, "anthropic") == {"account": "me@example.com"}
+    # One record per login: the account beside the token's life (issue 11), never a token.
+    assert StateFile.default().get(path, "anthropic")["account"] == "me@example.com"
     assert service.status("anthropic").account == "me@example.com"
     state_text = (state_dir / "state.json").read_text()
     assert login()["access"] not in state_text and login()["refresh"] not in state_text
@@ -423,3 +424,32 @@ def test_a_damaged_file_read_while_we_hold_the_lock_is_corrupt_at_once(
         path.write_bytes(b'{"anthropic": ')  # nobody else can be writing: we hold the lock
         with pytest.raises(StoreCorrupt):
             slow.get("anthropic")
+
+
+# --- pi's api_key entries on the panel and in `t` (issue 11's API key handling, merged) -------------
+
+
+@pytest.mark.parametrize("how", ["literal", "command"])
+async def test_a_stored_api_key_is_tested_with_x_api_key(
+    store: CredentialStore, path: Path, fake: Any, how: str
+) -> None:
+    fake.anthropic.api_keys.add(KEY)
+    api_key(path, KEY if how == "literal" else f"!echo {KEY}")
+    service = AuthService(store, env=fake.env() | {"SHELL": "/bin/sh"})
+    assert await service.test("anthropic") == "OK: claude-haiku-4-5 answered the test call."
+    (request,) = fake.requests_for("anthropic.messages")
+    assert request.headers["x-api-key"] == KEY and "authorization" not in request.headers
+
+
+async def test_r_on_a_stored_api_key_says_it_does_not_expire(
+    store: CredentialStore, path: Path, make_app: Any, clock: Any
+) -> None:
+    from tests.tui.helpers import card, wait_for_text
+
+    api_key(path, KEY)
+    app = make_app(AuthService(store, env={}, clock=clock))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert "Source auth.json, an API key" in card(app, "anthropic")
+        await pilot.press("r")
+        await wait_for_text(pilot, "it uses an API key (auth.json), which has no expiry to renew")
+        assert json.loads(path.read_text()) == {"anthropic": {"type": "api_key", "key": KEY}}

@@ -124,10 +124,9 @@ class CallbackListener:
             self._handled = True
             detail = for_display(params.get("error_description", [error])[0], limit=200)
             self._set(
-                LoginInputError(
-                    f"{provider} did not authorize the login ({detail}). "
-                    "Open the link again and choose Authorize."
-                )
+                # This listener is spent: whoever retries makes a new link, so don't send the
+                # user back to this one.
+                LoginInputError(f"{provider} did not authorize the login ({detail}).")
             )
             return "200 OK", "Login not authorized", f"{detail}. Return to pi-tui to try again."
         code = params.get("code", [""])[0]

@@ -64,6 +64,8 @@ class ProviderInfo(NamedTuple):
     # Environment variables that can stand in for a stored login, in resolution order.
     env_vars: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
+    # Those of env_vars that hold an API key rather than an OAuth token (sent differently).
+    api_key_vars: tuple[str, ...] = ()
 
     def method(self, method_id: str) -> Method:
         """The method with this id, or a ConfigError listing this provider's methods."""
@@ -84,6 +86,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             Method("copy_code", "Copy code (another machine, SSH)", AUTH_CODE, headless=True),
         ),
         env_vars=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+        api_key_vars=("ANTHROPIC_API_KEY",),
     ),
     "github-copilot": ProviderInfo(
         "github-copilot",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, RefreshError
@@ -123,7 +123,14 @@ def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, st
         "code_challenge_method": "S256",
         "state": state,
     }
-    return f"{endpoints.authorize}?{urlencode(query)}"
+    return with_query(endpoints.authorize, query)
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` added to the query it may already have (an override's ``?foo=1``)."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *params.items()])))
 
 
 def _entry_from_token_response(
@@ -178,9 +185,10 @@ async def exchange_code(
         },
     )
     if error == "invalid_grant":
+        # Anthropic says the same for a code that never existed, was used, or expired: don't guess.
         raise LoginInputError(
-            "Anthropic rejected that code: it has expired or was already used. "
-            "Open the link again, authorize, and paste the new code."
+            f"Anthropic did not accept that code ({detail}). Check that you pasted the whole "
+            "code the page showed; if you did, open the link again, authorize, and paste the new one."
         )
     if error:
         raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
@@ -208,10 +216,18 @@ async def refresh(
     return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms, previous=entry)
 
 
-def api_headers(access: str) -> dict[str, str]:
-    """Headers for an Anthropic API call: an OAuth token as Bearer with the betas, an API key as x-api-key."""
-    if OAUTH_MARKER not in access:
-        return {"x-api-key": access, "anthropic-version": API_VERSION}
+def api_key_headers(key: str) -> dict[str, str]:
+    """Headers for an Anthropic API call made with an API key (``x-api-key``, no OAuth beta)."""
+    return {"x-api-key": key, "anthropic-version": API_VERSION}
+
+
+def api_headers(access: str, *, api_key: bool = False) -> dict[str, str]:
+    """Headers for an Anthropic API call: an OAuth token as Bearer with the betas, an API key as x-api-key.
+
+    ``api_key``: the caller knows it is one (e.g. from ``ANTHROPIC_API_KEY``), whatever it looks like.
+    """
+    if api_key or OAUTH_MARKER not in access:
+        return api_key_headers(access)
     return {
         "Authorization": f"Bearer {access}",
         "anthropic-version": API_VERSION,
@@ -224,6 +240,8 @@ def api_headers(access: str) -> dict[str, str]:
 
 def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
     """What :class:`app.auth.PiAuth` sets on every request."""
+    if entry.get("type") == "api_key":
+        return api_key_headers(str(entry["key"]))
     return api_headers(str(entry["access"]))
 
 
@@ -237,8 +255,14 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return []
 
 
-async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str) -> str:
-    """Make one real Messages API call; return a one-line success sentence or raise AuthError."""
+async def test_call(
+    client: httpx.AsyncClient, endpoints: Endpoints, access: str, *, api_key: bool = False
+) -> str:
+    """Make one real Messages API call; return a one-line success sentence or raise AuthError.
+
+    An OAuth token goes as Bearer with Claude Code's headers and system prompt; an API key
+    (``api_key``) the way Anthropic wants one: in ``x-api-key``, nothing else.
+    """
     if not is_token_shaped(access):
         # httpx cannot put such a token in a header; it comes from an edited file or variable.
         raise AuthError(
@@ -251,17 +275,28 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
         "system": [{"type": "text", "text": SYSTEM_PROMPT}],
         "messages": [{"role": "user", "content": "Hi"}],
     }
+    if api_key:
+        del body["system"]
     response = await request_json(
         client,
         "POST",
         f"{endpoints.api}/v1/messages",
         what=WHAT,
         json=body,
-        headers={**api_headers(access), "Content-Type": "application/json", "Accept": "application/json"},
+        headers={
+            **api_headers(access, api_key=api_key),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
     )
     error, description = oauth_error(response.data)
     if response.status >= 400 or error:
         detail = for_display(description or error or "unknown error", limit=200)
+        if response.status in (401, 403) and api_key:
+            raise AuthError(
+                f"Anthropic rejected the API key (HTTP {response.status}: {detail}). An API key "
+                "cannot be refreshed: check it, or replace it with a working one."
+            )
         if response.status in (401, 403):
             raise AuthError(
                 f"Anthropic rejected the token (HTTP {response.status}: {detail}). "
@@ -273,5 +308,10 @@ async def test_call(client: httpx.AsyncClient, endpoints: Endpoints, access: str
 
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
-    """The provider-module form of :func:`test_call` (the service passes the whole entry)."""
+    """The provider-module form of :func:`test_call` (the service passes the whole entry).
+
+    An API key comes as pi stores one: ``{"type": "api_key", "key": …}``.
+    """
+    if entry.get("type") == "api_key":
+        return await test_call(client, endpoints, str(entry["key"]), api_key=True)
     return await test_call(client, endpoints, entry["access"])

@@ -95,8 +95,9 @@ def normalize_domain(text: str) -> str | None:
     """The GitHub host from what the user typed; None for github.com (or nothing typed).
 
     Accepts a host (``ghe.example.com``), a host with a port, or an http(s) URL on that host;
-    keeps only the lower-cased hostname (IDNA-encoded). Raises LoginInputError with a
-    sentence for anything else, so the screen can ask again.
+    keeps the lower-cased hostname (IDNA-encoded) and the port if one was given
+    (``localhost:8443``). Raises LoginInputError with a sentence for anything else, so the
+    screen can ask again.
     """
     raw = text.strip()
     if not raw:
@@ -109,7 +110,7 @@ def normalize_domain(text: str) -> str | None:
     try:
         parts = urlsplit(raw if has_scheme else f"//{raw}")
         host = parts.hostname or ""
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        port = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
         raise _not_a_host(raw) from None
     if has_scheme and parts.scheme.lower() not in ("http", "https"):
@@ -120,9 +121,9 @@ def normalize_domain(text: str) -> str | None:
     if not host or parts.username is not None or parts.password is not None:
         raise _not_a_host(raw)
     host = _ascii_host(host, raw).rstrip(".")
-    if host == GITHUB_DOMAIN:
+    if host == GITHUB_DOMAIN and port is None:
         return None
-    return host
+    return host if port is None else f"{host}:{port}"
 
 
 def _ascii_host(host: str, raw: str) -> str:
@@ -318,9 +319,17 @@ async def poll_token(
 
 
 async def exchange_copilot_token(
-    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str
+    client: httpx.AsyncClient,
+    endpoints: Endpoints,
+    domain: str,
+    github_token: str,
+    *,
+    account: str | None = None,
 ) -> tuple[str, object]:
-    """Trade the GitHub token for a Copilot token; ``(token, expires_at)``. RefreshError on refusal."""
+    """Trade the GitHub token for a Copilot token; ``(token, expires_at)``. RefreshError on refusal.
+
+    ``account`` (the GitHub login, if known) names whose access is missing in that sentence.
+    """
     response = await request_json(
         client,
         "GET",
@@ -333,9 +342,11 @@ async def exchange_copilot_token(
         raise RefreshError("GitHub login revoked or expired: log in again.", revoked=True)
     if response.status in (403, 404):
         detail = data.get("message")
-        shown = f" ({for_display(detail, limit=160)})" if isinstance(detail, str) and detail else ""
+        said = for_display(detail, limit=160).rstrip(". ") if isinstance(detail, str) else ""
+        shown = f" ({server_name(domain)} says: {said})" if said else ""
+        whose = f"The GitHub account @{account}" if account else "This GitHub account"
         raise RefreshError(
-            f"This GitHub account has no Copilot access{shown}. Check the subscription at "
+            f"{whose} has no Copilot access{shown}. Check the subscription at "
             f"https://{domain}/settings/copilot, then log in again.",
             revoked=False,
         )
@@ -445,7 +456,10 @@ async def refresh(
     revoked=False when the account has no Copilot access (403/404). Never deletes anything.
     """
     domain = stored_domain(entry)
-    token, expires_at = await exchange_copilot_token(client, endpoints, domain, str(entry["refresh"]))
+    login = entry.get("login") if isinstance(entry.get("login"), str) else None
+    token, expires_at = await exchange_copilot_token(
+        client, endpoints, domain, str(entry["refresh"]), account=login
+    )
     return build_entry(
         entry, github_token=str(entry["refresh"]), copilot_token=token, expires_at=expires_at, now_ms=now_ms
     )
@@ -552,18 +566,19 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
 async def finish_login(
     client: httpx.AsyncClient, endpoints: Endpoints, domain: str, github_token: str, *, now_ms: int
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Copilot token, account name, model policies. Only the first can fail the login."""
-    token, expires_at = await exchange_copilot_token(client, endpoints, domain, github_token)
-    entry = build_entry(
-        None, github_token=github_token, copilot_token=token, expires_at=expires_at, now_ms=now_ms
-    )
-    if domain != GITHUB_DOMAIN:
-        entry["enterpriseUrl"] = domain
+    """Account name, Copilot token, model policies. Only the Copilot token can fail the login."""
+    # The account first, so "no Copilot access" can say whose account it is.
     try:
         account = await fetch_login(client, endpoints, domain, github_token)
     except AuthError as exc:
         _log().warning("no account name for the Copilot login: %s", exc)
         account = None
+    token, expires_at = await exchange_copilot_token(client, endpoints, domain, github_token, account=account)
+    entry = build_entry(
+        None, github_token=github_token, copilot_token=token, expires_at=expires_at, now_ms=now_ms
+    )
+    if domain != GITHUB_DOMAIN:
+        entry["enterpriseUrl"] = domain
     if account:
         entry["login"] = account
     listed, enabled = await enable_models(client, copilot_base(endpoints, entry), token)

@@ -13,6 +13,7 @@ Only the standard library is imported here: ``pi-tui token`` reads the store on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from app.errors import ConfigError, StoreCorrupt, StoreError, StoreWriteError
 from app.store.document import (
+    _SAFE_OPEN,
     API_KEY,
     HEARTBEAT_SECONDS,
     MAX_BYTES,
@@ -38,6 +40,7 @@ from app.store.document import (
     _replace_file,
     _set_aside,
     _valid_entry,
+    _write_error,
     real_path,
 )
 
@@ -202,6 +205,24 @@ class CredentialStore:
         """Remove ``provider``'s entry (of either kind) under the lock; True if there was one."""
         with self.transaction() as tx:
             return tx.delete(provider)
+
+    def check_writable(self) -> None:
+        """Raise what a save would raise, without saving: StoreUnsafe, or StoreWriteError when the
+        directory (or the nearest one that exists) takes no new file. A damaged file is no
+        obstacle: a save sets it aside. Creates nothing that stays; takes no lock."""
+        target = self.real_path  # StoreUnsafe for a link pi-tui must not follow
+        with contextlib.suppress(StoreCorrupt):
+            _read_document(target, look_again=False)
+        directory = target.parent
+        while not os.path.lexists(directory) and directory != directory.parent:
+            directory = directory.parent
+        probe = directory / f".{target.name}.{os.urandom(8).hex()}.tmp"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN, 0o600))
+        except OSError as error:
+            raise _write_error(self.path, error) from error
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
 
     def transaction(self, *, unless: Callable[[], bool] | None = None) -> StoreTransaction:
         """Return a transaction to enter with ``with`` or ``async with``; it holds the lock.

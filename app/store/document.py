@@ -218,6 +218,13 @@ def _check_size(path: Path, size: int) -> None:
 
 
 def _unreadable(path: Path, error: OSError) -> StoreCorrupt:
+    if error.errno == errno.ENOTDIR:
+        # A file where the agent directory should be: a mistake in the path, not in the disk.
+        blocker = next((p for p in path.parents if os.path.isfile(p)), path.parent)
+        return StoreCorrupt(
+            f"{path} cannot be used: {blocker} is a file, not a directory. Point --agent-dir "
+            "(or $PI_CODING_AGENT_DIR) at pi's agent directory, e.g. ~/.pi/agent."
+        )
     return StoreCorrupt(
         f"{path} cannot be read ({error.strerror}). It is kept as it is; check the disk and the "
         f"file's permissions (ls -l {_quote(path)})."

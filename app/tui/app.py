@@ -5,13 +5,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from rich.text import Text
+from textual import events, work
+from textual._time import get_time as events_clock  # the clock Textual stamps events with
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from app import clipboard, providers
+from app.paths import display_path
 from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
@@ -20,12 +24,31 @@ if TYPE_CHECKING:
     from app.opener import Opened
     from app.service import AuthService
 
+# Keys that still count when typed before the screen they land on appeared: quitting.
+TYPE_AHEAD_ALLOWED = frozenset({"ctrl+c", "ctrl+q"})
+
+
+class Stopped(Exception):
+    """An unexpected error ended the app: its sentence is all the terminal shows (no traceback)."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+    def __rich__(self) -> Text:
+        return Text(self.sentence)
+
 
 class PiTuiApp(App[int]):
     """The full-screen app. Every outside effect (clock, store, HTTP, clipboard, browser) is injected."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "pi-tui"
+    # Ctrl-C quits, as a terminal user expects, on every screen (Textual only says how to quit).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", key_display="^c", tooltip="Leave pi-tui", priority=True),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", show=False, priority=True),
+    ]
 
     def __init__(
         self,
@@ -46,6 +69,8 @@ class PiTuiApp(App[int]):
         self.opener = opener or self._open_in_browser
         self.log_path = log_path
         self.cursor_blink = cursor_blink
+        # When the current screen appeared (the event clock), for dropping keys typed before it.
+        self._screen_since = 0.0
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.service)
@@ -58,28 +83,97 @@ class PiTuiApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         if self.start == "login":
             self.action_login(self.start_provider)
         elif self.start == "logout":
             self.action_logout(self.start_provider)
 
+    # -- keys typed ahead and errors nobody expected ----------------------------------------
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        self._screen_since = events_clock()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Drop keys typed before the current screen appeared: they were meant for another one.
+
+        Over a slow link ``l Enter Enter`` arrives in one burst; the Enters must not choose,
+        confirm or cancel anything on a screen the user has not seen yet. A key comes here
+        twice: first to be sent to the focused widget, then back up to run the bindings of
+        whatever screen is current by then, which is where a typed-ahead key does harm.
+        """
+        if (
+            isinstance(event, events.Key)
+            and event.time < self._screen_since
+            and event.key not in TYPE_AHEAD_ALLOWED
+        ):
+            event.stop()
+            return
+        if isinstance(event, events.Key) and event.key == "escape" and self.screen.query("HelpPanel"):
+            # Textual's keys panel (palette: "Keys") closes with Esc like every other panel here.
+            event.stop()
+            self.action_hide_help_panel()
+            return
+        await super().on_event(event)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error nothing caught: one sentence on the terminal, the traceback masked in the log.
+
+        Textual would print a traceback with local variables, which can hold tokens.
+        """
+        if isinstance(error, Stopped):
+            super()._handle_exception(error)
+            return
+        sentence = describe(error).rstrip()
+        if not sentence.endswith((".", "!", "?")):
+            sentence += "."
+        where = f" Details are in {display_path(self.log_path)}." if self.log_path else ""
+        stopped = Stopped(f"pi-tui stopped: {sentence}{where}")
+        stopped.__cause__ = error
+        super()._handle_exception(stopped)
+
+    async def action_pop_screen(self) -> None:
+        """Back to the previous screen; a second Enter or Esc at the status panel does nothing."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette lists every key of the current screen, by its description."""
-        yield from super().get_system_commands(screen)
+        """The command palette: Textual's own commands, then every key of the current screen, once."""
+        commands = {command.title: command for command in super().get_system_commands(screen)}
         for active in screen.active_bindings.values():
             binding = active.binding
-            if binding.show and binding.description and active.enabled:
+            if not (binding.show and binding.description and active.enabled):
+                continue
+            if binding.description not in commands:
                 run = functools.partial(self.run_action, binding.action, active.node)
-                yield SystemCommand(binding.description, binding.tooltip or binding.description, run)
+                commands[binding.description] = SystemCommand(
+                    binding.description, binding.tooltip or binding.description, run
+                )
+        yield from commands.values()
 
     def copy_text(self, text: str, what: str) -> str:
-        """Copy ``text`` (pyperclip, else OSC 52) and say which way it went."""
+        """Copy ``text`` (pyperclip, else OSC 52) and say which way it went, and only what is true.
+
+        OSC 52 cannot be confirmed: the sentence says it was sent, not that it arrived.
+        """
         try:
             self.copy_to_system_clipboard(text)
         except Exception:
-            self.copy_to_clipboard(text)
-            return f"{what} sent to your terminal's clipboard (OSC 52)."
-        return f"{what} copied to the clipboard."
+            pass
+        else:
+            return f"{what} copied to the clipboard."
+        self._clipboard = text  # what Textual's own copy keeps, for paste inside the app
+        if self._driver is None:
+            return f"{what} not copied: no clipboard here."
+        env = self.service.env
+        self._driver.write(clipboard.osc52(text, env))
+        self._driver.flush()
+        if env.get("TMUX"):
+            return (
+                f"{what} sent to your terminal through tmux (OSC 52); it arrives only with "
+                "tmux's `set -g allow-passthrough on`."
+            )
+        return f"{what} sent to your terminal's clipboard (OSC 52), if your terminal accepts that."
 
     def _open_in_browser(self, url: str) -> Opened:
         """The default opener: app.opener's rules over the service's environment."""
@@ -136,25 +230,29 @@ class PiTuiApp(App[int]):
         from app.tui.screens.confirm import ConfirmScreen
 
         info = providers.provider(provider)
-        question = f"Log out of {info.name}? This deletes its tokens from {self.service.store.path}."
+        question = (
+            f"Log out of {info.name}? This deletes its tokens from {display_path(self.service.store.path)}."
+        )
         self.push_screen(ConfirmScreen(question, yes="Log out"), functools.partial(self._logout, provider))
 
     def _logout(self, provider: str, confirmed: bool | None) -> None:
         info = providers.provider(provider)
         status = self.status_screen
         if not confirmed:
-            status.say("Logout cancelled; nothing was changed.")
+            status.say("Logout cancelled; nothing was changed.", about=provider)
             return
         try:
             removed = self.service.logout(provider)
         except Exception as exc:
-            status.say(describe(exc), error=True)
+            status.say(describe(exc), error=True, about=provider)
             return
-        if removed:
-            status.say(f"Logged out of {info.name}. Its tokens were deleted from {self.service.store.path}.")
-        else:
-            status.say(f"Not logged in to {info.name}; nothing to do.")
         status.reload()
+        if removed:
+            where = display_path(self.service.store.path)
+            text = f"Logged out of {info.name}. Its tokens were deleted from {where}."
+        else:
+            text = f"Not logged in to {info.name}; nothing to do."
+        status.say(text, about=provider)
 
     # -- help ----------------------------------------------------------------------------
 

@@ -101,7 +101,7 @@ async def test_used_code_is_rejected_then_a_new_code_works(service: AuthService,
     await first.submit(f"{code}#{state}")
     second = await service.start_login("anthropic", "browser")
     try:
-        with pytest.raises(LoginInputError, match="expired or was already used"):
+        with pytest.raises(LoginInputError, match="did not accept that code"):
             await second.submit(f"{code}#{second.pkce.state}")
         new_code, new_state = fake.anthropic.authorize(second.url)
         result = await second.submit(f"{new_code}#{new_state}")

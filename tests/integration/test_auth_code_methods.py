@@ -97,9 +97,9 @@ async def test_callback_page_says_the_login_failed_when_the_exchange_does(
     async with httpx.AsyncClient() as browser:
         page = await browser.get(login.url, follow_redirects=True)
     assert page.status_code == 502
-    assert "Anthropic login failed: Anthropic rejected that code" in page.text
+    assert "Anthropic login failed: Anthropic did not accept that code" in page.text
     assert "See the terminal." in page.text
-    with pytest.raises(LoginInputError, match="rejected that code"):
+    with pytest.raises(LoginInputError, match="did not accept that code"):
         await asyncio.wait_for(waiter, 10)
     assert service.store.get("anthropic") is None
     await login.aclose()

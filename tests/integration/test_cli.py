@@ -39,7 +39,8 @@ def test_status_json_masks_tokens(tmp_path: Path, fake: FakeProviders) -> None:
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     row = next(p for p in doc["providers"] if p["provider"] == "anthropic")
-    assert row["state"] == "logged in" and row["account"] == "me@example.com"
+    assert (row["state"], row["state_text"]) == ("logged_in", "logged in")
+    assert row["account"] == "me@example.com" and row["kind"] == "oauth"
     assert row["source"] == "oauth.json" and row["shadowed"] == ["ANTHROPIC_API_KEY"]
     assert row["token"] == f"sk-ant-oat01-…{tokens['access'][-4:]}"
     assert 3500 < row["expires_in_seconds"] <= 3600

@@ -97,7 +97,7 @@ async def test_pi_logout_is_seen_by_pi_tui(real_pi: RealPi, fake: FakeProviders)
     real_pi.cli("auth", "check", "--provider", "anthropic")  # pi has run: auth.json exists
     doc = await login_both(real_pi.agent_dir, fake)
     before = row(status(real_pi.agent_dir), "anthropic")
-    assert before["state"] == "logged in" and before["kind"] == "oauth"
+    assert before["state"] == "logged_in" and before["kind"] == "oauth"
 
     out = real_pi.cli("auth", "logout", "anthropic")
     assert (out.returncode, out.stdout.strip()) == (0, "Logged out of Anthropic."), out.stderr
@@ -105,8 +105,8 @@ async def test_pi_logout_is_seen_by_pi_tui(real_pi: RealPi, fake: FakeProviders)
 
     seen = status(real_pi.agent_dir)
     assert seen["store"] == str(real_pi.auth_json)
-    assert row(seen, "anthropic")["state"] == "not logged in"
-    assert row(seen, "github-copilot")["state"] == "logged in"
+    assert row(seen, "anthropic")["state"] == "not_logged_in"
+    assert row(seen, "github-copilot")["state"] == "logged_in"
     token = run_cli("token", "anthropic", "--agent-dir", str(real_pi.agent_dir), env=fake.env())
     assert token.returncode == 1 and token.stdout == ""
     assert "Not logged in to Anthropic" in token.stderr and "auth.json" in token.stderr

@@ -57,7 +57,8 @@ class Terminal:
 
     def start(self, argv: list[str], env: dict[str, str]) -> None:
         """Run ``argv`` in a WIDTH x HEIGHT session; when it ends the pane says ``EXITED <code>``."""
-        script = f"{shlex.join(argv)}; echo; echo EXITED $?; sleep 600"
+        # $? read before the echo, or every run would seem to exit 0.
+        script = f"{shlex.join(argv)}; code=$?; echo; echo EXITED $code; sleep 600"
         variables = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
         self.tmux("new-session", "-d", "-s", "pi", "-x", str(WIDTH), "-y", str(HEIGHT), *variables, script)
         self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())

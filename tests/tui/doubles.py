@@ -6,6 +6,9 @@ No Textual here: the root conftest imports these for every test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from app.opener import Opened
 
@@ -58,3 +61,49 @@ class FakeOpener:
         if self.opens:
             return Opened(True, "Opened the link in your browser.")
         return Opened(False, "Not opening a browser over SSH; open the link on your own computer.")
+
+
+# The seven providers of DESIGN.md, for screens that must hold them all before they are built.
+SEVEN = (
+    ("anthropic", "Anthropic (Claude Pro/Max)"),
+    ("github-copilot", "GitHub Copilot"),
+    ("openai-codex", "ChatGPT Plus/Pro (Codex)"),
+    ("xai", "xAI (SuperGrok)"),
+    ("kimi-coding", "Kimi Code"),
+    ("openrouter", "OpenRouter"),
+    ("meta", "Meta (Muse)"),
+)
+
+
+def account(provider: str, **fields: object) -> Any:
+    """An AccountStatus for one of SEVEN; fields the data layer does not have yet are left out."""
+    from app.credentials import AccountStatus, State
+
+    name = dict(SEVEN)[provider]
+    known = {k: v for k, v in fields.items() if k in AccountStatus._fields}
+    return AccountStatus(provider, name, State.NOT_LOGGED_IN)._replace(**known)
+
+
+class FixedStatuses:
+    """Stands in for AuthService on the status screen: reports the statuses it was given.
+
+    Enough for what the panel reads (statuses, status, the clock, the store's path); no network.
+    """
+
+    def __init__(self, statuses: list[Any], *, clock: FakeClock, store_path: Path) -> None:
+        self._statuses = statuses
+        self.clock = clock
+        self.env: dict[str, str] = {}
+        self.store = SimpleNamespace(path=store_path)
+
+    def now_ms(self) -> int:
+        return self.clock.ms()
+
+    def migration_note(self) -> str | None:
+        return None
+
+    def statuses(self) -> list[Any]:
+        return list(self._statuses)
+
+    def status(self, provider_id: str) -> Any:
+        return next(s for s in self._statuses if s.provider == provider_id)

@@ -38,6 +38,11 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+def key_bar(app: App[Any]) -> str:
+    """The key bar of the current screen, as shown on one long line."""
+    return " ".join(str(line) for line in app.screen.query_one("KeyBar").lines(200))
+
+
 def flat(app: App[Any]) -> str:
     """The text of every shown Static on the current screen, whitespace folded (wrapping undone)."""
     shown = (str(w.content) for w in app.screen.query(Static) if w.display and w.parent.display)
@@ -45,9 +50,12 @@ def flat(app: App[Any]) -> str:
 
 
 def card(app: App[Any], provider: str) -> str:
-    """The text of a provider's card on the status screen, one ``label value`` per line."""
-    panel = app.screen_stack[0].query_one(f"#panel-{provider}")
-    return "\n".join(f"{label} {value}".strip() for label, value, _ in panel.rows())
+    """A provider's details as the status screen would show them, one ``label value`` per line."""
+    from app.tui.widgets.account_text import detail_rows
+
+    accounts = app.screen_stack[0].accounts  # type: ignore[attr-defined]
+    status = next(s for s in accounts.statuses if s.provider == provider)
+    return "\n".join(f"{row.label} {row.value}".strip() for row in detail_rows(status, accounts.now_ms))
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10.0) -> None:

@@ -183,7 +183,9 @@ async def test_code_the_server_rejects_can_be_replaced(service, store, fake, mak
     async with on_login_screen(make_app, service) as (app, pilot):
         login = app.screen.login
         app.post_message(events.Paste(f"not-issued-by-the-server#{login.pkce.state}"))
-        await wait_for_text(pilot, "Anthropic rejected that code: it has expired or was already used.")
+        await wait_for_text(
+            pilot, "Anthropic did not accept that code (Invalid or already used authorization code)."
+        )
         assert fake.count("anthropic.exchange") == 1
         code, state = fake.anthropic.authorize(login.url)
         app.post_message(events.Paste(f"{code}#{state}"))
@@ -207,7 +209,9 @@ async def test_without_a_system_clipboard_the_link_goes_by_osc52(service, make_a
     clipboard.available = False
     opener.opens = False
     async with on_login_screen(make_app, service) as (app, pilot):
-        await wait_for_text(pilot, "Link sent to your terminal's clipboard (OSC 52).")
+        await wait_for_text(
+            pilot, "Link sent to your terminal's clipboard (OSC 52), if your terminal accepts that."
+        )
         assert app.clipboard == app.screen.login.url
         assert "Not opening a browser over SSH" in flat(app)
 
@@ -232,7 +236,7 @@ async def test_a_token_pasted_by_mistake_is_masked_in_the_field(service, store, 
     token = "sk-ant-oat01-" + "Q" * 80 + "Zz99"
     async with on_login_screen(make_app, service) as (app, pilot):
         app.post_message(events.Paste(token))
-        await wait_for_text(pilot, "Anthropic rejected that code")
+        await wait_for_text(pilot, "Anthropic did not accept that code")
         assert app.screen.query_one("#code").value == "sk-ant-oat01-…Zz99"
         assert "QQQQQQQQ" not in screen_text(app)
 

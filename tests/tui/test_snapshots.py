@@ -1,4 +1,5 @@
-"""What a person sees, screen by screen and state by state (80×24, fixed clock, no blink).
+"""What a person sees during a login, screen by screen and state by state (80×24, fixed clock,
+no blink). The screens around the logins are in test_snapshots_home.py.
 
 Tokens here are recognisable fakes; the screens must show them masked. The Anthropic link is
 made from a fixed PKCE pair, the store lives at a fixed path, and Copilot logins are scripted.
@@ -13,16 +14,11 @@ import pytest
 from app.providers.github_copilot import device_flow_error
 from app.service import AuthService, LoginResult
 from tests.tui.helpers import (
-    FAKE_ANTHROPIC,
     FIXED_PKCE,
-    HOUR_MS,
     PollEvent,
     choose_method,
     fixed_anthropic_login,
     scripted_copilot,
-    seed,
-    seed_fake_anthropic,
-    seed_fake_copilot,
     wait_until,
 )
 
@@ -58,58 +54,7 @@ async def settle(pilot: Any) -> None:
 async def on_screen(pilot: Any, name: str) -> None:
     """Wait for the screen ``name`` and for its footer to show its keys."""
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == name)
-    await wait_until(pilot, lambda: pilot.app.screen.query("FooterKey"))
-
-
-class TestStatus:
-    def test_nothing_logged_in(self, snap_compare, make_app, service):
-        assert snap_compare(make_app(service))
-
-    def test_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
-        seed_fake_anthropic(fixed_store, expires=clock.ms() + 7 * HOUR_MS + 55 * 60_000)
-        assert snap_compare(make_app(service))
-
-    def test_due_for_refresh(self, snap_compare, make_app, service, fixed_store, clock):
-        seed_fake_anthropic(fixed_store, expires=clock.ms() - 3 * 60_000 - 10_000)
-        assert snap_compare(make_app(service))
-
-    def test_refresh_failed(self, snap_compare, make_app, fixed_store, clock, fake):
-        # The fake never issued these tokens, so it answers invalid_grant.
-        seed_fake_anthropic(fixed_store, expires=clock.ms() + HOUR_MS)
-        app = make_app(AuthService(fixed_store, env=snap_env(fake), clock=clock))
-
-        async def refresh(pilot: Any) -> None:
-            await pilot.press("r")
-            await settle(pilot)
-
-        assert snap_compare(app, run_before=refresh)
-
-    def test_both_providers_logged_in(self, snap_compare, make_app, service, fixed_store, clock):
-        seed_fake_anthropic(fixed_store, expires=clock.ms() + 7 * HOUR_MS)
-        seed_fake_copilot(fixed_store, expires=clock.ms() + 25 * 60_000)
-        app = make_app(service)
-
-        async def select_copilot(pilot: Any) -> None:
-            await pilot.press("down")
-
-        assert snap_compare(app, run_before=select_copilot)
-
-    def test_environment_key_shadowing_another(self, snap_compare, make_app, fixed_store, clock):
-        env = {
-            "ANTHROPIC_OAUTH_TOKEN": FAKE_ANTHROPIC["access"],
-            "ANTHROPIC_API_KEY": "sk-ant-api03-FAKE-9z8y",
-        }
-        assert snap_compare(make_app(AuthService(fixed_store, env=env, clock=clock)))
-
-
-class TestProviderSelect:
-    def test_login(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
-        assert snap_compare(make_app(service), press=["l"])
-
-    def test_logout(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
-        assert snap_compare(make_app(service), press=["o"])
+    await wait_until(pilot, lambda: pilot.app.screen.query("KeyBar") or name == "LinkScreen")
 
 
 class TestAnthropicLogin:
@@ -164,6 +109,29 @@ class TestAnthropicLogin:
         app = make_app(login_service, start="login", provider="anthropic")
         assert snap_compare(app, run_before=paste_junk)
 
+    @pytest.mark.parametrize("size", [(40, 12), (200, 60)], ids=["small", "large"])
+    def test_error_sizes(self, snap_compare, make_app, login_service, fake, size):
+        """The server's refusal wraps whole at 40×12 (scrolled to), and the keys wrap, not cut."""
+        from textual import events
+
+        async def refused(pilot: Any) -> None:
+            await self.ready(pilot)
+            pilot.app.post_message(events.Paste(f"not-issued-by-the-server#{FIXED_PKCE.state}"))
+            await wait_until(pilot, lambda: "-failure" in pilot.app.screen.query_one("#feedback").classes)
+            await pilot.pause()
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=refused, terminal_size=size)
+
+    def test_link_alone(self, snap_compare, make_app, login_service):
+        async def alone(pilot: Any) -> None:
+            await self.ready(pilot)
+            await pilot.press("ctrl+l")
+            await on_screen(pilot, "LinkScreen")
+
+        app = make_app(login_service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=alone)
+
     def test_exchanging(self, snap_compare, make_app, login_service, fake):
         from textual import events
 
@@ -193,21 +161,6 @@ class TestAnthropicLogin:
         assert snap_compare(app, run_before=paste)
 
 
-class TestLogout:
-    def test_confirm(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
-        assert snap_compare(make_app(service), press=["o", "enter"])
-
-    def test_done(self, snap_compare, make_app, service, fixed_store, clock):
-        seed(fixed_store, "anthropic", FAKE_ANTHROPIC, expires=clock.ms() + HOUR_MS)
-        assert snap_compare(make_app(service), press=["o", "enter", "y"])
-
-
-class TestHelp:
-    def test_help(self, snap_compare, make_app, service):
-        assert snap_compare(make_app(service), press=["question_mark"])
-
-
 class TestCopilotLogin:
     @staticmethod
     def start(make_app: Any, service: AuthService) -> Any:
@@ -215,6 +168,7 @@ class TestCopilotLogin:
 
     @staticmethod
     async def device_code(pilot: Any, progress: str = "") -> None:
+        await on_screen(pilot, "QuestionScreen")  # keys typed before a screen appears are dropped
         await pilot.press("enter")
         await on_screen(pilot, "DeviceCodeScreen")
         await wait_until(pilot, lambda: progress in str(pilot.app.screen.query_one("#progress").content))
@@ -225,6 +179,7 @@ class TestCopilotLogin:
 
     def test_enterprise_host_rejected(self, snap_compare, make_app, service):
         async def bad_host(pilot: Any) -> None:
+            await on_screen(pilot, "QuestionScreen")  # keys typed before a screen appears are dropped
             await pilot.press(*"ghe example", "enter")
             await pilot.pause()
 
@@ -273,6 +228,7 @@ class TestCopilotLogin:
         service.start_login = with_models(service.start_login, made)  # type: ignore[method-assign]
 
         async def run(pilot: Any) -> None:
+            await on_screen(pilot, "QuestionScreen")  # keys typed before a screen appears are dropped
             await pilot.press("enter")
             await on_screen(pilot, "LoginDoneScreen")
             await settle(pilot)

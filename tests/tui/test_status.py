@@ -74,7 +74,7 @@ async def test_environment_key_is_shown_as_the_source_with_what_it_shadows(store
     app = make_app(AuthService(store, env=env, clock=clock))
     async with app.run_test(size=(80, 24)):
         shown = card(app, "anthropic")
-        assert "Source $ANTHROPIC_OAUTH_TOKEN; also set, not used: ANTHROPIC_API_KEY" in shown
+        assert "Source $ANTHROPIC_OAUTH_TOKEN, an OAuth token; also set, not used: ANTHROPIC_API_KEY" in shown
         assert "Token sk-ant-oat01-…WXYZ" in shown
         assert "x" * 40 not in screen_text(app)
 
@@ -101,7 +101,7 @@ async def test_refused_refresh_shows_the_sentence_and_the_failed_state(
         await wait_for_text(pilot, "Anthropic no longer accepts this login")
         shown = card(app, "anthropic")
         assert "State ● refresh failed" in shown
-        assert "Error Anthropic no longer accepts this login" in shown
+        assert "Last error" in shown and "Anthropic no longer accepts this login" in shown
         assert read_doc(store)["anthropic"]["refresh"] == logged_in["refresh"]  # never deleted
         assert "Traceback" not in screen_text(app)
 
@@ -121,16 +121,19 @@ async def test_test_action_makes_one_real_call(service, fake, make_app, logged_i
         assert fake.count("anthropic.messages") == 1
 
 
-async def test_arrow_keys_choose_the_card_that_r_and_t_act_on(service, make_app, logged_in):
+@pytest.mark.parametrize(("down", "up"), [("down", "up"), ("j", "k")])
+async def test_arrow_keys_choose_the_provider_that_r_and_t_act_on(service, make_app, logged_in, down, up):
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.focused.id == "panel-anthropic"
-        await pilot.press("down")
-        assert app.focused.id == "panel-github-copilot"
+        accounts = app.screen.accounts
+        assert app.focused is accounts and accounts.selected == "anthropic"
+        await pilot.press(down)
+        assert accounts.selected == "github-copilot"
+        assert app.screen.query_one("#details").border_title == "GitHub Copilot"
         await pilot.press("t")
         assert "GitHub Copilot is not logged in; press l to log in." in flat(app)
-        await pilot.press("up")
-        assert app.focused.id == "panel-anthropic"
+        await pilot.press(up)
+        assert accounts.selected == "anthropic"
 
 
 async def test_unexpected_error_is_a_masked_sentence(service, make_app, logged_in, monkeypatch):
@@ -148,10 +151,7 @@ async def test_unexpected_error_is_a_masked_sentence(service, make_app, logged_i
 async def test_logout_asks_then_deletes_the_tokens(service, store, make_app, logged_in):
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("o")
-        await wait_for_screen(pilot, "ProviderSelectScreen")
-        assert "Select provider to logout:" in flat(app)
-        await pilot.press("enter")
+        await pilot.press("o")  # the selected provider: the logged-in one, listed first
         await wait_for_screen(pilot, "ConfirmScreen")
         assert f"Log out of Anthropic (Claude Pro/Max)? This deletes its tokens from {store.path}." in flat(
             app
@@ -180,10 +180,10 @@ async def test_logout_answered_no_changes_nothing(service, store, make_app, logg
 
 
 async def test_logout_select_offers_only_stored_logins(service, make_app, logged_in):
-    app = make_app(service)
+    app = make_app(service, start="logout")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("o")
         await wait_for_screen(pilot, "ProviderSelectScreen")
+        assert "Select provider to logout:" in flat(app)
         options = app.screen.query_one("#providers")
         assert not options.get_option("anthropic").disabled
         assert options.get_option("github-copilot").disabled
@@ -197,6 +197,11 @@ async def test_logout_with_nothing_stored_says_so(service, make_app):
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
+        assert type(app.screen).__name__ == "StatusScreen"
+        assert "Nothing to log out of for Anthropic (Claude Pro/Max): it is not logged in." in flat(app)
+    app = make_app(service, start="logout")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
         assert type(app.screen).__name__ == "StatusScreen"
         assert "Nothing to log out of: no login is stored." in flat(app)
 
@@ -231,17 +236,18 @@ async def test_help_lists_every_key_and_where_things_are(service, store, make_ap
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await wait_for_screen(pilot, "HelpScreen")
-        text = flat(app)
+        text = " ".join(screen_text(app).split())
         for key in (
             "l Log in",
-            "o Remove a stored login",
+            "o Log out of the selected provider",
             "r Refresh",
             "t Make one real API call",
             "q Leave",
+            "ctrl+c Leave pi-tui, from any screen",
         ):
             assert key in text
-        assert f"Credentials {store.path}" in text
-        assert "Logs /tmp/pi-tui-tests/logs/pi-tui.log" in text
+        assert f"Credentials {store.path}" in flat(app)
+        assert "Logs ~/logs/pi-tui.log" in flat(app)
         await pilot.press("escape")
         await wait_for_screen(pilot, "StatusScreen")
 
@@ -277,6 +283,6 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
     async with app.run_test(size=(80, 24)):
         shown = card(app, "anthropic")
         assert "State ● store unreadable" in shown
-        assert "Error " in shown
+        assert "Last error " in shown
         assert "Nothing is logged in yet" not in flat(app)
     assert store.path.read_text() == "{ this is not json"

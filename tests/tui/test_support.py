@@ -154,11 +154,12 @@ def app_runs(monkeypatch) -> list:
         logger.removeHandler(handler)
 
 
-def test_run_app_logs_to_the_log_dir_and_returns_zero(app_runs, store, tmp_path):
+def test_run_app_logs_to_the_log_dir(app_runs, store, tmp_path):
+    from app.errors import LoginCancelled
     from app.tui.run import run_app
 
     env = {"PI_TUI_LOG_DIR": str(tmp_path / "logs")}
-    assert run_app(store, env=env, start="login", provider="anthropic") == 0
+    assert run_app(store, env=env, start="login", provider="anthropic") == LoginCancelled.exit_code
     (app,) = app_runs
     assert (app.start, app.start_provider) == ("login", "anthropic")
     assert app.log_path == tmp_path / "logs" / "pi-tui.log" and app.log_path.exists()
@@ -172,3 +173,52 @@ def test_run_app_without_a_writable_log_dir_still_runs(app_runs, store, tmp_path
     blocker.write_text("")
     assert run_app(store, env={"PI_TUI_LOG_DIR": str(blocker / "logs")}, start="status") == 0
     assert app_runs[0].log_path is None
+
+
+ENTRY = {"type": "oauth", "access": "sk-ant-oat01-new", "refresh": "sk-ant-ort01-new", "expires": 1}
+
+
+@pytest.mark.parametrize(
+    ("start", "provider", "before", "effect", "code"),
+    [
+        ("login", "anthropic", None, "save", 0),
+        ("login", None, None, "save", 0),
+        ("login", "anthropic", None, None, "cancelled"),
+        ("login", "github-copilot", None, "save", "cancelled"),  # another provider's login
+        ("login", "anthropic", ENTRY, None, "cancelled"),  # the old login is still there
+        ("logout", "anthropic", ENTRY, "delete", 0),
+        ("logout", None, ENTRY, None, "cancelled"),
+        ("status", None, None, None, 0),
+        ("status", None, None, "crash", 1),
+    ],
+)
+def test_run_app_exit_code_says_whether_the_login_or_logout_happened(
+    monkeypatch, store, tmp_path, start, provider, before, effect, code
+):
+    from app.errors import LoginCancelled
+    from app.tui.app import PiTuiApp
+    from app.tui.run import run_app
+
+    if before:
+        store.put("anthropic", dict(before))
+
+    def run(app: PiTuiApp) -> None:
+        if effect == "save":
+            store.put("anthropic", dict(ENTRY, access="sk-ant-oat01-newer"))
+        elif effect == "delete":
+            store.delete("anthropic")
+        elif effect == "crash":
+            app._return_code = 1  # what Textual sets when an error ends the app
+
+    monkeypatch.setattr(PiTuiApp, "run", run)
+    expected = LoginCancelled.exit_code if code == "cancelled" else code
+    try:
+        assert (
+            run_app(store, env={"PI_TUI_LOG_DIR": str(tmp_path / "logs")}, start=start, provider=provider)
+            == expected
+        )
+    finally:
+        logger = logging.getLogger("pi_tui")
+        for handler in logger.handlers[:]:
+            handler.close()
+            logger.removeHandler(handler)

@@ -13,11 +13,12 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.style import Style
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.widgets.code_input import CodeInput
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ class AuthCodeScreen(Screen[Outcome]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+o", "switch", "Other method"),
+        Binding("ctrl+y", "copy_link", "Copy link"),
+        Binding("ctrl+b", "open_link", "Open link"),
+        Binding("ctrl+l", "link_alone", "Link alone"),
     ]
 
     exchanging: reactive[bool] = reactive(False)
@@ -65,7 +69,7 @@ class AuthCodeScreen(Screen[Outcome]):
             code.disabled = True
             yield code
             yield Static("", id="feedback", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._start(open_browser=True)
@@ -73,7 +77,35 @@ class AuthCodeScreen(Screen[Outcome]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch":
             return self.other is not None
+        if action in ("copy_link", "open_link", "link_alone"):
+            return self.login is not None
         return True
+
+    def action_copy_link(self) -> None:
+        """Ctrl+Y: copy the link again (and say whether it really was)."""
+        if self.login is not None:
+            self.query_one("#link-status", Static).update(self.app.copy_text(self.login.url, "Link"))
+
+    @work(exclusive=True, group="open", exit_on_error=False)
+    async def action_open_link(self) -> None:
+        """Ctrl+B: open the link in the browser again."""
+        if self.login is not None:
+            opened = await asyncio.to_thread(self.app.opener, self.login.url)
+            self.query_one("#link-status", Static).update(opened.message)
+
+    def action_link_alone(self) -> None:
+        """Ctrl+L: the link on its own, unwrapped by the app, for selecting it in the terminal."""
+        from textual.app import SuspendNotSupported
+
+        from app.tui.screens.link_alone import LinkScreen, print_link_alone
+
+        if self.login is None:
+            return
+        try:
+            with self.app.suspend():
+                print_link_alone(self.login.url)
+        except SuspendNotSupported:  # no terminal to step aside to (tests, web): a bare screen
+            self.app.push_screen(LinkScreen(self.login.url))
 
     def action_switch(self) -> None:
         """Ctrl+O: the provider's other login method (the browser here, or copying a code)."""
@@ -95,6 +127,7 @@ class AuthCodeScreen(Screen[Outcome]):
 
     def _ready_input(self) -> None:
         """The code input takes text once there is a login (an exchange in flight ignores it)."""
+        self.refresh_bindings()  # the link keys work once there is a link
         code = self.query_one("#code", CodeInput)
         code.disabled = self.login is None
         if not code.disabled:
@@ -104,7 +137,7 @@ class AuthCodeScreen(Screen[Outcome]):
         feedback = self.query_one("#feedback", Static)
         feedback.update(text)
         feedback.set_class(error, "-failure")
-        feedback.scroll_visible()
+        self.call_after_refresh(feedback.scroll_visible)  # once the new text has its height
 
     @work(exclusive=True, group="start", exit_on_error=False)
     async def _start(self, *, open_browser: bool) -> None:
@@ -145,7 +178,8 @@ class AuthCodeScreen(Screen[Outcome]):
             if self.login is not login or self._done:
                 return
             # The listener has answered once and is spent: start over with a new link.
-            self._feedback(f"{describe(exc)} A new link was made and copied.", error=True)
+            # Say only what is true: the copy's own sentence follows with the new link.
+            self._feedback(f"{describe(exc)} Here is a new link.", error=True)
             self._start(open_browser=False)
             return
         self._finish(result)

@@ -11,15 +11,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from app.tui.widgets.key_bar import KeyBar
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True for Yes (y), False for No (n, Esc). No has the focus."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "Cancel", show=False),
-        Binding("left,right", "app.focus_next", show=False),
+        Binding("n,escape", "answer(False)", "No"),
+        Binding("left,right,tab", "app.focus_next", show=False),
     ]
 
     def __init__(self, question: str, *, yes: str = "Yes") -> None:
@@ -33,14 +34,17 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
     def action_answer(self, yes: bool) -> None:
         """Close the dialog with the answer."""
-        self.dismiss(yes)
+        # Once, and only while on top: a queued second key must not close another screen.
+        if self.is_active:
+            self.dismiss(yes)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")

@@ -11,11 +11,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from app.timefmt import duration
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class DeviceCodeScreen(Screen[Outcome]):
             yield Static("", id="link-status", markup=False)
             yield Static("", id="countdown")
             yield Static("", id="progress", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#user-code").display = False

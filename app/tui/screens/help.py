@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from app.paths import display_path
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 MORE_KEYS = (
-    ("↑ ↓ / tab", "Select a provider's card"),
+    ("↑ ↓ / j k", "Select a provider"),
+    ("ctrl+c", "Leave pi-tui, from any screen"),
     ("ctrl+p", "Command palette: every action by name"),
     ("esc", "Back, or cancel a login in progress"),
 )
@@ -44,16 +49,21 @@ class HelpScreen(Screen[None]):
         yield TitleBar()
         with VerticalScroll(id="help-body"):
             yield Static("Keys", classes="title")
+            # A grid, so a description that wraps on a narrow terminal stays in its column.
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column()
             for key, what in keys():
-                yield Static(f"{key:<11} {what}", classes="key-line", markup=False)
+                grid.add_row(Text(key), Text(what))
+            yield Static(grid, classes="key-line", id="keys")
             yield Static(
                 "Logging in to Anthropic: the link is copied for you; authorize in the browser, "
                 "then paste the code it shows (or let this machine's browser finish by itself).",
                 classes="para",
             )
             yield Static("Files", classes="title")
-            yield Static(f"Credentials  {self.store_path}", classes="key-line", markup=False)
-            logs = str(self.log_path) if self.log_path else "not written (no log file for this run)"
+            yield Static(f"Credentials  {display_path(self.store_path)}", classes="key-line", markup=False)
+            logs = display_path(self.log_path) if self.log_path else "not written (no log file for this run)"
             yield Static(f"Logs         {logs}", classes="key-line", markup=False)
             yield Static("Tokens are shown masked everywhere, logs included.", classes="para")
-        yield Footer()
+        yield KeyBar()

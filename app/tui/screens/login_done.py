@@ -8,8 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -38,4 +39,4 @@ class LoginDoneScreen(Screen[None]):
             for line in self.details:
                 yield Static(line, classes="done-detail", markup=False)
             yield Static("Press Enter to return to the status panel.", classes="hint")
-        yield Footer()
+        yield KeyBar()

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class MethodChoiceScreen(Screen[str | None]):
             if self.why:
                 yield Static(self.why, classes="hint", markup=False)
             yield Static("↑/↓ or j/k to move, Enter to choose, Esc to go back.", classes="hint")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

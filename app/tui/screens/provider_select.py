@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.credentials import AccountStatus
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 Mode = Literal["login", "logout"]
@@ -38,7 +39,7 @@ class ProviderSelectScreen(Screen[str | None]):
             yield Static(f"Select provider to {self.mode}:", classes="title")
             yield OptionList(*(self._option(s) for s in self.statuses), id="providers")
             yield Static("↑/↓ or j/k to move, Enter to choose, Esc to go back.", classes="hint")
-        yield Footer()
+        yield KeyBar()
 
     def _option(self, status: AccountStatus) -> Option:
         stored = status.stored
@@ -64,8 +65,14 @@ class ProviderSelectScreen(Screen[str | None]):
 
     def action_cancel(self) -> None:
         """Esc: back without choosing."""
-        self.dismiss(None)
+        self._answer(None)
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self._answer(event.option.id)
+
+    def _answer(self, provider: str | None) -> None:
+        # Only the screen on top answers, and only once: a second Enter already queued for
+        # the option list must not pop the screen that the first one opened.
+        if self.is_active:
+            self.dismiss(provider)

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from app.tui.feedback import describe
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class QuestionScreen(Screen[str | None]):
             answer.cursor_blink = self.app.cursor_blink
             yield answer
             yield Static("Press Enter to continue.", id="feedback", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#answer")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -1,23 +1,25 @@
-"""Home: one card per provider, and the keys that act on the selected one."""
+"""Home: one line per provider, the selected one's details, and the keys that act on it."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from app.credentials import AccountStatus, State
-from app.expiry import refresh_due_ms
 from app.timefmt import expiry
 from app.tui.feedback import describe
-from app.tui.widgets.account_panel import AccountPanel
+from app.tui.widgets.account_details import AccountDetails
+from app.tui.widgets.account_list import AccountList
+from app.tui.widgets.account_text import is_api_key
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -26,18 +28,30 @@ if TYPE_CHECKING:
 EMPTY = "Nothing is logged in yet. Press l to log in."
 
 
+class Said(NamedTuple):
+    """What a message was about, as it stood when it was said: it goes when that changes."""
+
+    provider: str | None
+    facts: tuple[object, ...] = ()
+
+
+def facts(status: AccountStatus | None) -> tuple[object, ...]:
+    """The parts of a status a message can speak of."""
+    if status is None:
+        return ()
+    return (status.state, status.source, status.expires_ms, status.masked_token, status.last_error)
+
+
 class StatusScreen(Screen[None]):
-    """Where every login stands, live; l/o/r/t act from here."""
+    """Where every login stands, live; l/o/r/t act from here, on the selected provider."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "app.login", "Log in", tooltip="Log in to a provider"),
-        Binding("o", "app.logout", "Log out", tooltip="Remove a stored login"),
+        Binding("o", "logout", "Log out", tooltip="Log out of the selected provider"),
         Binding("r", "refresh", "Refresh", tooltip="Refresh the selected login now"),
         Binding("t", "test", "Test", tooltip="Make one real API call with the selected login"),
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="Keys, store and log paths"),
-        Binding("q", "app.quit", "Quit", tooltip="Leave pi-tui"),
-        Binding("up,k", "app.focus_previous", "Previous", show=False),
-        Binding("down,j", "app.focus_next", "Next", show=False),
+        Binding("q", "app.quit", "Quit", tooltip="Leave pi-tui (Ctrl-C too)"),
     ]
 
     message: reactive[str] = reactive("")
@@ -47,6 +61,7 @@ class StatusScreen(Screen[None]):
         super().__init__(id="status")
         self.service = service
         self._store_stamp: tuple[int, int] | None = None
+        self._said = Said(None)
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -55,71 +70,114 @@ class StatusScreen(Screen[None]):
         statuses = self.service.statuses()
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
-        with VerticalScroll(id="panels", can_focus=False):
-            for status in statuses:
-                yield AccountPanel(status, now_ms=now)
+        yield AccountList(statuses, now_ms=now, id="accounts")
+        with VerticalScroll(id="details-scroll", can_focus=False):
+            yield AccountDetails(id="details")
+        # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
+        yield Static("", id="store-note", markup=False)
         yield Static("", id="message", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
+        # Something may have been said before the message line existed (see watch_message).
+        self.watch_message(self.message)
+        self.watch_failed(self.failed)
         self._show_empty()
+        self._show_details()
+        self._show_store_note()
         self.set_interval(1.0, self._tick)
-        note = self.service.migration_note()
-        if note is not None:
-            self.say(note)
 
     def on_screen_resume(self) -> None:
         # Back from a login or logout: the file changed. (Not on the first show: compose just read it.)
         if self._stamp() != self._store_stamp:
             self.reload()
 
+    def on_screen_suspend(self) -> None:
+        # Leaving for another screen: what the message said belongs to the moment it was said.
+        self.say("")
+
+    @property
+    def accounts(self) -> AccountList:
+        """The list of providers."""
+        return self.query_one(AccountList)
+
+    # -- the message line ----------------------------------------------------------------
+
+    # A message can be said or cleared before compose (a start at the logout select): no line yet.
     def watch_message(self, text: str) -> None:
-        message = self.query_one("#message", Static)
-        message.update(text)
-        message.display = bool(text)
+        for message in self.query("#message").results(Static):
+            message.update(text)
+            message.display = bool(text)
 
     def watch_failed(self, failed: bool) -> None:
-        self.query_one("#message").set_class(failed, "-failure")
+        for message in self.query("#message"):
+            message.set_class(failed, "-failure")
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        """Show one sentence on the message line."""
+    def say(self, text: str, *, error: bool = False, about: str | None = None) -> None:
+        """Show one sentence; with ``about``, it goes away when that provider's status changes."""
+        status = self._status_of(about) if about else None
+        self._said = Said(about, facts(status))
         self.failed = error
         self.message = text
+
+    def _status_of(self, provider: str) -> AccountStatus | None:
+        try:
+            return self.service.status(provider)
+        except Exception:
+            return None
+
+    # -- reading the store ---------------------------------------------------------------
 
     def reload(self) -> None:
         """Read every provider's status again (no network)."""
         self._store_stamp = self._stamp()
-        now = self.service.now_ms()
-        by_id = {s.provider: s for s in self.service.statuses()}
-        for panel in self.query(AccountPanel):
-            panel.now_ms = now
-            panel.status = by_id[panel.provider]
+        statuses = self.service.statuses()
+        self.accounts.update(statuses, self.service.now_ms())
         self._show_empty()
+        self._show_details()
+        self._show_store_note()
+        said = self._said
+        if said.provider is not None:
+            now = next((s for s in statuses if s.provider == said.provider), None)
+            if facts(now) != said.facts:
+                self.say("")
 
     def _show_empty(self) -> None:
-        # An unreadable store is not an empty one: its cards say what is wrong with it.
-        nothing = all(
-            p.status is None or (p.status.source is None and p.status.state is not State.UNREADABLE)
-            for p in self.query(AccountPanel)
-        )
+        # An unreadable store is not an empty one: its details say what is wrong with it.
+        nothing = all(s.source is None and s.state is not State.UNREADABLE for s in self.accounts.statuses)
         self.query_one("#empty").display = nothing
+
+    def _show_store_note(self) -> None:
+        # When auth.json is in use and oauth.json beside it holds logins pi can't see.
+        note = self.service.migration_note()
+        line = self.query_one("#store-note", Static)
+        line.update(note or "")
+        line.display = note is not None
+
+    def _show_details(self) -> None:
+        self.query_one(AccountDetails).show(self.accounts.current(), self.accounts.now_ms)
+
+    @on(AccountList.Highlighted)
+    def _highlighted(self, event: AccountList.Highlighted) -> None:
+        if self._said.provider is not None and self._said.provider != event.provider:
+            self.say("")  # it spoke of the provider that was selected before
+        self._show_details()
 
     def _tick(self) -> None:
         """Once a second: move the countdowns; reload when a login falls due or the file changes."""
         now = self.service.now_ms()
+        accounts = self.accounts
         stale = self._stamp() != self._store_stamp
-        for panel in self.query(AccountPanel):
-            panel.now_ms = now
-            status = panel.status
-            if (
-                status
-                and status.state is State.LOGGED_IN
-                and status.expires_ms
-                and now >= (refresh_due_ms({"expires": status.expires_ms}) or 0)
-            ):
+        for status in accounts.statuses:
+            # Due (pi 1.x: 5 minutes before expires) is when the state word changes.
+            due = status.next_refresh_ms
+            if status.state is State.LOGGED_IN and due is not None and now >= due:
                 stale = True
         if stale:
             self.reload()
+        else:
+            accounts.now_ms = now
+            self._show_details()
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -129,21 +187,41 @@ class StatusScreen(Screen[None]):
         return info.st_mtime_ns, info.st_size
 
     def selected(self) -> AccountStatus | None:
-        """The status of the focused card (the first card when none is focused)."""
-        focused = self.focused if isinstance(self.focused, AccountPanel) else None
-        panel = focused or next(iter(self.query(AccountPanel)), None)
-        return panel.status if panel else None
+        """The status of the provider under the cursor."""
+        return self.accounts.current()
+
+    # -- actions on the selected provider ------------------------------------------------
+
+    def action_logout(self) -> None:
+        """Log out of the selected provider, after asking."""
+        status = self.selected()
+        if status is None:
+            return
+        if status.stored:
+            self.app.confirm_logout(status.provider)  # type: ignore[attr-defined]
+            return
+        if status.source is None:
+            why = "it is not logged in"
+        else:
+            why = f"it uses ${status.source}, which pi-tui does not store; unset it to stop using it"
+        self.say(f"Nothing to log out of for {status.name}: {why}.", error=True, about=status.provider)
 
     def action_refresh(self) -> None:
         """Refresh the selected provider's stored login now."""
         status = self.selected()
         if status is None:
             return
-        if not status.stored:
-            how = f"it uses ${status.source}" if status.source else "it is not logged in"
-            self.say(f"Nothing to refresh for {status.name}: {how}.", error=True)
+        if not status.stored or is_api_key(status):
+            if status.source is None:
+                why = "it is not logged in"
+            elif is_api_key(status):
+                where = status.source if status.stored else f"${status.source}"
+                why = f"it uses an API key ({where}), which has no expiry to renew"
+            else:
+                why = f"it uses ${status.source}, a token pi-tui cannot renew; set a new one, or log in (l)"
+            self.say(f"Nothing to refresh for {status.name}: {why}.", error=True, about=status.provider)
             return
-        self.say(f"Refreshing {status.name}…")
+        self.say(f"Refreshing {status.name}…", about=status.provider)
         self._refresh(status.provider)
 
     @work(exclusive=True, group="account", exit_on_error=False)
@@ -151,9 +229,10 @@ class StatusScreen(Screen[None]):
         try:
             status = await self.service.refresh(provider_id)
         except Exception as exc:
-            self.say(describe(exc), error=True)
+            self.say(describe(exc), error=True, about=provider_id)
         else:
-            self.say(f"Refreshed {status.name}; {expiry(status.expires_ms, self.service.now_ms())}.")
+            text = f"Refreshed {status.name}; {expiry(status.expires_ms, self.service.now_ms())}."
+            self.say(text, about=provider_id)
         self.reload()
 
     def action_test(self) -> None:
@@ -162,9 +241,9 @@ class StatusScreen(Screen[None]):
         if status is None:
             return
         if status.source is None:
-            self.say(f"{status.name} is not logged in; press l to log in.", error=True)
+            self.say(f"{status.name} is not logged in; press l to log in.", error=True, about=status.provider)
             return
-        self.say(f"Testing {status.name}…")
+        self.say(f"Testing {status.name}…", about=status.provider)
         self._test(status.provider, status.name)
 
     @work(exclusive=True, group="account", exit_on_error=False)
@@ -172,7 +251,7 @@ class StatusScreen(Screen[None]):
         try:
             result = await self.service.test(provider_id)
         except Exception as exc:
-            self.say(describe(exc), error=True)
+            self.say(describe(exc), error=True, about=provider_id)
         else:
-            self.say(f"{name}: {result}")
+            self.say(f"{name}: {result}", about=provider_id)
         self.reload()

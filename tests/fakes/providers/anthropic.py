@@ -4,11 +4,13 @@ Served at the root of the fake (``/oauth/authorize``, ``/v1/oauth/token``, ``/v1
 as the override variables name whole URLs. Quirks: ``code=true`` on the authorize page, the
 exchange repeats the state (which must not be the verifier), the Messages API insists on the
 OAuth betas and the Claude Code system block. Settings beyond the generic ones: ``email`` (the
-account of new logins).
+account of new logins), ``api_keys`` (keys the Messages API accepts in ``x-api-key``, without a
+bearer token).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -40,6 +42,10 @@ def _account_fields(fake: ProviderFake, session: Session) -> dict[str, Any]:
 class AnthropicFake(ProviderFake):
     """Anthropic's quirks: the Messages API test call; ``email`` is the generic ``account``."""
 
+    def __init__(self, config: ProviderConfig, lock: threading.RLock, peers: dict[str, ProviderFake]) -> None:
+        super().__init__(config, lock, peers)
+        self.api_keys: set[str] = set()
+
     @property
     def email(self) -> str:
         """The account (an email address) of new logins."""
@@ -57,7 +63,16 @@ class AnthropicFake(ProviderFake):
         """``POST /v1/messages``: checks the OAuth headers and the Claude Code system prompt."""
         headers = request.headers
         if "x-api-key" in headers:
-            return _error(400, "invalid_request_error", "x-api-key must not be sent")
+            # An API key: alone, in x-api-key, never with a bearer token (the real API refuses both).
+            if "authorization" in headers:
+                return _error(400, "invalid_request_error", "send x-api-key or a bearer token, not both")
+            if headers["x-api-key"] not in self.api_keys:
+                return _error(401, "authentication_error", "invalid x-api-key")
+            if headers.get("anthropic-version") != ANTHROPIC_VERSION:
+                return _error(400, "invalid_request_error", f"anthropic-version must be {ANTHROPIC_VERSION}")
+            return json_reply(
+                200, {"type": "message", "model": field_of(request.data, "model") or "claude-unknown"}
+            )
         if not self.is_access_valid(bearer(headers)):
             return _error(401, "authentication_error", "invalid bearer token")
         problem = _messages_problem(headers, request.data)

@@ -1,0 +1,44 @@
+"""The login link alone on the screen: nothing around it, so a terminal selection takes all of it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Static
+
+
+class LinkScreen(Screen[None]):
+    """Only the URL, from the first column, no border, title or key bar; any of Esc, Enter, ^l goes back.
+
+    Used where the app cannot step aside from the terminal (see :func:`show_link_alone`).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,ctrl+l", "back", "Back", show=False),
+    ]
+
+    def __init__(self, url: str) -> None:
+        super().__init__(id="link-alone")
+        self.url = url
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.url, id="link-alone-url", markup=False)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+def print_link_alone(url: str) -> None:
+    """While the app is suspended: the URL as one line of the normal terminal, then wait for Enter.
+
+    The terminal wraps it itself, so a selection (or tmux's copy mode) takes it as one line.
+    """
+    import sys
+
+    sys.stdout.write(f"\n{url}\n\n")
+    sys.stdout.write("(Select the link above and copy it. Press Enter to return to pi-tui.)")
+    sys.stdout.flush()
+    sys.stdin.readline()

@@ -1,0 +1,44 @@
+"""The selected provider's details: source and kind, provider rows, the token's life, the last error."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from app.credentials import AccountStatus
+from app.tui.widgets.account_text import Row, detail_rows
+
+
+class AccountDetails(Widget):
+    """Label/value lines for one provider; its name is the border title. One widget, cheap to redraw."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "account-details--label",
+        *(f"account-details--{style}" for style in ("ok", "due", "failed", "none", "error", "hint")),
+    }
+
+    status: reactive[AccountStatus | None] = reactive(None, layout=True)
+    now_ms: reactive[int] = reactive(0, layout=True)
+
+    def show(self, status: AccountStatus | None, now_ms: int) -> None:
+        """Show ``status`` as of ``now_ms``."""
+        self.now_ms = now_ms
+        self.status = status
+        self.border_title = status.name if status else None
+
+    def rows(self) -> list[Row]:
+        """The lines shown (none when no provider is selected)."""
+        return detail_rows(self.status, self.now_ms) if self.status else []
+
+    def render(self) -> Table:
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(width=12, no_wrap=True, style=self.get_component_rich_style("account-details--label"))
+        grid.add_column(ratio=1)
+        for row in self.rows():
+            style = self.get_component_rich_style(f"account-details--{row.style}") if row.style else ""
+            grid.add_row(Text(row.label), Text(row.value, style=style))
+        return grid

@@ -1,0 +1,154 @@
+"""How the status panel words one provider's status: its line in the list and its details.
+
+Only fields of :class:`AccountStatus` are read, never a provider id: a new provider shows up
+with no change here. Fields the data layer may not provide yet are read with ``getattr``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from app.credentials import AccountStatus, State
+from app.timefmt import duration, expiry
+
+API_KEY = "api_key"
+
+# The state's component class (app.tcss gives each its colour).
+STATE_STYLES = {
+    State.LOGGED_IN: "ok",
+    State.DUE: "due",
+    State.REFRESH_FAILED: "failed",
+    State.NOT_LOGGED_IN: "none",
+    State.UNREADABLE: "failed",
+}
+
+
+class Row(NamedTuple):
+    """One label/value line of the details; ``style`` is a short style name or None."""
+
+    label: str
+    value: str
+    style: str | None = None
+
+
+def kind_of(status: AccountStatus) -> str | None:
+    """``oauth`` or ``api_key`` (None: no credential)."""
+    kind = getattr(status, "kind", None)
+    return str(kind) if kind else ("oauth" if status.source else None)
+
+
+def is_api_key(status: AccountStatus) -> bool:
+    """True when the winning credential is an API key, not a login."""
+    return kind_of(status) == API_KEY
+
+
+def state_text(status: AccountStatus, *, short: bool = False) -> str:
+    """``● logged in``, ``● API key``… — what the credential is, not only whether there is one.
+
+    ``short`` words a due login ``refresh due`` for the list's narrow column.
+    """
+    if status.source is not None and not status.stored:
+        return "● API key" if is_api_key(status) else "● OAuth token"
+    if short and status.state is State.DUE:
+        return "● refresh due"
+    return f"● {status.state.value}"
+
+
+def state_style(status: AccountStatus) -> str:
+    """The style name of the state text."""
+    return STATE_STYLES[status.state]
+
+
+def source_text(status: AccountStatus) -> str | None:
+    """Where the credential comes from and what it is."""
+    if status.source is None:
+        return None
+    if is_api_key(status):
+        what = "an API key" if status.stored else "an API key (not a login)"
+    else:
+        what = "an OAuth login" if status.stored else "an OAuth token"
+    where = status.source if status.stored else f"${status.source}"
+    text = f"{where}, {what}"
+    if status.shadowed:
+        text += f"; also set, not used: {', '.join(status.shadowed)}"
+    return text
+
+
+def expiry_short(status: AccountStatus, now_ms: int) -> str:
+    """The list's expiry column: ``7h 55m``, ``3m 10s ago``, ``never`` or blank."""
+    if status.source is None:
+        return ""
+    if status.expires_ms is None:
+        return "never" if status.stored else ""
+    left = status.expires_ms - now_ms
+    return duration(left) if left > 0 else f"{duration(-left)} ago"
+
+
+def expiry_text(status: AccountStatus, now_ms: int) -> str:
+    """The details' expiry line."""
+    if status.expires_ms is None:
+        # A stored credential without an expiry never expires; a variable's token may, unseen.
+        return "does not expire" if status.stored else "not known (set in the environment)"
+    return expiry(status.expires_ms, now_ms)
+
+
+def ago(at_ms: int, now_ms: int) -> str:
+    """``12m 03s ago`` (``just now`` under a second)."""
+    return "just now" if now_ms - at_ms < 1000 else f"{duration(now_ms - at_ms)} ago"
+
+
+def provider_rows(status: AccountStatus) -> list[Row]:
+    """The provider's own label/value rows (e.g. Enterprise host, API base), from its module."""
+    return [Row(str(label), str(value)) for label, value in status.rows if value]
+
+
+def life_rows(status: AccountStatus, now_ms: int) -> list[Row]:
+    """A stored login's life: when it was made, last refreshed and by whom, when next due."""
+    if not status.stored:
+        return []
+    rows: list[Row] = []
+    logged_in_at = getattr(status, "logged_in_at_ms", None)
+    if logged_in_at:
+        rows.append(Row("Logged in", ago(logged_in_at, now_ms)))
+    refreshed_at = getattr(status, "refreshed_at_ms", None)
+    if refreshed_at:
+        by = getattr(status, "refreshed_by", None)
+        rows.append(Row("Refreshed", ago(refreshed_at, now_ms) + (f" by {by}" if by else "")))
+    due = getattr(status, "next_refresh_ms", None)
+    if due is not None and status.state is not State.REFRESH_FAILED:
+        when = "on the next use"
+        if due > now_ms:
+            when = f"in {duration(due - now_ms)}, on the next use after that"
+        rows.append(Row("Next refresh", when))
+    return rows
+
+
+def detail_rows(status: AccountStatus, now_ms: int) -> list[Row]:
+    """Every line of the selected provider's details."""
+    rows = [Row("State", state_text(status), state_style(status))]
+    if status.account:
+        rows.append(Row("Account", status.account))
+    source = source_text(status)
+    if source:
+        rows.append(Row("Source", source))
+    if status.source is not None and (status.expires_ms is not None or not is_api_key(status)):
+        rows.append(Row("Expiry", expiry_text(status, now_ms)))
+    rows += provider_rows(status)
+    if status.masked_token:
+        rows.append(Row("Key" if is_api_key(status) else "Token", status.masked_token))
+    rows += life_rows(status, now_ms)
+    if status.last_error:
+        failed_at = getattr(status, "failed_at_ms", None)
+        when = f"{ago(failed_at, now_ms)}: " if failed_at else ""
+        rows.append(Row("Last error", when + status.last_error, "error"))
+    rows += [Row("", hint, "hint") for hint in hints(status)]
+    return rows
+
+
+def hints(status: AccountStatus) -> list[str]:
+    """What the user can do next, when that is not obvious."""
+    if status.state is State.NOT_LOGGED_IN:
+        return ["Press l to log in."]
+    if status.state is State.REFRESH_FAILED:
+        return ["Press r to try again, or l to log in again."]
+    return []
