@@ -1,8 +1,9 @@
 """The library face of pi-tui: a valid token for other Python code.
 
-``get_api_key(provider_id)`` follows the resolution order (stored login, refreshed under the
-store lock when due → the provider's environment variables); ``get_credential``
-also says which source won and which ones it shadows.
+``get_api_key(provider_id)`` follows pi's resolution order (the stored credential — an OAuth
+login refreshed under the store lock when due, or an ``api_key`` entry — then the provider's
+environment variables); ``get_credential`` also says which source won, its kind, and which
+ones it shadows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any, TypeVar
 
 from app.credentials import ready_token, resolve
 from app.expiry import current_ms
-from app.paths import store_path
 from app.providers import provider
 from app.store import CredentialStore
 
@@ -31,6 +31,7 @@ class Credential:
     token: str = field(repr=False)
     source: str
     shadowed: tuple[str, ...] = ()
+    kind: str = "oauth"
 
 
 async def aget_credential(
@@ -42,8 +43,8 @@ async def aget_credential(
     """The winning credential for ``provider_id``, refreshed if due (async form)."""
     env = os.environ if env is None else env
     info = provider(provider_id)
-    store = CredentialStore(store_path(agent_dir, env))
-    found = resolve(info, store, env)
+    store = CredentialStore.for_agent_dir(agent_dir, env)
+    found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:
         from app.service import AuthService
@@ -51,7 +52,7 @@ async def aget_credential(
 
         token = await AuthService(store, env=env, actor=BY_LIBRARY).get_token(info.id)
     assert found.source is not None  # ready_token raised otherwise
-    return Credential(info.id, token, found.source, found.shadowed)
+    return Credential(info.id, token, found.source, found.shadowed, found.kind or "oauth")
 
 
 def get_credential(

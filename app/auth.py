@@ -64,15 +64,20 @@ class PiAuth(httpx.Auth):
 
     def base_url(self) -> str:
         """The provider's API base for the stored login (no network)."""
-        entry = self.service.store.get(self.provider_id)
-        if entry is None:
-            raise NotLoggedIn(providers.login_hint(providers.provider(self.provider_id)))
+        from app.credentials import resolve
+
+        info = providers.provider(self.provider_id)
+        found = resolve(info, self.service.store, self.service.env)
+        if found.source is None:
+            raise NotLoggedIn(providers.login_hint(info))
+        # An API key (stored or from the environment) uses the provider's default base.
+        entry = found.entry if found.kind == "oauth" and found.entry is not None else {}
         return str(self.module.api_base(self.service.endpoints(self.provider_id), entry))
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Sign, send, and on 401 refresh once and send again."""
-        token = await self.service.get_token(self.provider_id)
-        self._sign(request, token)
+        found, token = await self.service._winner(self.provider_id)
+        self._sign(request, token, kind=found.kind)
         response = yield request
         if response.status_code != 401:
             return
@@ -83,8 +88,8 @@ class PiAuth(httpx.Auth):
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """The same for ``httpx.Client``; the async service runs on a private loop in a thread."""
-        token = run_blocking(self.service.get_token(self.provider_id))
-        self._sign(request, token)
+        found, token = run_blocking(self.service._winner(self.provider_id))
+        self._sign(request, token, kind=found.kind)
         response = yield request
         if response.status_code != 401:
             return
@@ -93,10 +98,14 @@ class PiAuth(httpx.Auth):
         self._sign(request, str(entry["access"]))
         yield request
 
-    def _sign(self, request: httpx.Request, token: str) -> None:
-        stored = self.service.store.get(self.provider_id)
-        # An environment token (no stored login, or another one) is signed as a bare token.
-        entry = stored if stored is not None and stored.get("access") == token else {"access": token}
+    def _sign(self, request: httpx.Request, token: str, *, kind: str | None = "oauth") -> None:
+        if kind == "api_key":
+            # Stored or from the environment: the provider decides how a key is sent.
+            entry: dict[str, Any] = {"type": "api_key", "key": token, "access": token}
+        else:
+            stored = self.service.store.get(self.provider_id)
+            # An environment token (no stored login, or another one) is signed as a bare token.
+            entry = stored if stored is not None and stored.get("access") == token else {"access": token}
         endpoints = self.service.endpoints(self.provider_id)
         request.headers.update(self.module.auth_headers(endpoints, entry))
         extra = getattr(self.module, "request_headers", None)

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
     token.add_argument("provider", help=_provider_ids())
+    command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
     return parser
 
 
@@ -120,14 +121,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
-    from app.paths import store_path
     from app.store import CredentialStore
 
     override = getattr(args, "agent_dir", None)
     if override is not None and not override.strip():
         # An empty --agent-dir is a mistake (an unset variable in a script), not "the default".
         raise ConfigError("--agent-dir needs a directory; leave the option out to use the default.")
-    return CredentialStore(store_path(override, env))
+    return CredentialStore.for_agent_dir(override, env)
 
 
 def _confirm(question: str) -> bool:
@@ -155,7 +155,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     info = _provider(args.provider)
     store = _store(args, env)
-    found = resolve(info, store, env)
+    found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is not None:
         print(token)
@@ -200,8 +200,23 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
+    from app.store import migration_note, pending_migration
+
+    pending = pending_migration(store)
     if args.json:
-        doc = {"store": str(store.path), "providers": [s.to_json(now_ms=now_ms) for s in statuses]}
+        doc = {
+            "store": str(store.path),
+            "format": store.kind,
+            "providers": [s.to_json(now_ms=now_ms) for s in statuses],
+            "migrate": None
+            if pending is None
+            else {
+                "from": str(pending.source),
+                "to": str(pending.target),
+                "providers": list(pending.providers),
+                "command": "pi-tui migrate",
+            },
+        }
         print(json.dumps(doc, indent=2))
     else:
         from app.credentials import life_text
@@ -216,7 +231,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 details += [f"{label}: {value}" for label, value in s.rows]
                 if s.expires_ms is not None:
                     details.append(expiry(s.expires_ms, now_ms))
-                details.append(f"token {s.masked_token}")
+                details.append(f"token {s.masked_token}" if s.masked_token else "key from a command")
                 line += " (" + ", ".join(details) + ")"
             elif s.state is State.NOT_LOGGED_IN:
                 line += f" — run `pi-tui login {s.provider}`"
@@ -229,8 +244,28 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             life = life_text(s, now_ms)
             if life:
                 print(f"  {life}")
+        if pending is not None:
+            print(migration_note(pending))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
     return StoreError.exit_code if unreadable else 0
+
+
+def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.store import AUTH_JSON, migrate
+
+    store = _store(args, env)
+    if store.kind != AUTH_JSON:
+        print(f"pi-tui uses {store.path} (older pi's file), not auth.json; nothing to migrate.")
+        return 0
+    done, renamed = migrate(store)
+    if renamed is None:
+        if done.source.exists():
+            print(f"{store.path} already has every login in {done.source}; nothing to do.")
+        else:
+            print(f"No {done.source.name} beside {store.path}; nothing to migrate.")
+        return 0
+    print(f"Copied {', '.join(done.providers)} into {store.path}; {done.source.name} is now {renamed}.")
+    return 0
 
 
 def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -238,8 +273,8 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _run_app(args, env, start="logout")
     provider_id = _provider(args.provider).id
     store = _store(args, env)
-    if store.get(provider_id) is None:
-        print(f"Not logged in to {provider_id}; nothing to do.")
+    if _stored_kind(store, provider_id) is None:
+        print(f"Not logged in to {provider_id} in {store.path}; nothing to do.")
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
@@ -248,9 +283,16 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise Cancelled("Cancelled; nothing was changed.")
     from app.service import AuthService
 
-    AuthService(store, env=env).logout(provider_id)
-    print(f"Logged out of {provider_id}. Removed its entry from {store.path}")
+    kind = AuthService(store, env=env).remove(provider_id)
+    what = {"oauth": "OAuth login", "api_key": "API key entry"}.get(kind or "", "entry")
+    print(f"Logged out of {provider_id}. Removed its {what} from {store.path}")
     return 0
+
+
+def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
+    """The type of ``provider``'s entry, None when there is none; StoreCorrupt when pi can't use it."""
+    entry = store.entry(provider_id)
+    return None if entry is None else str(entry.get("type"))
 
 
 def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -270,7 +312,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
     """``login PROVIDER --no-tui``: the login in plain lines (app.plain_login)."""
     import asyncio
 
-    from app.credentials import account_label
+    from app.credentials import OAUTH, account_label, remembered_account, state_file
     from app.logs import setup_logging
     from app.opener import open_url
     from app.plain_login import LineReader, PlainLogin
@@ -283,10 +325,14 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         # An unknown method is a sentence before anything else; a login found on this machine
         # (a token another client saved) is one too.
         PlainLogin.named_method(info, service.offers(provider_id), args.method)
-    existing = store.get(provider_id)
+    existing = store.entry(provider_id)
     if existing is not None and not args.yes:
-        whose = account_label(existing) or "an account pi-tui cannot name"
-        question = f"You are logged in to {info.name} as {whose}. Replace that login? [y/N] "
+        if existing["type"] == OAUTH:
+            remembered = remembered_account(store, provider_id, state_file(env))
+            whose = remembered or account_label(existing) or "an account pi-tui cannot name"
+            question = f"You are logged in to {info.name} as {whose}. Replace that login? [y/N] "
+        else:
+            question = f"{store.path.name} holds an API key for {info.name}. Replace it with a login? [y/N] "
         if not sys.stdin.isatty():
             raise ConfigError(f"{question.removesuffix(' [y/N] ')} Add --yes to replace it without a prompt.")
         if not _confirm(question):
@@ -331,6 +377,7 @@ _COMMANDS = {
     "status": _cmd_status,
     "logout": _cmd_logout,
     "login": _cmd_login,
+    "migrate": _cmd_migrate,
 }
 
 

@@ -1,8 +1,12 @@
 """Which credential wins for a provider, and where each provider stands.
 
-Resolution order: the stored login, then the provider's environment variables in the
-registry's order. Nothing here makes a network request or imports httpx; refreshing is
-:class:`app.service.AuthService`'s job. Provider-specific rows come from the provider module.
+Resolution order, as pi 1.x: the stored credential (an OAuth login, refreshed if due, or one
+of pi's ``api_key`` entries), then the provider's environment variables in the registry's
+order, then an error saying how to log in. A stored credential that cannot be used is an
+error, not a reason to fall back (pi does not). Nothing here makes a network request or
+imports httpx; refreshing is :class:`app.service.AuthService`'s job. A ``!command`` key runs
+only when a token is asked for (``resolve(..., for_token=True)``), never for ``status``.
+Provider-specific rows come from the provider module.
 """
 
 from __future__ import annotations
@@ -13,16 +17,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from app.errors import NotLoggedIn, PiTuiError, StoreError
+from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
 from app.expiry import current_ms, is_due, never_expires, refresh_due_ms
 from app.mask import mask
 from app.providers import PROVIDERS, ProviderInfo, login_hint
 from app.state import BY_OTHER, StateFile
-from app.store import CredentialStore
+from app.store import API_KEY, OAUTH, CredentialStore
 
-STORED = "oauth.json"
-OAUTH = "oauth"
-API_KEY = "api_key"
+# The kinds of credential (``AccountStatus.kind``, ``status --json``'s "kind") are pi's entry
+# types, OAUTH and API_KEY from app.store; an environment variable's kind is the registry's.
 
 
 class State(StrEnum):
@@ -80,35 +83,69 @@ class Resolution(NamedTuple):
     token: str | None = None
     error: str | None = None
     kind: str | None = None
+    where: str | None = None
+    key_error: bool = False
 
     def __repr__(self) -> str:
         # The entry and the token are secrets.
         return f"Resolution(provider={self.provider!r}, source={self.source!r}, shadowed={self.shadowed!r})"
 
+    @property
+    def stored(self) -> bool:
+        """True when the winner is an entry of the credential file (not an environment variable)."""
+        return self.entry is not None
 
-def resolve(provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str]) -> Resolution:
-    """Find every source that has a credential; the first one wins. Makes no request."""
-    sources: list[tuple[str, str | None, dict[str, Any] | None]] = []
+
+def resolve(
+    provider: ProviderInfo, store: CredentialStore, env: Mapping[str, str], *, for_token: bool = False
+) -> Resolution:
+    """Find every source that has a credential; the first one wins. Makes no request.
+
+    ``for_token``: a stored ``!command`` key is run (only ``token`` and the library ask for it).
+    """
+    sources: list[tuple[str, str | None, dict[str, Any] | None, str]] = []
     error = None
+    key_error = False
     try:
-        entry = store.get(provider.id)
+        entry = store.entry(provider.id)
     except StoreError as exc:
         entry, error = None, str(exc)
-    if entry is not None:
-        sources.append((STORED, entry["access"], entry))
-    sources.extend((name, env[name], None) for name in provider.env_vars if env.get(name))
+    if entry is not None and entry["type"] == OAUTH:
+        sources.append((store.path.name, entry["access"], entry, OAUTH))
+    elif entry is not None:
+        from app.keys import is_command, resolve_key  # only pi's api_key entries need it
+
+        key: str | None = None
+        if for_token or not is_command(entry["key"]):
+            try:
+                key = resolve_key(entry["key"], env, provider.id, store.path)
+            except ConfigError as exc:
+                error, key_error = str(exc), True
+        sources.append((store.path.name, key, entry, API_KEY))
+    sources.extend(
+        (name, env[name], None, API_KEY if name in provider.api_key_vars else OAUTH)
+        for name in provider.env_vars
+        if env.get(name)
+    )
+    where = str(store.path)
     if not sources:
-        return Resolution(provider.id, None, (), error=error)
-    (source, token, winner), *rest = sources
-    kind = API_KEY if source in provider.api_key_vars else OAUTH
-    return Resolution(provider.id, source, tuple(s for s, _, _ in rest), winner, token, error, kind)
+        return Resolution(provider.id, None, (), error=error, where=where)
+    (source, token, winner, kind), *rest = sources
+    return Resolution(
+        provider.id, source, tuple(s[0] for s in rest), winner, token, error, kind, where, key_error
+    )
 
 
 def _missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError:
     """The error for "no credential": a store problem (exit 3) if the store could not be read."""
+    if found.key_error and found.error:
+        return ConfigError(found.error)
     if found.error:
         return StoreError(found.error)
-    return NotLoggedIn(login_hint(provider))
+    hint = login_hint(provider)
+    if found.where:
+        hint = f"{hint[:-1]}; {found.where} has no {provider.id} entry."
+    return NotLoggedIn(hint)
 
 
 def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> str | None:
@@ -119,16 +156,27 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
     """
     if found.token is None:
         raise _missing_credential(provider, found)
-    if found.entry is None or not is_due(found.entry, now_ms=now_ms):
+    if found.kind != OAUTH or found.entry is None or not is_due(found.entry, now_ms=now_ms):
         return found.token
     return None
 
 
+# Keys older pi-tui wrote into pi's entries; pi's own entries never carry them. They are still
+# read (an old login keeps showing its account) but never written again.
+ACCOUNT_KEYS = ("email", "login")
+
+
 def account_label(entry: dict[str, Any]) -> str | None:
-    """The account to show for a stored login: its email, or ``@login``."""
+    """The account an entry names (older pi-tui's keys): its email, or ``@login``."""
     if isinstance(entry.get("email"), str):
         return str(entry["email"])
     return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
+
+
+def remembered_account(store: CredentialStore, provider_id: str, state: StateFile) -> str | None:
+    """The account pi-tui remembers for a login in its own state file (never in pi's entry)."""
+    account = state.get(store.path, provider_id).get("account")
+    return account if isinstance(account, str) else None
 
 
 class AccountStatus(NamedTuple):
@@ -145,6 +193,8 @@ class AccountStatus(NamedTuple):
     last_error: str | None = None
     # What the credential is: "oauth" (a login or an OAuth token) or "api_key"; None if none.
     kind: str | None = None
+    # True when it is an entry of the credential file (source: its name), not a variable.
+    stored: bool = False
     # A token's life, from pi-tui's state file (epoch ms; None when not known).
     logged_in_at_ms: int | None = None
     refreshed_at_ms: int | None = None
@@ -206,15 +256,17 @@ def account_status(
     fields: dict[str, Any] = {
         "source": found.source,
         "shadowed": found.shadowed,
-        "masked_token": mask(found.token),
+        "masked_token": mask(found.token) if found.token is not None else None,
         "last_error": last_error or found.error,
         "kind": found.kind,
+        "stored": found.stored,
     }
     entry = found.entry
-    if entry is None:
+    if entry is None or found.kind != OAUTH:
+        # An environment variable, or a stored API key (whose !command status never runs).
         return base._replace(state=State.LOGGED_IN, **fields)
     life = token_life(store, provider.id, entry, state or state_file(env))
-    dead, failure = life.pop("dead"), life.pop("failure")
+    dead, failure, account = life.pop("dead"), life.pop("failure"), life.pop("account")
     if failure:
         fields["last_error"] = last_error or failure
     if last_error or dead:
@@ -223,7 +275,7 @@ def account_status(
         now_state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
     return base._replace(
         state=now_state,
-        account=account_label(entry),
+        account=account or account_label(entry),
         expires_ms=int(entry["expires"]),
         rows=provider_rows(provider, entry, env),
         # A key that never expires is never refreshed: no "next refresh in over a year".
@@ -261,6 +313,7 @@ def token_life(
         "failed_at_ms": _int(failure.get("at")) if failure else None,
         "failure": str(failure.get("message") or "") if failure else None,
         "dead": bool(failure and failure.get("dead")),
+        "account": record.get("account") if isinstance(record.get("account"), str) else None,
     }
 
 

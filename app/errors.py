@@ -45,6 +45,10 @@ class StoreLockTimeout(StoreError):
     """Another process held the store lock for longer than we are willing to wait."""
 
 
+class StoreLockLost(StoreError):
+    """Another process took the store's lock over while pi-tui held it; nothing was written."""
+
+
 class StoreWriteError(StoreError):
     """Writing the store failed (disk full, I/O error, read-only directory); the old file is intact."""
 

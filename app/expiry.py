@@ -40,7 +40,11 @@ def never_expires(expires: object) -> bool:
 
 
 def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
-    """True when the stored token should be refreshed before use (now ≥ expires)."""
+    """True when the stored token should be refreshed before use: pi 1.x's rule, now + 5 min ≥ expires.
+
+    ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes,
+    see :func:`expires_at_ms`), so the lead before the real expiry is what pi's is.
+    """
     due = refresh_due_ms(entry)
     return due is None or now_ms >= due
 
@@ -50,4 +54,4 @@ def refresh_due_ms(entry: dict[str, object]) -> int | None:
     expires = entry.get("expires")
     if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
         return None
-    return int(expires)
+    return int(expires) - BUFFER_MS

@@ -1,4 +1,4 @@
-"""Where pi-tui keeps things: pi's agent directory, the credential store, the log directory.
+"""Where pi-tui keeps things: pi's agent directory, the log directory, and how a path is shown.
 
 Resolution for the agent directory: ``--agent-dir`` (passed in) → ``$PI_CODING_AGENT_DIR`` →
 ``~/.pi/agent``. Every function takes the environment so tests never patch ``os.environ``.
@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-STORE_NAME = "oauth.json"
 LOCK_SUFFIX = ".lock"
 
 
@@ -19,11 +18,6 @@ def agent_dir(override: str | os.PathLike[str] | None = None, env: Mapping[str, 
     env = os.environ if env is None else env
     raw = os.fspath(override) if override else env.get("PI_CODING_AGENT_DIR") or "~/.pi/agent"
     return Path(os.path.expanduser(raw))
-
-
-def store_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Return the path of pi's credential file, ``<agent dir>/oauth.json``."""
-    return agent_dir(override, env) / STORE_NAME
 
 
 def display_path(path: str | os.PathLike[str]) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import providers
 from app.credentials import (
+    ACCOUNT_KEYS,
     API_KEY,
     AccountStatus,
     account_label,
@@ -29,7 +30,15 @@ from app.credentials import (
     resolve,
     state_file,
 )
-from app.errors import AuthError, ConfigError, NetworkError, NotLoggedIn, RefreshError, StoreWriteError
+from app.errors import (
+    AuthError,
+    ConfigError,
+    NetworkError,
+    NotLoggedIn,
+    RefreshError,
+    StoreError,
+    StoreWriteError,
+)
 from app.expiry import is_due, never_expires
 from app.mask import mask
 from app.state import BY_APP, StateFile
@@ -40,6 +49,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from app.credentials import Resolution
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method
@@ -87,6 +97,7 @@ class AuthService:
         self.env = os.environ if env is None else env
         # Who this service is, in the token's life ("refreshed by pi-tui token"); see app.state.
         self.actor = actor
+        # pi-tui's own memory (account names, a token's life), never a token; see app.state.
         self.state = state or state_file(self.env)
         self._endpoints: dict[str, Any] = {}
         self.clock = clock
@@ -127,6 +138,13 @@ class AuthService:
         """Every provider's status (no network)."""
         return [self.status(p.id) for p in self.providers()]
 
+    def migration_note(self) -> str | None:
+        """When auth.json is in use and oauth.json beside it holds logins pi can't see: what to do."""
+        from app.store import migration_note, pending_migration
+
+        pending = pending_migration(self.store)
+        return None if pending is None else migration_note(pending)
+
     def client(self) -> httpx.AsyncClient:
         """A new HTTP client (the injected factory in tests)."""
         if self._client_factory is not None:
@@ -139,14 +157,18 @@ class AuthService:
 
     async def get_token(self, provider_id: str) -> str:
         """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
+        return (await self._winner(provider_id))[1]
+
+    async def _winner(self, provider_id: str) -> tuple[Resolution, str]:
+        """The winning source (its entry as refreshed, if it was due) and its valid token."""
         info = providers.provider(provider_id)
-        found = resolve(info, self.store, self.env)
+        found = resolve(info, self.store, self.env, for_token=True)
         token = ready_token(info, found, now_ms=self.now_ms())
         if token is not None:
-            return token
+            return found, token
         assert found.entry is not None  # only a stored login can be due
         entry = await self._refresh(provider_id, seen=found.entry, force=False)
-        return str(entry["access"])
+        return found._replace(entry=entry, token=str(entry["access"])), str(entry["access"])
 
     async def refresh(self, provider_id: str) -> AccountStatus:
         """Refresh now, even when not due (unless another process just did)."""
@@ -197,6 +219,7 @@ class AuthService:
                         others.append(latest)
                         return latest
                 raise
+            new = self._as_pi_writes_it(provider_id, new)
             try:
                 tx.put(provider_id, new)
             except StoreWriteError as exc:
@@ -246,34 +269,51 @@ class AuthService:
 
     async def test(self, provider_id: str) -> str:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
-        token = await self.get_token(provider_id)
+        found, token = await self._winner(provider_id)
         module = providers.load(provider_id)
-        found = resolve(providers.provider(provider_id), self.store, self.env)
-        entry = self.store.get(provider_id)
-        if found.kind == API_KEY and found.token == token:
-            entry = {"type": "api_key", "key": token}  # sent as the provider wants an API key
-        elif entry is None or entry.get("access") != token:
-            entry = {"access": token}  # an environment token wins over the stored login
+        if found.kind == API_KEY:
+            # Stored (pi's api_key entry, its !command already run) or from the environment:
+            # sent as the provider wants an API key.
+            entry: dict[str, Any] = {"type": "api_key", "key": token}
+        elif found.entry is not None:
+            entry = found.entry
+        else:
+            entry = {"access": token}  # an OAuth token from the environment
         async with self.client() as client:
             return str(await module.test(client, self.endpoints(provider_id), entry))
 
     def logout(self, provider_id: str) -> bool:
-        """Remove the stored login; True if there was one."""
+        """Remove the stored login (an OAuth login or an API key entry); True if there was one."""
+        return self.remove(provider_id) is not None
+
+    def remove(self, provider_id: str) -> str | None:
+        """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
         providers.provider(provider_id)
-        removed = self.store.delete(provider_id)
+        with self.store.transaction() as tx:
+            try:
+                entry = tx.entry(provider_id)
+            except StoreError:
+                entry = None  # of a shape pi can't use: a deliberate logout still removes it
+            removed = tx.delete(provider_id)
         self._errors.pop(provider_id, None)
         self.state.forget(self.store.path, provider_id)
         log.info("logged out of %s (removed=%s)", provider_id, removed)
-        return removed
+        if not removed:
+            return None
+        kind = entry.get("type") if entry is not None else None
+        return kind if isinstance(kind, str) else "entry"
 
     async def save_login(self, provider_id: str, entry: dict[str, Any]) -> LoginResult:
-        """Store a new login under the lock and describe it."""
+        """Store a new login under the lock, exactly as pi writes it, and describe it."""
+        account = account_label(entry)
+        entry = self._as_pi_writes_it(provider_id, entry)
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
         self._errors.pop(provider_id, None)
         self.state.update(
             self.store.path,
             provider_id,
+            account=account,
             seen=fingerprint(entry),
             logged_in_at=self.now_ms(),
             last_refresh=None,
@@ -281,7 +321,16 @@ class AuthService:
         )
         info = providers.provider(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
-        return LoginResult(provider_id, info.name, self.store.path, account_label(entry))
+        return LoginResult(provider_id, info.name, self.store.path, account)
+
+    def _as_pi_writes_it(self, provider_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` without the keys pi-tui once added to pi's entries; the account moves to state."""
+        if not any(key in entry for key in ACCOUNT_KEYS):
+            return entry
+        account = account_label(entry)
+        if account is not None:
+            self.state.update(self.store.path, provider_id, account=account)
+        return {key: value for key, value in entry.items() if key not in ACCOUNT_KEYS}
 
     async def warm_up(self, provider_id: str) -> None:
         """Load the provider's HTTP stack and the TLS certificates in a thread.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("PI_TUI_STATE_DIR"):
         return Path(os.path.expanduser(env["PI_TUI_STATE_DIR"]))
+    if sys.platform.startswith("linux"):
+        # platformdirs' answer on Linux, without its imports (tempfile, shutil, bz2, lzma…):
+        # `pi-tui status` reads the account names from here on every call.
+        base = env.get("XDG_STATE_HOME", "").strip() or os.path.expanduser("~/.local/state")
+        return Path(base) / "pi-tui"
     import platformdirs  # only when the default is needed
 
     return Path(platformdirs.user_state_dir("pi-tui", appauthor=False))

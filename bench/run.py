@@ -12,9 +12,10 @@ warm-up, and the table reports the medians. The commands are the installed conso
 (``.venv/bin/pi-tui``, what users run) and ``python -c pass``, both on ``sys.executable``.
 The exit status is 0 whatever the numbers (this is a report) unless ``--check`` is given.
 
-Groups (``--only``): ``token``, ``status``, ``frame`` (first frame and peak memory, in a
-pseudo-terminal), ``paste`` (16 KB bracketed paste, in-process with Textual's Pilot) and
-``refresh`` (32 concurrent ``pi-tui token`` while due, against the fake server).
+Groups (``--only``): ``token``, ``status`` (each on oauth.json and on auth.json), ``frame``
+(first frame and peak memory, in a pseudo-terminal), ``paste`` (16 KB bracketed paste,
+in-process with Textual's Pilot) and ``refresh`` (32 concurrent ``pi-tui token`` while due,
+against the fake server).
 
 The notes under the table say where a gap comes from: CPU time next to wall time (less
 sensitive to other load on the machine), Textual's own cost for the status screen
@@ -132,12 +133,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def write_store(agent_dir: Path, doc: dict[str, Any]) -> Path:
-    """Write ``doc`` as pi's ``oauth.json`` (dir 0700, file 0600), replacing any old one."""
+def write_store(agent_dir: Path, doc: dict[str, Any], name: str = "oauth.json") -> Path:
+    """Write ``doc`` as pi's ``name`` (dir 0700, file 0600), replacing any old one."""
     agent_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     agent_dir.chmod(0o700)
-    path = agent_dir / "oauth.json"
-    temp = agent_dir / ".oauth.json.bench.tmp"
+    path = agent_dir / name
+    temp = agent_dir / f".{name}.bench.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(doc, indent=2) + "\n")
@@ -258,19 +259,24 @@ def failed_row(figure: str, target: str, error: BaseException) -> Row:
 # --- 1. and 2.: token and status ---------------------------------------------------------------
 
 
-def bench_cli(settings: Settings, workdir: Path, which: str) -> list[Row]:
-    """``pi-tui token anthropic`` or ``pi-tui status --json`` against ``python -c pass``."""
-    agent = workdir / f"agent-{which}"
+def bench_cli(settings: Settings, workdir: Path, which: str, store: str = "oauth.json") -> list[Row]:
+    """``pi-tui token anthropic`` or ``pi-tui status --json`` against ``python -c pass``.
+
+    ``store``: the file the login is in, ``oauth.json`` (older pi) or ``auth.json`` (pi 0.27+,
+    pi's lock, api_key entries); the figure names it unless it is oauth.json (the first figures).
+    """
+    agent = workdir / f"agent-{which}-{store}"
     doc = both_providers_doc()
-    write_store(agent, doc)
+    write_store(agent, doc, store)
     env = clean_env(_OFFLINE_ENV)
     command, _ = pi_tui_command()
+    on = "" if store == "oauth.json" else f", {store}"
     if which == "token":
         argv = [*command, "token", "anthropic", "--agent-dir", str(agent)]
-        figure, limit = "1. token anthropic (valid)", 2.0
+        figure, limit = f"1{'b' if on else ''}. token anthropic (valid{on})", 2.0
     else:
         argv = [*command, "status", "--json", "--agent-dir", str(agent)]
-        figure, limit = "2. status --json (both stored)", 2.5
+        figure, limit = f"2{'b' if on else ''}. status --json (both stored{on})", 2.5
     expected = doc["anthropic"]["access"]
     cpu: dict[str, list[float]] = {"candidate": [], "baseline": []}
 
@@ -722,6 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"measuring {group} …", file=sys.stderr, flush=True)
             if group in ("token", "status"):
                 rows += bench_cli(settings, work, group)
+                rows += bench_cli(settings, work, group, "auth.json")
             elif group == "frame":
                 rows += bench_frame(settings, work)
             elif group == "paste":

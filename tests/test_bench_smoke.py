@@ -33,6 +33,8 @@ def test_bench_quick_token_prints_a_well_formed_row(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d+\.\d\d×", ratio), ratio
     assert target == "≤ 2.00×"
     assert met in ("yes", "NO")
+    assert len([line for line in lines if line.startswith("| 1b. token anthropic (valid, auth.json)")]) == 1
     doc = json.loads(saved.read_text())
-    (row,) = doc["rows"]
-    assert len(row["samples"]) == len(row["baseline_samples"]) == 5
+    assert len(doc["rows"]) == 2  # oauth.json, then auth.json
+    for row in doc["rows"]:
+        assert len(row["samples"]) == len(row["baseline_samples"]) == 5

@@ -176,8 +176,8 @@ async def test_pending_then_approved_stores_pi_entry(service: AuthService, fake:
     assert result.message == f"Logged in to GitHub Copilot. Credentials saved to {service.store.path}"
     entry = service.store.get(PROVIDER)
     assert entry is not None
-    assert set(entry) == {"type", "refresh", "access", "expires", "login"}
-    assert entry["type"] == "oauth" and entry["login"] == "octocat"
+    assert set(entry) == {"type", "refresh", "access", "expires"}  # exactly as pi writes it
+    assert entry["type"] == "oauth" and service.status(PROVIDER).account == "@octocat"
     assert fake.github.login_for(entry["refresh"]) == "octocat"
     assert fake.copilot.is_token_valid(entry["access"])
     expires_at = int(re.search(r"exp=(\d+)", entry["access"]).group(1))  # type: ignore[union-attr]
@@ -460,7 +460,7 @@ async def test_enterprise_login_stores_and_uses_enterprise_url(
     await service.refresh(PROVIDER)
     refreshed = service.store.get(PROVIDER)
     assert refreshed is not None and refreshed["enterpriseUrl"] == "ghe.example.com"
-    assert refreshed["access"] != entry["access"] and refreshed["login"] == "octocat"
+    assert refreshed["access"] != entry["access"] and service.status(PROVIDER).account == "@octocat"
 
     # Without overrides every URL derives from the host.
     plain = endpoints({})
@@ -518,7 +518,8 @@ async def test_refresh_when_due_makes_one_exchange_and_keeps_other_keys(
     entry = service.store.get(PROVIDER)
     assert entry is not None
     assert entry["refresh"] == old["refresh"] and entry["access"] == token
-    assert entry["login"] == "octocat" and entry["piKnows"] == {"x": 1}
+    assert "login" not in entry and entry["piKnows"] == {"x": 1}
+    assert service.status(PROVIDER).account == "@octocat"  # moved to pi-tui's state file
     assert entry["expires"] > now_ms() + 20 * MINUTE_MS
     # Now fresh: no further exchange.
     assert await service.get_token(PROVIDER) == token
@@ -580,7 +581,8 @@ def test_eight_processes_exchange_once_and_print_the_same_token(tmp_path: Path, 
     entry = store.get(PROVIDER)
     assert entry is not None and printed == {entry["access"]}
     assert fake.count("github.copilot_token") == 1
-    assert fake.copilot.is_token_valid(entry["access"]) and entry["login"] == "octocat"
+    assert fake.copilot.is_token_valid(entry["access"]) and "login" not in entry
+    assert AuthService(store).status(PROVIDER).account == "@octocat"
 
 
 # -- the API base -----------------------------------------------------------------------

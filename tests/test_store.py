@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import app.store as store_module
+import app.store.document as store_module
 from app.errors import StoreCorrupt, StoreLockTimeout, StoreUnsafe, StoreWriteError
 from app.store import WRITE_STEPS, CredentialStore
 
@@ -261,16 +261,45 @@ def assert_refused_everywhere(store: CredentialStore, match: str) -> None:
         store.delete("anthropic")
 
 
-def test_symlink_to_a_file_is_refused_and_its_target_untouched(
+def test_symlink_of_ours_to_a_file_of_ours_is_followed_and_the_target_written(
     store: CredentialStore, path: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "dotfiles" / "pi-oauth.json"
+    target.parent.mkdir()
+    write_store(target, json.dumps({"anthropic": login("old")}))
+    path.parent.mkdir()
+    path.symlink_to(target)
+
+    assert store.get("anthropic") == login("old")
+    store.put("github-copilot", login("gh"))
+
+    assert path.is_symlink()  # the link stays; the file it points to is replaced
+    assert json.loads(target.read_text()) == {"anthropic": login("old"), "github-copilot": login("gh")}
+    assert store.lock_path == target.with_name("pi-oauth.json.lock")
+    assert mode(target) == 0o600
+
+
+def test_symlink_to_a_file_of_another_user_is_refused_and_its_target_untouched(
+    store: CredentialStore, path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "elsewhere.json"
     write_store(target, json.dumps({"anthropic": login("old")}))
     before = target.read_bytes()
     path.parent.mkdir()
     path.symlink_to(target)
+    real_lstat = os.lstat
 
+    def foreign_target(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        st = real_lstat(name, *args, **kwargs)
+        if os.fspath(name) != os.fspath(target):
+            return st
+        fields = list(st)
+        fields[4] = os.getuid() + 1  # st_uid
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(store_module.os, "lstat", foreign_target)
     assert_refused_everywhere(store, "symbolic link")
+    monkeypatch.undo()
 
     assert target.read_bytes() == before
     assert path.is_symlink()
@@ -554,7 +583,8 @@ def test_malformed_entry_does_not_affect_another_provider(store: CredentialStore
     [
         "a string",
         None,
-        {"type": "api_key", "key": "k"},
+        {"type": "api_key", "key": 1},
+        {"type": "bearer", "token": "k"},
         {"type": "oauth", "access": "a", "refresh": None, "expires": 1},
         {"type": "oauth", "access": "a", "refresh": "r", "expires": "soon"},
         {"type": "oauth", "access": "a", "refresh": "r", "expires": True},

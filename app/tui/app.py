@@ -15,7 +15,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from app import clipboard, providers
-from app.credentials import STORED
 from app.paths import display_path
 from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
@@ -217,7 +216,7 @@ class PiTuiApp(App[int]):
             self.confirm_logout(provider)
             return
         statuses = self.service.statuses()
-        if not any(s.source == STORED for s in statuses):
+        if not any(s.stored for s in statuses):
             self.status_screen.say("Nothing to log out of: no login is stored.", error=True)
             return
         from app.tui.screens.provider_select import ProviderSelectScreen

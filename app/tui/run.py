@@ -57,7 +57,7 @@ def _entries(store: CredentialStore, ids: list[str]) -> dict[str, dict[str, Any]
     found: dict[str, dict[str, Any] | None] = {}
     for provider_id in ids:
         try:
-            found[provider_id] = store.get(provider_id)
+            found[provider_id] = store.entry(provider_id)  # either kind: an API key can be logged out of
         except StoreError:
             found[provider_id] = None
     return found

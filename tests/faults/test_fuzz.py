@@ -311,9 +311,9 @@ def _pi_entry_shaped(entry: dict[str, Any]) -> bool:
 @pytest.fixture
 def no_torn_read_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     # A damaged file is read twice, 50 ms apart (a torn read by pi heals); not needed here.
-    import app.store
+    import app.store.document
 
-    monkeypatch.setattr(app.store, "TORN_READ_PAUSE_SECONDS", 0.0)
+    monkeypatch.setattr(app.store.document, "TORN_READ_PAUSE_SECONDS", 0.0)
 
 
 @fuzz_settings(0.25)

@@ -33,7 +33,8 @@ async def test_login_by_pasted_code_stores_pi_entry(service: AuthService, fake: 
         f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {service.store.path}"
     )
     entry = read_doc(service.store)["anthropic"]
-    assert entry["type"] == "oauth" and entry["email"] == "user@example.com"
+    assert entry["type"] == "oauth" and "email" not in entry  # exactly as pi writes it
+    assert service.status("anthropic").account == "user@example.com"  # from pi-tui's state file
     assert fake.anthropic.is_access_valid(entry["access"])
     assert fake.anthropic.is_refresh_valid(entry["refresh"])
     assert abs(entry["expires"] - (now_ms() + 28800 * 1000 - 5 * 60 * 1000)) < 10_000
@@ -157,7 +158,8 @@ async def test_token_refreshes_when_due_and_keeps_other_keys(
     assert token != tokens["access"] and fake.anthropic.is_access_valid(token)
     doc = read_doc(service.store)
     assert doc["anthropic"]["piExtra"] == {"k": 1}
-    assert doc["anthropic"]["email"] == "user@example.com"  # the server's answer wins
+    assert "email" not in doc["anthropic"]  # an old pi-tui key is not written again…
+    assert service.status("anthropic").account == "user@example.com"  # …the server's answer is kept
     assert doc["some-other-provider"] == {"type": "api_key", "key": "x"}
     assert not fake.anthropic.is_refresh_valid(tokens["refresh"])
     assert fake.count("anthropic.refresh") == 1

@@ -19,10 +19,17 @@ from app.errors import AuthError, LoginInputError
 from app.providers.anthropic import authorize_url, endpoints
 from app.service import AuthService
 from app.state import BY_OTHER, BY_TOKEN
+from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
 from tests.pi import refresh_like_pi, write_like_pi
 from tests.processes import ROOT, clean_env, run_cli
+
+
+def cli_store(tmp_path: Path) -> CredentialStore:
+    """The store the CLI picks in ``tmp_path/agent``: a login into an empty one creates auth.json."""
+    return CredentialStore.for_agent_dir(tmp_path / "agent", {})
+
 
 API_KEY = "sk-ant-api03-" + "k" * 40
 
@@ -73,7 +80,7 @@ def test_status_json_carries_the_token_life_after_a_refresh_by_token(
     assert row["state"] == "logged_in" and row["kind"] == "oauth"
     assert row["last_refresh_by"] == BY_TOKEN
     assert abs(row["last_refresh_at"] - now_ms()) < 60_000
-    assert row["next_refresh_at"] == entry["expires"]
+    assert row["next_refresh_at"] == entry["expires"] - 5 * 60_000  # pi 1.x: due 5 min before expires
     assert row["error"] is None and row["error_at"] is None
     text = run_cli("status", "--agent-dir", str(store.path.parent)).stdout
     assert "ago by pi-tui token; next refresh in 7h" in text
@@ -218,7 +225,7 @@ def test_an_agent_dir_that_is_a_file_is_said_to_be_one(tmp_path: Path) -> None:
     a_file = tmp_path / "notes.txt"
     a_file.write_text("hello")
     said = (
-        f"{a_file / 'oauth.json'} cannot be used: {a_file} is a file, not a directory. Point --agent-dir "
+        f"{a_file / 'auth.json'} cannot be used: {a_file} is a file, not a directory. Point --agent-dir "
         "(or $PI_CODING_AGENT_DIR) at pi's agent directory, e.g. ~/.pi/agent."
     )
     for args in (["token", "anthropic"], ["logout", "anthropic", "--yes"]):
@@ -299,8 +306,8 @@ def test_no_tui_anthropic_login_reads_the_code_from_stdin(tmp_path: Path, fake: 
     out, err = proc.communicate(f"abc\n{code}#{state}\n", timeout=60)
     assert proc.returncode == 0, err
     assert "Anthropic did not accept that code" in err  # the first line; the second one worked
-    assert f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {agent / 'oauth.json'}" in err
-    entry = read_doc(make_store(tmp_path))["anthropic"]
+    assert f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {agent / 'auth.json'}" in err
+    entry = read_doc(cli_store(tmp_path))["anthropic"]
     assert fake.anthropic.is_access_valid(entry["access"])
     assert entry["access"] not in err + out and out == ""
 
@@ -319,7 +326,7 @@ def test_no_tui_copilot_login_shows_the_code_and_polls(tmp_path: Path, fake: Fak
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Logged in to GitHub Copilot." in err
-    assert fake.github.login_for(read_doc(make_store(tmp_path))["github-copilot"]["refresh"]) == "octocat"
+    assert fake.github.login_for(read_doc(cli_store(tmp_path))["github-copilot"]["refresh"]) == "octocat"
 
 
 def test_no_tui_end_of_input_is_a_cancel(tmp_path: Path, fake: FakeProviders) -> None:
@@ -329,7 +336,7 @@ def test_no_tui_end_of_input_is_a_cancel(tmp_path: Path, fake: FakeProviders) ->
     assert err.rstrip().endswith(
         "pi-tui: Login cancelled: the input ended before an answer came; nothing was changed."
     )
-    assert "Traceback" not in err and not (tmp_path / "agent" / "oauth.json").exists()
+    assert "Traceback" not in err and not (tmp_path / "agent" / "auth.json").exists()
 
 
 def test_no_tui_asks_before_replacing_a_login_and_names_it(tmp_path: Path, fake: FakeProviders) -> None:
@@ -365,7 +372,7 @@ def test_no_tui_login_completes_by_the_browser_on_this_machine(tmp_path: Path, f
     _out, err = proc.communicate(timeout=60)  # stdin still open: the listener finished the login
     assert proc.returncode == 0, err
     assert "Logged in to Anthropic (Claude Pro/Max)." in err
-    assert fake.anthropic.is_access_valid(read_doc(make_store(tmp_path))["anthropic"]["access"])
+    assert fake.anthropic.is_access_valid(read_doc(cli_store(tmp_path))["anthropic"]["access"])
 
 
 def test_no_tui_method_flag_picks_copy_code_and_names_the_usual_one_otherwise(
@@ -378,7 +385,7 @@ def test_no_tui_method_flag_picks_copy_code_and_names_the_usual_one_otherwise(
     _out, err = proc.communicate(f"{code}#{state}\n", timeout=60)
     assert proc.returncode == 0, err
     assert "Login method:" not in err  # chosen by the flag: nothing to name
-    assert fake.anthropic.is_access_valid(read_doc(make_store(tmp_path))["anthropic"]["access"])
+    assert fake.anthropic.is_access_valid(read_doc(cli_store(tmp_path))["anthropic"]["access"])
 
     other = start_plain_login(tmp_path / "other", fake, "anthropic")
     _out, err = other.communicate("", timeout=60)

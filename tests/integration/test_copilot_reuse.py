@@ -287,6 +287,12 @@ def plain_login(tmp_path: Path, fake: FakeProviders, home: Path, *extra: str) ->
     )
 
 
+def saved_files(tmp_path: Path) -> list[str]:
+    """The credential files in the test's agent directory (none before a login is saved)."""
+    agent = tmp_path / "agent"
+    return sorted(p.name for p in agent.glob("*.json")) if agent.exists() else []
+
+
 def test_no_tui_names_the_saved_token_and_does_not_use_it_unasked(
     fake: FakeProviders, tmp_path: Path, home: Path
 ) -> None:
@@ -313,7 +319,7 @@ def test_no_tui_names_the_saved_token_and_does_not_use_it_unasked(
     assert token not in said
     assert fake.count("github.copilot_token") == 0
     assert fake.count("github.device_code") == 1  # the device code was started instead
-    assert not (tmp_path / "agent" / "oauth.json").exists()
+    assert saved_files(tmp_path) == []
 
 
 def test_no_tui_method_uses_the_saved_token_once_github_accepts_it(
@@ -328,7 +334,8 @@ def test_no_tui_method_uses_the_saved_token_once_github_accepts_it(
     assert proc.returncode == 0, err
     assert "Checking it with the server: Use the token from ~/.config/github-copilot/apps.json" in err
     assert "Logged in to GitHub Copilot" in err and token not in err
-    entry = json.loads((tmp_path / "agent" / "oauth.json").read_text())[PROVIDER]
+    assert saved_files(tmp_path) == ["auth.json"]  # a fresh agent directory gets pi's file
+    entry = json.loads((tmp_path / "agent" / "auth.json").read_text())[PROVIDER]
     assert entry["refresh"] == token and fake.copilot.is_token_valid(entry["access"])
     assert fake.count("github.device_code") == 0
     assert source.read_bytes() == before
@@ -346,7 +353,7 @@ def test_no_tui_a_refused_saved_token_is_a_sentence_and_nothing_is_saved(
         "GitHub refused the token from ~/.config/github-copilot/apps.json (it was revoked or has expired); "
         "nothing was saved. Log in with the device code instead.\n"
     )
-    assert not (tmp_path / "agent" / "oauth.json").exists()
+    assert saved_files(tmp_path) == []
 
 
 async def test_no_tui_on_a_terminal_lists_the_saved_token_as_a_numbered_method(

@@ -66,3 +66,30 @@ def test_pi_auth_says_how_to_log_in_and_refuses_unknown_options(service: AuthSer
         PiAuth(service, "anthropic").base_url()
     with pytest.raises(ValueError, match="take no options"):
         PiAuth(service, "anthropic", initiator="agent")
+
+
+def _store_api_key(store_path: Path, key: str) -> None:
+    import json
+
+    store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store_path.write_text(json.dumps({"anthropic": {"type": "api_key", "key": key}}))
+    store_path.chmod(0o600)
+
+
+async def test_pi_auth_sends_a_stored_api_key_the_providers_way(tmp_path: Path, fake: FakeProviders) -> None:
+    # pi's api_key entry wins over the environment; whatever the key looks like, it is an API
+    # key because the user stored it as one, so Anthropic gets it in x-api-key, never as Bearer.
+    key = "sk-ant-oat01-stored-as-an-api-key-0000"
+    fake.anthropic.api_keys.add(key)
+    from app.store import CredentialStore
+
+    service = AuthService(CredentialStore(tmp_path / "agent" / "auth.json"), env=fake.env())
+    _store_api_key(service.store.path, key)
+    auth = PiAuth(service, "anthropic")
+    assert auth.base_url() == fake.base
+    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+        response = await client.post("/v1/messages", json=MESSAGE)
+    assert response.status_code == 200
+    (sent,) = fake.requests_for("anthropic.messages")
+    assert sent.headers["x-api-key"] == key
+    assert "authorization" not in sent.headers

@@ -27,6 +27,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import app.store
+import app.store.document
+import app.store.locks
 from app.errors import PiTuiError
 
 NEW_LOGIN = {
@@ -88,7 +90,8 @@ def login(agent_dir: str) -> int:
 def main(argv: list[str]) -> int:
     faults, rest = parse_faults(argv)
     if faults:
-        app.store.os = FaultyOs(faults)  # type: ignore[assignment]
+        for module in (app.store, app.store.document, app.store.locks):
+            module.os = FaultyOs(faults)  # type: ignore[attr-defined]
     command, *args = rest
     if command == "login":
         return login(*args)

@@ -9,8 +9,11 @@ exactly one process talk to each provider while every other one reuses what it w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fakes.server import FakeProviders
 from tests.processes import start_together
@@ -89,10 +92,11 @@ def assert_store_intact(path: Path, before: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.parametrize("name", ["oauth.json", "auth.json"])
 def test_32_processes_per_provider_refresh_each_once_and_keep_each_other(
-    tmp_path: Path, fake: FakeProviders
+    tmp_path: Path, fake: FakeProviders, name: str
 ) -> None:
-    path = tmp_path / "agent" / "oauth.json"
+    path = tmp_path / "agent" / name
     before = seed_due_logins(path, fake)
     # Each winner holds the lock for a second while the others queue behind it.
     fake.set_latency("anthropic.refresh", 1.0)
@@ -113,3 +117,7 @@ def test_32_processes_per_provider_refresh_each_once_and_keep_each_other(
     stored = doc["anthropic"]
     assert fake.anthropic.is_refresh_valid(stored["refresh"])
     assert stored["accountUuid"] == "u-kept" and stored["expires"] > now_ms()
+    # oauth.json's flock file is permanent; pi's lock directory is gone once nobody holds it.
+    assert sorted(os.listdir(path.parent)) == sorted(
+        {name, "oauth.json.lock"} if name == "oauth.json" else {name}
+    )

@@ -124,7 +124,9 @@ def loose_mode(path: Path, doc: dict[str, Any]) -> None:
 
 
 def symlink_to_file(path: Path, doc: dict[str, Any]) -> None:
+    # A link to a file of our own is followed (dotfile managers); one to another user's is not.
     write_doc(path.parent.parent / TARGET, doc)
+    os.chown(path.parent.parent / TARGET, 65534, 65534)
     path.parent.mkdir(mode=0o700)
     path.symlink_to(path.parent.parent / TARGET)
 
@@ -218,6 +220,9 @@ def command(operation: str, agent_dir: Path) -> list[str]:
 
 def run(case: Case, operation: str, agent_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     faults = [arg for fault in case.faults for arg in ("--fail", fault)]
+    # These cases are oauth.json's (auth.json's: tests/test_store_auth_json.py); without the
+    # override an agent directory with no oauth.json in it would get a new auth.json.
+    env = env | {"PI_TUI_STORE": "oauth.json"}
     return run_python(str(RUNNER), *faults, *command(operation, agent_dir), env=env)
 
 

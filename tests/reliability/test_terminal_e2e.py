@@ -158,7 +158,8 @@ def test_anthropic_login_with_arrow_keys_and_a_bracketed_paste(
     terminal.paste(f"{code}#{state}")
     terminal.wait_for("✓ Logged in to Anthropic (Claude Pro/Max).")
 
-    path = agent_dir / "oauth.json"
+    path = agent_dir / "auth.json"  # a new agent directory gets modern pi's file, and only that
+    assert not (agent_dir / "oauth.json").exists()
     entry = read_doc(path)["anthropic"]
     assert entry["type"] == "oauth" and entry["expires"] > now_ms()
     assert fake.anthropic.is_access_valid(entry["access"])
@@ -190,7 +191,7 @@ def test_copilot_device_login_with_arrow_keys(
     fake.github.approve(user_code)
     terminal.wait_for("✓ Logged in to GitHub Copilot.")
 
-    path = agent_dir / "oauth.json"
+    path = agent_dir / "auth.json"
     entry = read_doc(path)["github-copilot"]
     assert fake.github.login_for(entry["refresh"]) == "octocat"
     assert fake.copilot.is_token_valid(entry["access"])

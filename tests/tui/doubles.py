@@ -99,6 +99,9 @@ class FixedStatuses:
     def now_ms(self) -> int:
         return self.clock.ms()
 
+    def migration_note(self) -> str | None:
+        return None
+
     def statuses(self) -> list[Any]:
         return list(self._statuses)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.credentials import STORED, State
+from app.credentials import State
 from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
@@ -52,7 +52,8 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "anthropic": account(
             "anthropic",
             state=State.LOGGED_IN,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             account="ada@example.com",
             expires_ms=now + 7 * HOUR_MS + 55 * MINUTE_MS,
@@ -64,7 +65,8 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "github-copilot": account(
             "github-copilot",
             state=State.DUE,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             account="@octocat",
             expires_ms=now - 3 * MINUTE_MS,
@@ -75,7 +77,8 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "openai-codex": account(
             "openai-codex",
             state=State.REFRESH_FAILED,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             account="grace@example.com",
             expires_ms=now - 2 * HOUR_MS,
@@ -86,7 +89,8 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "xai": account(
             "xai",
             state=State.LOGGED_IN,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             account="@linus",
             expires_ms=now + 25 * MINUTE_MS,
@@ -95,7 +99,8 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "kimi-coding": account(
             "kimi-coding",
             state=State.LOGGED_IN,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             expires_ms=now + 2 * 86_400_000,
             masked_token="kimi-…00ff",
@@ -103,14 +108,16 @@ def seven(clock: Any, fixed_store: Any, logged_in: str) -> FixedStatuses:
         "openrouter": account(
             "openrouter",
             state=State.LOGGED_IN,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="api_key",
             masked_token="sk-or-v1-…beef",
         ),
         "meta": account(
             "meta",
             state=State.LOGGED_IN,
-            source=STORED,
+            source="oauth.json",
+            stored=True,
             kind="oauth",
             account="margaret@example.com",
             expires_ms=now + 50 * MINUTE_MS,

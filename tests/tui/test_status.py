@@ -54,6 +54,18 @@ async def test_countdown_moves_with_the_injected_clock(service, make_app, logged
         assert "Expiry expired 1m 01s ago" in card(app, "anthropic")
 
 
+async def test_a_login_is_shown_due_five_minutes_before_it_expires(service, make_app, logged_in, clock):
+    # pi 1.x's rule: due at now + 5 min ≥ expires; the panel reloads then, not at expiry.
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        clock.advance(2 * 3600 - 5 * 60 - 1)
+        await wait_until(pilot, lambda: "expires in 5m 01s" in card(app, "anthropic"), timeout=3)
+        assert "State ● logged in" in card(app, "anthropic")
+        clock.advance(2)
+        await wait_until(pilot, lambda: "expired, will refresh" in card(app, "anthropic"), timeout=3)
+        assert "Expiry expires in 4m 59s" in card(app, "anthropic")
+
+
 async def test_environment_key_is_shown_as_the_source_with_what_it_shadows(store, clock, make_app):
     env = {
         "ANTHROPIC_OAUTH_TOKEN": "sk-ant-oat01-" + "x" * 40 + "WXYZ",

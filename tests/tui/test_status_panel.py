@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.credentials import STORED, State
+from app.credentials import State
 from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
@@ -37,7 +37,14 @@ def service(store: Any, fake: Any, clock: Any) -> AuthService:
 def seven(clock: Any, store: Any, logged_in: tuple[str, ...]) -> FixedStatuses:
     now = clock.ms()
     statuses = [
-        account(p, state=State.LOGGED_IN, source=STORED, account=f"{p}@example.com", expires_ms=now + HOUR_MS)
+        account(
+            p,
+            state=State.LOGGED_IN,
+            source="oauth.json",
+            stored=True,
+            account=f"{p}@example.com",
+            expires_ms=now + HOUR_MS,
+        )
         if p in logged_in
         else account(p)
         for p, _ in SEVEN
@@ -70,7 +77,9 @@ async def test_seven_providers_one_line_each_logged_in_first_at_80x24(make_app, 
 
 async def test_a_store_that_cannot_be_read_is_listed_with_the_logins(make_app, store, clock):
     statuses = [account(p) for p, _ in SEVEN]
-    statuses[3] = account("xai", state=State.LOGGED_IN, source=STORED, expires_ms=clock.ms() + HOUR_MS)
+    statuses[3] = account(
+        "xai", state=State.LOGGED_IN, source="oauth.json", stored=True, expires_ms=clock.ms() + HOUR_MS
+    )
     statuses[4] = account("kimi-coding", state=State.UNREADABLE, last_error="The store cannot be read.")
     app = make_app(FixedStatuses(statuses, clock=clock, store_path=store.path))
     async with app.run_test(size=(80, 24)):
@@ -147,7 +156,8 @@ async def test_a_tokens_life_is_on_the_panel(make_app, store, clock):
     status = account(
         "anthropic",
         state=State.LOGGED_IN,
-        source=STORED,
+        source="oauth.json",
+        stored=True,
         kind="oauth",
         expires_ms=now + 7 * HOUR_MS,
         logged_in_at_ms=now - 3 * HOUR_MS,
@@ -168,7 +178,8 @@ async def test_the_last_failure_and_its_sentence_are_on_the_panel(make_app, stor
     status = account(
         "anthropic",
         state=State.REFRESH_FAILED,
-        source=STORED,
+        source="oauth.json",
+        stored=True,
         kind="oauth",
         expires_ms=now - HOUR_MS,
         last_error="Anthropic no longer accepts this login. Log in again to continue.",

@@ -45,20 +45,26 @@ def test_service_module_does_not_import_textual(module: str) -> None:
     assert not any(m == "textual" or m.startswith("textual.") for m in loaded)
 
 
-def _store_with_valid_token(tmp_path: Path) -> Path:
+def _store_with_valid_token(tmp_path: Path, name: str = "oauth.json") -> Path:
     now_ms = int(time.time() * 1000)
     entry = {"type": "oauth", "refresh": "sk-ant-ort01-" + "r" * 40, "access": "sk-ant-oat01-" + "a" * 40}
-    doc = {"anthropic": {**entry, "expires": now_ms + 3_600_000}}
+    doc = {
+        "anthropic": {**entry, "expires": now_ms + 3_600_000},
+        "github-copilot": {"type": "api_key", "key": "ghu_" + "k" * 36},  # pi's own kind of entry
+    }
     tmp_path.chmod(0o700)
-    path = tmp_path / "oauth.json"
+    path = tmp_path / name
     path.write_text(json.dumps(doc))
     path.chmod(0o600)
     return tmp_path
 
 
-@pytest.mark.parametrize("argv", [["token", "anthropic"], ["status"], ["status", "--json"]])
-def test_status_and_token_load_neither_textual_nor_httpx(tmp_path: Path, argv: list[str]) -> None:
-    agent = _store_with_valid_token(tmp_path)
+@pytest.mark.parametrize("name", ["oauth.json", "auth.json"])
+@pytest.mark.parametrize(
+    "argv", [["token", "anthropic"], ["token", "github-copilot"], ["status"], ["status", "--json"]]
+)
+def test_status_and_token_load_neither_textual_nor_httpx(tmp_path: Path, argv: list[str], name: str) -> None:
+    agent = _store_with_valid_token(tmp_path, name)
     args = [*argv, "--agent-dir", str(agent)]
     code = (
         "import contextlib, io\nfrom app.cli import main\n"

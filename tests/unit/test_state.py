@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import sys
 from pathlib import Path
+
+import pytest
 
 from app.state import StateFile, state_dir
 
@@ -41,3 +45,19 @@ def test_forget_and_damaged_file(tmp_path: Path) -> None:
 
 def test_state_dir_env_override(tmp_path: Path) -> None:
     assert state_dir({"PI_TUI_STATE_DIR": str(tmp_path)}) == tmp_path
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fast path is Linux's")
+@pytest.mark.parametrize("xdg", [None, "xdg"])
+def test_state_dir_on_linux_is_platformdirs_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    import platformdirs
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if xdg is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / xdg))
+    env = {k: v for k, v in os.environ.items() if k != "PI_TUI_STATE_DIR"}
+    assert state_dir(env) == Path(platformdirs.user_state_dir("pi-tui", appauthor=False))

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.credentials import STORED, AccountStatus
+from app.credentials import AccountStatus
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -42,7 +42,7 @@ class ProviderSelectScreen(Screen[str | None]):
         yield KeyBar()
 
     def _option(self, status: AccountStatus) -> Option:
-        stored = status.source == STORED
+        stored = status.stored
         label = f"{'✓' if stored else ' '} {status.name}"
         if self.mode == "logout" and not stored:
             return Option(f"{label}  (not logged in)", id=status.provider, disabled=True)

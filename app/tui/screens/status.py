@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 
-from app.credentials import STORED, AccountStatus, State
+from app.credentials import AccountStatus, State
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_details import AccountDetails
@@ -73,6 +73,8 @@ class StatusScreen(Screen[None]):
         yield AccountList(statuses, now_ms=now, id="accounts")
         with VerticalScroll(id="details-scroll", can_focus=False):
             yield AccountDetails(id="details")
+        # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
+        yield Static("", id="store-note", markup=False)
         with Vertical(id="status-foot"):
             yield Static("", id="message", markup=False)
             yield KeyBar()
@@ -83,6 +85,7 @@ class StatusScreen(Screen[None]):
         self.watch_failed(self.failed)
         self._show_empty()
         self._show_details()
+        self._show_store_note()
         self.set_interval(1.0, self._tick)
 
     def on_screen_resume(self) -> None:
@@ -133,6 +136,7 @@ class StatusScreen(Screen[None]):
         self.accounts.update(statuses, self.service.now_ms())
         self._show_empty()
         self._show_details()
+        self._show_store_note()
         said = self._said
         if said.provider is not None:
             now = next((s for s in statuses if s.provider == said.provider), None)
@@ -144,6 +148,13 @@ class StatusScreen(Screen[None]):
         nothing = all(s.source is None and s.state is not State.UNREADABLE for s in self.accounts.statuses)
         self.query_one("#empty").display = nothing
 
+    def _show_store_note(self) -> None:
+        # When auth.json is in use and oauth.json beside it holds logins pi can't see.
+        note = self.service.migration_note()
+        line = self.query_one("#store-note", Static)
+        line.update(note or "")
+        line.display = note is not None
+
     def _show_details(self) -> None:
         self.query_one(AccountDetails).show(self.accounts.current(), self.accounts.now_ms)
 
@@ -154,12 +165,14 @@ class StatusScreen(Screen[None]):
         self._show_details()
 
     def _tick(self) -> None:
-        """Once a second: move the countdowns; reload when a login expires or the file changes."""
+        """Once a second: move the countdowns; reload when a login falls due or the file changes."""
         now = self.service.now_ms()
         accounts = self.accounts
         stale = self._stamp() != self._store_stamp
         for status in accounts.statuses:
-            if status.state is State.LOGGED_IN and status.expires_ms and now >= status.expires_ms:
+            # Due (pi 1.x: 5 minutes before expires) is when the state word changes.
+            due = status.next_refresh_ms
+            if status.state is State.LOGGED_IN and due is not None and now >= due:
                 stale = True
         if stale:
             self.reload()
@@ -185,7 +198,7 @@ class StatusScreen(Screen[None]):
         status = self.selected()
         if status is None:
             return
-        if status.source == STORED:
+        if status.stored:
             self.app.confirm_logout(status.provider)  # type: ignore[attr-defined]
             return
         if status.source is None:
@@ -199,11 +212,12 @@ class StatusScreen(Screen[None]):
         status = self.selected()
         if status is None:
             return
-        if status.source != STORED:
+        if not status.stored or is_api_key(status):
             if status.source is None:
                 why = "it is not logged in"
             elif is_api_key(status):
-                why = f"it uses an API key (${status.source}), which has no expiry to renew"
+                where = status.source if status.stored else f"${status.source}"
+                why = f"it uses an API key ({where}), which has no expiry to renew"
             else:
                 why = f"it uses ${status.source}, a token pi-tui cannot renew; set a new one, or log in (l)"
             self.say(f"Nothing to refresh for {status.name}: {why}.", error=True, about=status.provider)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from app.credentials import STORED, AccountStatus, State
+from app.credentials import AccountStatus, State
 from app.expiry import never_expires
 from app.timefmt import duration, expiry
 
@@ -48,7 +48,7 @@ def state_text(status: AccountStatus, *, short: bool = False) -> str:
 
     ``short`` words a due login ``refresh due`` for the list's narrow column.
     """
-    if status.source is not None and status.source != STORED:
+    if status.source is not None and not status.stored:
         return "● API key" if is_api_key(status) else "● OAuth token"
     if short and status.state is State.DUE:
         return "● refresh due"
@@ -65,10 +65,10 @@ def source_text(status: AccountStatus) -> str | None:
     if status.source is None:
         return None
     if is_api_key(status):
-        what = "an API key (not a login)" if status.source != STORED else "an API key"
+        what = "an API key" if status.stored else "an API key (not a login)"
     else:
-        what = "an OAuth login" if status.source == STORED else "an OAuth token"
-    where = status.source if status.source == STORED else f"${status.source}"
+        what = "an OAuth login" if status.stored else "an OAuth token"
+    where = status.source if status.stored else f"${status.source}"
     text = f"{where}, {what}"
     if status.shadowed:
         text += f"; also set, not used: {', '.join(status.shadowed)}"
@@ -80,7 +80,7 @@ def expiry_short(status: AccountStatus, now_ms: int) -> str:
     if status.source is None:
         return ""
     if status.expires_ms is None:
-        return "never" if status.source == STORED else ""
+        return "never" if status.stored else ""
     if never_expires(status.expires_ms):
         return "never"
     left = status.expires_ms - now_ms
@@ -91,7 +91,7 @@ def expiry_text(status: AccountStatus, now_ms: int) -> str:
     """The details' expiry line."""
     if status.expires_ms is None:
         # A stored credential without an expiry never expires; a variable's token may, unseen.
-        return "does not expire" if status.source == STORED else "not known (set in the environment)"
+        return "does not expire" if status.stored else "not known (set in the environment)"
     return expiry(status.expires_ms, now_ms)
 
 
@@ -107,7 +107,7 @@ def provider_rows(status: AccountStatus) -> list[Row]:
 
 def life_rows(status: AccountStatus, now_ms: int) -> list[Row]:
     """A stored login's life: when it was made, last refreshed and by whom, when next due."""
-    if status.source != STORED:
+    if not status.stored:
         return []
     rows: list[Row] = []
     logged_in_at = getattr(status, "logged_in_at_ms", None)
