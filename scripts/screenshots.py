@@ -10,6 +10,7 @@ request leaves the machine, no clipboard is touched, no browser is opened.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import shutil
 import subprocess
@@ -95,7 +96,8 @@ def fresh_service(*, logged_in: bool, everyone: bool = False) -> AuthService:
     ``logged_in``: Anthropic and GitHub Copilot; ``everyone``: every provider in the registry.
     """
     shutil.rmtree(AGENT.parent.parent, ignore_errors=True)
-    store = CredentialStore(AGENT / "oauth.json")
+    # auth.json: the file pi 1.x reads, and the one pi-tui creates in a fresh agent directory.
+    store = CredentialStore(AGENT / "auth.json")
     clock = FakeClock()
     if logged_in or everyone:
         seed_fake_anthropic(store, expires=clock.ms() + 7 * HOUR_MS + 42 * 60_000)
@@ -319,6 +321,10 @@ def to_png(svg: Path) -> Path | None:
 
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    # A made-up home: paths show as ~/.pi/agent/…, and pi-tui's state file (account names, a
+    # token's life) goes there rather than into the real user's state directory.
+    os.environ["HOME"] = str(AGENT.parent.parent)
+    os.environ["PI_TUI_STATE_DIR"] = str(AGENT.parent.parent / ".local" / "state" / "pi-tui")
     for name, logged_in, drive, app_args in SHOTS:
         if app_args.get("provider", "anthropic") not in providers.PROVIDERS:
             print(f"{name}: skipped ({app_args['provider']} is not in the registry yet)")
