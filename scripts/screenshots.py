@@ -10,8 +10,8 @@ request leaves the machine, no clipboard is touched, no browser is opened.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
