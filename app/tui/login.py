@@ -61,6 +61,7 @@ async def run_login(app: PiTuiApp, provider_id: str) -> None:
             offers = [o for o in offers if o.id != offer.id]
             why, refused = str(exc), True
             continue
+        app.status_screen.select(provider_id)  # back on the panel, the login just made is shown
         app.push_screen(LoginDoneScreen(result, details=details))
         return
     while True:
@@ -75,5 +76,6 @@ async def run_login(app: PiTuiApp, provider_id: str) -> None:
             method = info.method(outcome.method_id)
             continue
         if isinstance(outcome, LoginDone):
+            app.status_screen.select(provider_id)  # back on the panel, the login just made is shown
             app.push_screen(LoginDoneScreen(outcome.result, details=outcome.details))
         return

@@ -50,3 +50,8 @@ async def test_device_login_shows_and_opens_the_complete_link(
         entry = read_doc(store)[provider]
         assert set(entry) == {"type", "access", "refresh", "expires"}
         assert entry["access"] not in screen_text(app)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, "StatusScreen")
+        # Back on the panel, the login just made is the one selected, its details shown.
+        assert app.screen.accounts.selected == provider
+        assert app.screen.query_one("#details").border_title == name

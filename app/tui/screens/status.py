@@ -191,6 +191,11 @@ class StatusScreen(Screen[None]):
         """The status of the provider under the cursor."""
         return self.accounts.current()
 
+    def select(self, provider_id: str) -> None:
+        """Put the cursor on ``provider_id`` (e.g. the login just made), with the file read again."""
+        self.reload()
+        self.accounts.selected = provider_id
+
     # -- actions on the selected provider ------------------------------------------------
 
     def action_logout(self) -> None:
