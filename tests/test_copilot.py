@@ -17,7 +17,14 @@ import pytest
 
 from app import PiAuth
 from app.credentials import State
-from app.errors import ConfigError, DeviceFlowError, LoginCancelled, LoginInputError, RefreshError
+from app.errors import (
+    ConfigError,
+    DeviceFlowError,
+    LoginCancelled,
+    LoginInputError,
+    NetworkError,
+    RefreshError,
+)
 from app.flows.device import DeviceLogin, PollEvent, clamp_expires_in, clamp_interval, next_interval
 from app.providers.github_copilot import (
     api_base_url,
@@ -729,3 +736,26 @@ def test_copilot_auth_works_with_a_blocking_client(tmp_path: Path, fake: FakePro
     assert response.status_code == 200
     assert fake.count("github.copilot_token") == 1
     assert json.loads(response.text)["choices"][0]["message"]["content"] == "Hi"
+
+
+async def test_a_poll_lost_on_the_network_is_asked_again(service: AuthService, fake: FakeProviders) -> None:
+    # A dropped connection mid-poll (what a flaky link does) must not end a login the user is
+    # completing in the browser; the next poll goes out at the next interval.
+    fake.fail("github.poll", kind="reset", times=2)
+    login = await service.start_login("github-copilot")
+    fake.github.approve()
+    events = await run_poll(login)
+    assert [e.kind for e in events][-1] == "done"
+    assert fake.count("github.poll") >= 3
+    assert service.store.get(PROVIDER) is not None
+
+
+async def test_a_server_gone_for_several_polls_ends_the_login(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    fake.fail("github.poll", kind="reset", times=10)
+    login = await service.start_login("github-copilot")
+    with pytest.raises(NetworkError):
+        await run_poll(login)
+    assert fake.count("github.poll") == 4
+    assert service.store.get(PROVIDER) is None

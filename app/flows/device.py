@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 # asyncio is imported where used: provider modules import this one, and `pi-tui status`
 # (which reads their status rows) must not load it.
-from app.errors import AuthError, DeviceFlowError, LoginCancelled
+from app.errors import AuthError, DeviceFlowError, LoginCancelled, NetworkError
 from app.sanitize import finite_number, for_display, strip_escapes
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ SLOW_DOWN_STEP_S = 5.0
 DEFAULT_CODE_LIFETIME_S = 900.0
 MAX_CODE_LIFETIME_S = 3600.0
 MAX_USER_CODE = 32
+# Polls in a row that may be lost to the network before the login gives up.
+MAX_DROPPED_POLLS = 3
 
 PollKind = Literal["waiting", "slow_down", "done"]
 
@@ -319,10 +321,23 @@ class DeviceLogin(Generic[R]):
 
     async def _poll_loop(self) -> AsyncGenerator[PollEvent[R], None]:
         first = True
+        dropped = 0
         while True:
             await self._wait(self.interval * self._scale if (self.code.wait_first or not first) else 0.0)
             first = False
-            answer = await self._unless_stopped(self._ask())
+            try:
+                answer = await self._unless_stopped(self._ask())
+            except NetworkError as exc:
+                # A poll lost on the way (Wi-Fi, a slow SSH hop, a dropped keep-alive) is asked
+                # again at the next interval: the user may be typing the code right now. A server
+                # that answered badly (exc.status set), or one gone for several polls, ends it.
+                dropped += 1
+                if exc.status is not None or dropped > MAX_DROPPED_POLLS:
+                    raise
+                _log().info("%s poll lost (%s); asking again", self.server, exc)
+                yield PollEvent("waiting", self.interval, self.polls)
+                continue
+            dropped = 0
             self.polls += 1
             if answer.approved:
                 self.result = await self._unless_stopped(self._complete(answer))
