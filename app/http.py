@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 # asyncio and httpx are imported where used: provider modules import this one, and
 # `pi-tui status` (which reads their status rows) must load neither.
 from app import __version__
-from app.errors import NetworkError
+from app.errors import AuthError, NetworkError
 
 if TYPE_CHECKING:
     import ssl
@@ -179,3 +179,41 @@ def oauth_error(data: Any) -> tuple[str, str]:
     if isinstance(error, dict):  # API style: {"error": {"type", "message"}}
         return str(error.get("type") or ""), str(error.get("message") or "")
     return str(error or ""), str(data.get("error_description") or "")
+
+
+# The advice after "… rejected the token (HTTP 401)" when a refresh may still help.
+REFRESH_ADVICE = ". Press r to refresh, or log in again."
+
+
+async def authorized_field(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str],
+    key: str = "data",
+    kind: type = list,
+    failed: str = "",
+    credential: str = "the token",
+    advice: str = REFRESH_ADVICE,
+    deadline: float = DEADLINE_SECONDS,
+) -> Any:
+    """GET with a stored credential and return the ``key`` field (a ``kind``) of the JSON object.
+
+    AuthError "{what} rejected {credential} (HTTP n){advice}" on 401/403; on another error
+    status or a body without the field, "{failed} (HTTP n)." (default failed: "{what} did not
+    list its models").
+    """
+    response = await request_json(client, "GET", url, what=what, deadline=deadline, headers=dict(headers))
+    if response.status in (401, 403):
+        raise AuthError(f"{what} rejected {credential} (HTTP {response.status}){advice}")
+    value = response.data.get(key) if isinstance(response.data, dict) else None
+    if response.status >= 400 or not isinstance(value, kind):
+        raise AuthError(f"{failed or f'{what} did not list its models'} (HTTP {response.status}).")
+    return value
+
+
+def models_available(count: int, kind: str = "") -> str:
+    """The test call's answer: "OK: 1 model available." / "OK: 2 {kind} models available."."""
+    noun = "model" if count == 1 else "models"
+    return f"OK: {count} {kind}{noun} available."

@@ -25,7 +25,7 @@ from app.flows.device import (
     clean_user_code,
     clean_verification_uri,
 )
-from app.http import oauth_error, request_json
+from app.http import authorized_field, oauth_error, request_json
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -396,21 +396,12 @@ async def fetch_login(
 
 async def list_models(client: httpx.AsyncClient, base: str, token: str) -> list[dict[str, Any]]:
     """The models this Copilot subscription offers (``GET {base}/models``)."""
-    response = await request_json(
+    data = await authorized_field(
         client,
-        "GET",
         f"{base}/models",
         what="GitHub Copilot",
         headers={**copilot_headers(token), "X-GitHub-Api-Version": API_VERSION},
     )
-    if response.status in (401, 403):
-        raise AuthError(
-            f"GitHub Copilot rejected the token (HTTP {response.status}). "
-            "Press r to refresh, or log in again."
-        )
-    data = response.data.get("data") if isinstance(response.data, dict) else None
-    if response.status >= 400 or not isinstance(data, list):
-        raise AuthError(f"GitHub Copilot did not list its models (HTTP {response.status}).")
     return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
 
 

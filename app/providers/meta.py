@@ -22,7 +22,8 @@ from app.flows.device import (
     clean_user_code,
     clean_verification_uri,
 )
-from app.http import oauth_error, request_json
+from app.http import authorized_field, models_available, oauth_error, request_json
+from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -59,23 +60,13 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
     """Ask Meta for a device code; DeviceFlowError with a sentence if refused or unusable."""
-    response = await request_json(
+    data, device_code = await start_device_login(
         client,
-        "POST",
         f"{endpoints.auth}/oidc/device/authorization/",
         what=WHAT,
-        deadline=TIMEOUT_S,
         data={"client_id": CLIENT_ID},
-        headers={"Accept": "application/json"},
+        deadline=TIMEOUT_S,
     )
-    data = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(data)
-    if error or response.status >= 400:
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
-        raise DeviceFlowError(f"Meta refused to start the login ({detail}). Try again later.")
-    device_code = data.get("device_code")
-    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
-        raise DeviceFlowError("Meta's answer had no device code; start again.")
     # pi shows the link that carries the code when there is one, and checks only the one it shows.
     complete = data.get("verification_uri_complete")
     if complete:
@@ -215,23 +206,15 @@ def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
     """One real request (the model list); e.g. "OK: 1 model available."."""
-    response = await request_json(
+    models = await authorized_field(
         client,
-        "GET",
         f"{api_base(endpoints, entry)}/models",
         what=WHAT,
-        deadline=TIMEOUT_S,
         headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
+        credential="the API key",
+        deadline=TIMEOUT_S,
     )
-    if response.status in (401, 403):
-        raise AuthError(
-            f"Meta rejected the API key (HTTP {response.status}). Press r to refresh, or log in again."
-        )
-    data = response.data.get("data") if isinstance(response.data, dict) else None
-    if response.status >= 400 or not isinstance(data, list):
-        raise AuthError(f"Meta did not list its models (HTTP {response.status}).")
-    noun = "model" if len(data) == 1 else "models"
-    return f"OK: {len(data)} {noun} available."
+    return models_available(len(models))
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.flows.auth_code import AuthCodeSpec
 from app.flows.device import DeviceCode, DeviceSpec, PollAnswer, clean_user_code, clean_verification_uri
-from app.http import request_json
+from app.http import authorized_field, models_available, request_json
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -400,19 +400,12 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
     """One real request (the Codex model list); returns e.g. "OK: 2 Codex models available."."""
-    response = await request_json(
+    models = await authorized_field(
         client,
-        "GET",
         f"{endpoints.api}/codex/models",
         what=WHAT,
         headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
+        key="models",
+        failed="The test call failed",
     )
-    if response.status in (401, 403):
-        raise AuthError(
-            f"{WHAT} rejected the token (HTTP {response.status}). Press r to refresh, or log in again."
-        )
-    models = response.data.get("models") if isinstance(response.data, dict) else None
-    if response.status >= 400 or not isinstance(models, list):
-        raise AuthError(f"The test call failed (HTTP {response.status}).")
-    noun = "model" if len(models) == 1 else "models"
-    return f"OK: {len(models)} Codex {noun} available."
+    return models_available(len(models), "Codex ")

@@ -15,7 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
 from app.flows.auth_code import AuthCodeSpec
-from app.http import request_json
+from app.http import authorized_field, request_json
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -151,20 +151,16 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
     """One real request (``GET /api/v1/key``: what the key may do)."""
-    response = await request_json(
+    data = await authorized_field(
         client,
-        "GET",
         f"{endpoints.api}/key",
         what=WHAT,
         headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
+        kind=dict,
+        failed="The test call failed",
+        credential="the key",
+        advice="; it was deleted or disabled. Log in again.",
     )
-    if response.status in (401, 403):
-        raise AuthError(
-            f"{WHAT} rejected the key (HTTP {response.status}); it was deleted or disabled. Log in again."
-        )
-    data = response.data.get("data") if isinstance(response.data, dict) else None
-    if response.status >= 400 or not isinstance(data, dict):
-        raise AuthError(f"The test call failed (HTTP {response.status}).")
     limit = data.get("limit")
     shown = "no credit limit" if limit is None else f"credit limit {for_display(limit, limit=20)}"
     return f"OK: {WHAT} accepts the key ({shown})."

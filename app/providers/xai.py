@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
-from app.errors import AuthError, DeviceFlowError, RefreshError
+from app.errors import DeviceFlowError, RefreshError
 from app.flows.device import (
     DeviceCode,
     DeviceSpec,
@@ -22,7 +22,8 @@ from app.flows.device import (
     clean_verification_uri,
     poll_token_endpoint,
 )
-from app.http import oauth_error, request_json
+from app.http import authorized_field, models_available, oauth_error, request_json
+from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
 
@@ -69,22 +70,9 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
     """Ask auth.x.ai for a code; DeviceFlowError with a sentence when refused or unusable."""
-    response = await request_json(
-        client,
-        "POST",
-        endpoints.device,
-        what=WHAT,
-        data={"client_id": CLIENT_ID, "scope": SCOPE, "referrer": "pi"},
-        headers=ACCEPT,
+    data, device_code = await start_device_login(
+        client, endpoints.device, what=WHAT, data={"client_id": CLIENT_ID, "scope": SCOPE, "referrer": "pi"}
     )
-    error, description = oauth_error(response.data)
-    if error or response.status >= 400:
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
-        raise DeviceFlowError(f"xAI refused to start the login ({detail}). Try again later.")
-    data = response.data if isinstance(response.data, dict) else {}
-    device_code = data.get("device_code")
-    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
-        raise DeviceFlowError("xAI's answer had no device code; start again.")
     # pi refuses a code without a lifetime; a huge one is still capped.
     lifetime = finite_number(data.get("expires_in"))
     if lifetime is None or lifetime <= 0:
@@ -189,19 +177,6 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
     """One real request: the model list; e.g. "OK: 2 models available"."""
-    response = await request_json(
-        client,
-        "GET",
-        f"{endpoints.api}/models",
-        what=WHAT,
-        headers={**ACCEPT, **auth_headers(endpoints, entry)},
-    )
-    data = response.data.get("data") if isinstance(response.data, dict) else None
-    if response.status in (401, 403):
-        raise AuthError(
-            f"xAI rejected the token (HTTP {response.status}). Press r to refresh, or log in again."
-        )
-    if response.status >= 400 or not isinstance(data, list):
-        raise AuthError(f"xAI did not list its models (HTTP {response.status}).")
-    noun = "model" if len(data) == 1 else "models"
-    return f"OK: {len(data)} {noun} available."
+    headers = {**ACCEPT, **auth_headers(endpoints, entry)}
+    models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
+    return models_available(len(models))
