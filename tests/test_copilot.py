@@ -37,23 +37,19 @@ from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.fixtures import fake
 from tests.fakes.server import FakeProviders
+from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 from tests.processes import start_together
 
 __all__ = ["fake"]
 
 PROVIDER = "github-copilot"
-SCALE = 0.01  # every device-flow wait shrinks 100×: the advertised 5 s become 50 ms
+SCALE = DEVICE_SCALE
 MINUTE_MS = 60_000
 MODEL_IDS = ["gpt-4.1", "claude-sonnet-4.5", "gpt-5-mini", "gemini-2.5-pro"]
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def make_service(fake: FakeProviders, tmp_path: Path, **env: str) -> AuthService:
-    store = CredentialStore(tmp_path / "agent" / "oauth.json")
-    return AuthService(store, env={**fake.env(), **env}, poll_scale=SCALE)
+    return device_service(fake, tmp_path, store_name="oauth.json", **env)
 
 
 @pytest.fixture

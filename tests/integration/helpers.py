@@ -33,3 +33,14 @@ def seed_anthropic(
 
 def read_doc(store: CredentialStore) -> dict[str, Any]:
     return json.loads(store.path.read_text())
+
+
+DEVICE_SCALE = 0.01  # every device-flow wait shrinks 100×: the advertised 5 s become 50 ms
+
+
+def device_service(fake: Any, tmp_path: Path, store_name: str = "auth.json", **env: str) -> Any:
+    """An AuthService over ``tmp_path/agent/<store_name>`` with fast device-flow waits."""
+    from app.service import AuthService
+
+    store = CredentialStore(tmp_path / "agent" / store_name)
+    return AuthService(store, env={**fake.env(), **env}, poll_scale=DEVICE_SCALE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from app.providers import kimi_coding
 from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
+from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 
 PROVIDER = "kimi-coding"
-SCALE = 0.01  # the advertised 5 s between polls become 50 ms
+SCALE = DEVICE_SCALE
 MINUTE_MS = 60_000
 CLIENT_ID = "17e5f671-d194-4dfb-9706-5516cb48c098"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -33,13 +33,8 @@ REVOKED = (
 )
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def make_service(fake: FakeProviders, tmp_path: Path, **env: str) -> AuthService:
-    store = CredentialStore(tmp_path / "agent" / "auth.json")
-    return AuthService(store, env={**fake.env(), **env}, poll_scale=SCALE)
+    return device_service(fake, tmp_path, **env)
 
 
 @pytest.fixture

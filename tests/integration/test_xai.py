@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,17 @@ from app.providers import xai
 from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
+from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 
 PROVIDER = "xai"
-SCALE = 0.01  # the advertised 5 s between polls become 50 ms
+SCALE = DEVICE_SCALE
 MINUTE_MS = 60_000
 CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def make_service(fake: FakeProviders, tmp_path: Path, **env: str) -> AuthService:
-    store = CredentialStore(tmp_path / "agent" / "auth.json")
-    return AuthService(store, env={**fake.env(), **env}, poll_scale=SCALE)
+    return device_service(fake, tmp_path, **env)
 
 
 @pytest.fixture

@@ -97,10 +97,11 @@ async def test_ctrl_l_shows_the_link_alone(fake_service, make_app):
 
 
 async def test_without_a_clipboard_in_tmux_the_link_goes_through_tmux_and_says_so(
-    store, fake, clock, make_app, clipboard
+    store, fake, clock, make_app, clipboard, tmp_path
 ):
     clipboard.available = False
-    service = AuthService(store, env=fake.env() | {"TMUX": "/tmp/tmux-0/default,1,0"}, clock=clock)
+    tmux = f"{tmp_path}/tmux-0/default,1,0"  # only $TMUX's value; no server is there
+    service = AuthService(store, env=fake.env() | {"TMUX": tmux}, clock=clock)
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
         written: list[str] = []
