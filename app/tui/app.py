@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from app.cli import Start
     from app.opener import Opened
     from app.service import AuthService
+
+log = logging.getLogger("pi_tui.tui")
 
 # Keys that still count when typed before the screen they land on appeared: quitting.
 TYPE_AHEAD_ALLOWED = frozenset({"ctrl+c", "ctrl+q"})
@@ -93,6 +96,7 @@ class PiTuiApp(App[int]):
 
     def _screen_changed(self, screen: Screen[object]) -> None:
         self._screen_since = events_clock()
+        log.info("screen: %s", type(screen).__name__)
 
     async def on_event(self, event: events.Event) -> None:
         """Drop keys typed before the current screen appeared: they were meant for another one.
@@ -108,6 +112,9 @@ class PiTuiApp(App[int]):
             and event.key not in TYPE_AHEAD_ALLOWED
         ):
             event.stop()
+            typed = "a character" if event.is_printable else event.key
+            early = (self._screen_since - event.time) * 1000
+            log.info("dropped %s typed %.0f ms before %s appeared", typed, early, type(self.screen).__name__)
             return
         if isinstance(event, events.Key) and event.key == "escape" and self.screen.query("HelpPanel"):
             # Textual's keys panel (palette: "Keys") closes with Esc like every other panel here.

@@ -14,6 +14,7 @@ def fake() -> Iterator[FakeProviders]:
     """A started :class:`FakeProviders` on 127.0.0.1 (ephemeral port), stopped after the test."""
     with FakeProviders() as server:
         yield server
+    assert not server.errors, "the fake server failed:\n" + "\n".join(server.errors)
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ import socket
 import socketserver
 import string
 import struct
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -279,7 +281,11 @@ class Server(ThreadingHTTPServer):
                 self.handler_threads.discard(threading.current_thread())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about client disconnects and resets."""
+        """A client that went away is normal; anything else is a bug of the fake: keep it."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | BrokenPipeError) or self.fake.stopping.is_set():
+            return
+        self.fake.errors.append(traceback.format_exc())
 
     def serve_until(self, wake: socket.socket) -> None:
         """Accept connections until ``wake`` becomes readable."""
@@ -297,6 +303,7 @@ class Engine(Protocol):
     """What the HTTP handler needs from the fake it serves."""
 
     stopping: threading.Event
+    errors: list[str]
     hang_cap: float
     drip_cap: float
     drip_interval: float

@@ -39,6 +39,7 @@ class Terminal:
         self.socket = f"pi-tui-e2e-{os.getpid()}-{secrets.token_hex(4)}"
         self.socket_path: Path | None = None
         self.captures: list[str] = []
+        self.log_path: Path | None = None  # pi-tui's log, shown when a wait fails
         # The tmux server takes its environment from the first client: keep ours out of it.
         self._client_env = {k: v for k, v in clean_env().items() if k not in ("TMUX", "TMUX_PANE")}
 
@@ -76,8 +77,17 @@ class Terminal:
             if text in screen:
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear within {timeout:g} s; the screen:\n{screen}")
+                raise AssertionError(
+                    f"{text!r} did not appear within {timeout:g} s; the screen:\n{screen}{self.log_tail()}"
+                )
             time.sleep(0.1)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of pi-tui's log (tokens are masked there), for a failure message."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        return "\npi-tui's log:\n" + "\n".join(tail)
 
     def keys(self, *keys: str) -> None:
         """Type ``keys`` (tmux key names: ``Down``, ``Enter``, ``l``), one at a time."""
@@ -124,6 +134,7 @@ def start_pi_tui(terminal: Terminal, fake: FakeProviders, agent_dir: Path) -> No
         "BROWSER": "true",  # "opens" the link without a browser taking over anything
         "TERM": "xterm-256color",
     }
+    terminal.log_path = agent_dir.parent / "logs" / "pi-tui.log"
     terminal.start([str(PI_TUI), "--agent-dir", str(agent_dir)], env)
     terminal.wait_for(HOME_TEXT)
 
@@ -198,7 +209,8 @@ def test_copilot_device_login_with_arrow_keys(
     assert entry["expires"] > now_ms() and "enterpriseUrl" not in entry
     assert file_mode(path) == 0o600
     terminal.keys("Enter")
-    terminal.wait_for("@octocat")
+    # "@octocat" is on the done screen too: wait for the panel's own key bar first.
+    assert "@octocat" in terminal.wait_for("o Log out")
     terminal.keys("q")
     terminal.wait_for("EXITED 0")
     terminal.assert_never_showed(entry["access"], entry["refresh"])
