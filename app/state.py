@@ -79,13 +79,13 @@ class StateFile:
                 record[name] = value
         if not record:
             stores[_key(store_path)].pop(provider, None)
-        self._save(doc)
+        self._save(doc, keep=_key(store_path))
 
     def forget(self, store_path: Path, provider: str) -> None:
         """Forget everything about ``provider`` in ``store_path`` (after a logout)."""
         doc = self._load()
         if doc.get("stores", {}).get(_key(store_path), {}).pop(provider, None) is not None:
-            self._save(doc)
+            self._save(doc, keep=_key(store_path))
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -97,8 +97,15 @@ class StateFile:
             return {"version": VERSION, "stores": {}}
         return doc
 
-    def _save(self, doc: dict[str, Any]) -> None:
+    def _save(self, doc: dict[str, Any], *, keep: str) -> None:
+        """Write ``doc``, without the records of credential files that are gone (but ``keep``'s).
+
+        Every start reads this file, so it must not grow with each agent directory ever used.
+        """
         doc["version"] = VERSION
+        stores = doc["stores"]
+        for gone in [key for key in stores if key != keep and not os.path.lexists(key)]:
+            del stores[gone]
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

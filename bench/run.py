@@ -115,6 +115,11 @@ def baseline_command() -> list[str]:
     return [sys.executable, "-c", "pass"]
 
 
+# pi-tui's state directory for this run, set by workdir(): without it every run's agent
+# directories would add records to the user's own state file, which every pi-tui start reads.
+_STATE_DIR: list[str] = []
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without pi-tui/Anthropic overrides (the stored login must win).
 
@@ -124,6 +129,8 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """
     dropped = ("PI_TUI_", "ANTHROPIC_", "TEXTUAL", "PI_CODING_AGENT_DIR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    if _STATE_DIR:
+        env["PI_TUI_STATE_DIR"] = _STATE_DIR[0]  # the run's own (see workdir)
     env.update(extra or {})
     return env
 
@@ -711,7 +718,11 @@ def workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="pi-tui-bench-") as name:
         path = Path(name)
         path.chmod(0o700)
-        yield path
+        _STATE_DIR[:] = [str(path / "state")]
+        try:
+            yield path
+        finally:
+            _STATE_DIR.clear()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,6 @@ token, and "refreshing" means trading the GitHub token for a new Copilot token. 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -127,6 +126,8 @@ def normalize_domain(text: str) -> str | None:
 
 
 def _ascii_host(host: str, raw: str) -> str:
+    import ipaddress  # only for an Enterprise host: the status panel loads this module too
+
     try:
         ipaddress.IPv4Address(host)
         return host

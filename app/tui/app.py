@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +30,13 @@ log = logging.getLogger("pi_tui.tui")
 
 # Keys that still count when typed before the screen they land on appeared: quitting.
 TYPE_AHEAD_ALLOWED = frozenset({"ctrl+c", "ctrl+q"})
+
+
+def _resume_collector() -> None:
+    """After the first frame: what start-up made lives as long as the app, so it is frozen
+    (never scanned again) and the collector resumes for what comes after."""
+    gc.freeze()
+    gc.enable()
 
 
 class Stopped(Exception):
@@ -87,6 +95,8 @@ class PiTuiApp(App[int]):
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._screen_changed)
+        if not gc.isenabled():  # paused for the start-up (cli._run_app)
+            self.call_after_refresh(_resume_collector)
         if self.start == "login":
             self.action_login(self.start_provider)
         elif self.start == "logout":

@@ -43,6 +43,20 @@ def test_forget_and_damaged_file(tmp_path: Path) -> None:
     assert state.get(tmp_path / "auth.json", "meta") == {}
 
 
+def test_records_of_credential_files_that_are_gone_are_dropped_on_the_next_write(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "state.json")
+    kept, gone = tmp_path / "kept" / "auth.json", tmp_path / "gone" / "auth.json"
+    for store in (kept, gone):
+        store.parent.mkdir()
+        store.write_text("{}")
+        state.update(store, "anthropic", account=store.parent.name)
+    gone.unlink()
+    assert state.get(gone, "anthropic") == {"account": "gone"}  # reading changes nothing
+    state.update(kept, "xai", account="grok")
+    assert json.loads(state.path.read_text())["stores"].keys() == {str(kept.resolve())}
+    assert state.get(kept, "anthropic") == {"account": "kept"}
+
+
 def test_state_dir_env_override(tmp_path: Path) -> None:
     assert state_dir({"PI_TUI_STATE_DIR": str(tmp_path)}) == tmp_path
 

@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.code_input import CodeInput
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
@@ -44,6 +45,8 @@ class AuthCodeScreen(Screen[Outcome]):
     Dismisses with :class:`LoginDone`, with :class:`SwitchMethod` (Ctrl+O, when the provider has
     another method), or None (Esc).
     """
+
+    CSS_PATH = SCREENS_CSS
 
     app: PiTuiApp
 

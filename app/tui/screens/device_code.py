@@ -16,6 +16,7 @@ from textual.widgets import Static
 from app.timefmt import duration
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -42,6 +43,8 @@ class DeviceCodeScreen(Screen[Outcome]):
     The login comes from ``service.start_login(…)``; ``aclose()`` stops it at once.
     Dismisses with :class:`LoginDone`, or None (Esc).
     """
+
+    CSS_PATH = SCREENS_CSS
 
     app: PiTuiApp
 

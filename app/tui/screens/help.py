@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from app.paths import display_path
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -35,6 +36,8 @@ def keys() -> list[tuple[str, str]]:
 
 class HelpScreen(Screen[None]):
     """Keys, the store path and the log path. Esc, q or ? closes it."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "app.pop_screen", "Close", key_display="esc"),

@@ -9,12 +9,16 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
+from app.tui.screens import SCREENS_CSS
+
 
 class LinkScreen(Screen[None]):
     """Only the URL, from the first column, no border, title or key bar; any of Esc, Enter, ^l goes back.
 
     Used where the app cannot step aside from the terminal (see :func:`show_link_alone`).
     """
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,ctrl+l", "back", "Back", show=False),

@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 class LoginDoneScreen(Screen[None]):
     """Shows ``result.message``; Enter or Esc returns to the status panel."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "app.pop_screen", "Back to status"),

@@ -13,6 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.credentials import AccountStatus
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -21,6 +22,8 @@ Mode = Literal["login", "logout"]
 
 class ProviderSelectScreen(Screen[str | None]):
     """An option list of providers; dismisses with the chosen id, or None on Esc."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back"),

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from app.tui.feedback import describe
+from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -27,6 +28,8 @@ class QuestionScreen(Screen[str | None]):
     ``check`` cleans the answer or raises an error whose sentence is shown under the input,
     so a wrong answer is asked again and nothing is sent.
     """
+
+    CSS_PATH = SCREENS_CSS
 
     app: PiTuiApp
 
