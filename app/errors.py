@@ -86,11 +86,14 @@ class NetworkError(AuthError):
 
     ``status`` is the HTTP status when the server did answer (429, 5xx, a body that is not
     JSON), None when it was not reached at all; a provider that retries decides by it.
+    ``dropped`` is True when the connection failed before any answer (refused, reset, closed),
+    as opposed to a server that was too slow: asking again at once is cheap then.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, dropped: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.dropped = dropped
 
 
 class DeviceFlowError(AuthError):

@@ -21,6 +21,7 @@ from app import __version__
 from app.errors import AuthError, NetworkError
 
 if TYPE_CHECKING:
+    import logging
     import ssl
 
     import httpx
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 # A server that drips bytes never trips the read timeout; this caps the whole request.
 DEADLINE_SECONDS = 60.0
 USER_AGENT = f"pi-tui/{__version__}"
+
+
+def _log() -> logging.Logger:
+    import logging  # only when something failed: `pi-tui status` loads this module
+
+    return logging.getLogger("pi_tui.http")
 
 
 @functools.cache
@@ -102,9 +109,12 @@ async def request_json(
             f"{what} timed out ({url_host(url)}). Check your connection and try again."
         ) from None
     except httpx.HTTPError as exc:
+        # The sentence names only the exception's type; the log keeps what it said.
+        _log().info("%s %s: %s: %s", method, url_host(url), type(exc).__name__, exc)
         raise NetworkError(
             f"Could not reach {what} at {url_host(url)} ({type(exc).__name__}). "
-            "Check your connection or proxy settings and try again."
+            "Check your connection or proxy settings and try again.",
+            dropped=isinstance(exc, httpx.TransportError),
         ) from None
     return parse_json_response(response, what=what)
 

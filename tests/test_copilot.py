@@ -746,6 +746,29 @@ async def test_a_poll_lost_on_the_network_is_asked_again(service: AuthService, f
     assert service.store.get(PROVIDER) is not None
 
 
+async def test_a_device_code_request_lost_on_the_network_is_asked_once_more(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    fake.fail("github.device_code", kind="reset")
+    login = await service.start_login("github-copilot")
+    assert login.user_code == fake.github.latest_user_code
+    assert fake.count("github.device_code") == 2
+
+    fake.fail("github.device_code", kind="reset", times=2)
+    with pytest.raises(NetworkError, match="Could not reach GitHub"):
+        await service.start_login("github-copilot")
+    assert fake.count("github.device_code") == 4
+
+
+async def test_a_device_code_request_the_server_refused_is_not_asked_again(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    fake.fail("github.device_code", status=503, body="<html>down</html>")
+    with pytest.raises(NetworkError):
+        await service.start_login("github-copilot")
+    assert fake.count("github.device_code") == 1
+
+
 async def test_a_server_gone_for_several_polls_ends_the_login(
     service: AuthService, fake: FakeProviders
 ) -> None:

@@ -270,9 +270,17 @@ class DeviceLogin(Generic[R]):
         finish: Callable[[dict[str, Any]], Awaitable[R]],
         scale: float = 1.0,
     ) -> DeviceLogin[R]:
-        """Ask the provider for a code to show the user."""
+        """Ask the provider for a code to show the user (once more if the connection dropped)."""
         async with client() as http:
-            code = await spec.request_code(http)
+            try:
+                code = await spec.request_code(http)
+            except NetworkError as exc:
+                # Nobody has seen a code yet, so a second request costs nothing; a server that
+                # answered (status) or was too slow (not dropped) is not asked again.
+                if exc.status is not None or not exc.dropped:
+                    raise
+                _log().info("%s device code request lost (%s); asking again", spec.provider, exc)
+                code = await spec.request_code(http)
         _log().info("device login started for %s (code %s)", spec.provider, code.user_code)
         return cls(spec, code, client=client, now_ms=now_ms, finish=finish, scale=scale)
 

@@ -94,7 +94,9 @@ class PiTuiApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
-        self.screen_change_signal.subscribe(self, self._screen_changed)
+        # Immediate: posted (the default), the stamp would come after the new screen's first
+        # frame, and a key the user typed on seeing that frame would count as typed ahead.
+        self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
         if not gc.isenabled():  # paused for the start-up (cli._run_app)
             self.call_after_refresh(_resume_collector)
         if self.start == "login":

@@ -130,7 +130,12 @@ class FakeProviders:
         self.stopping.set()
         wake[1].send(b"x")
         thread.join(timeout)
-        server.server_close()
+        if thread.is_alive():
+            # Never close a listener a thread may still accept() on: its descriptor number would
+            # go to the next socket opened, whose connections that thread would take.
+            self.errors.append("the fake's accept loop did not stop; its listener is left open")
+        else:
+            server.server_close()
         with server.track_lock:
             connections, threads = list(server.connections), list(server.handler_threads)
         for connection in connections:

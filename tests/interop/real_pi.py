@@ -35,6 +35,12 @@ class Tripwire:
 
     def __init__(self) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
+        # accept() wakes up often to look at _stop: the socket may only be closed once the thread
+        # has ended. Closed under a thread still in accept(), its descriptor number goes to the
+        # next socket this process opens (a fake provider's listener), whose connections that
+        # thread would then take and drop.
+        self._server.settimeout(0.1)
+        self._stop = threading.Event()
         self.hits: list[str] = []
         self._thread = threading.Thread(target=self._serve, daemon=True, name="pi-tripwire")
         self._thread.start()
@@ -44,11 +50,11 @@ class Tripwire:
         return f"http://127.0.0.1:{self._server.getsockname()[1]}"
 
     def _serve(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 connection, _ = self._server.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
             with connection:
                 connection.settimeout(2)
                 try:
@@ -58,6 +64,9 @@ class Tripwire:
                 self.hits.append(first.decode("latin-1"))
 
     def close(self) -> None:
+        """Stop the thread, then close the socket (never the other way round)."""
+        self._stop.set()
+        self._thread.join()
         self._server.close()
 
 

@@ -88,7 +88,7 @@ def test_codex_login_by_browser(terminal: Terminal, fake: FakeProviders, tmp_pat
     url = link_on_screen(terminal.wait_for("Waiting for the browser"))
     # The browser: the fake's authorize page redirects to pi-tui's loopback listener.
     page = httpx.get(url, follow_redirects=True, timeout=30)
-    assert page.status_code == 200 and "Signed in" in page.text, page.text
+    assert page.status_code == 200 and "Signed in" in page.text, page.text + terminal.log_tail()
     entry = finish(terminal, agent_dir, CODEX)
     assert fake.codex.account_of(entry["access"]) == entry["accountId"]
     assert fake.codex.is_refresh_valid(entry["refresh"])

@@ -40,6 +40,18 @@ async def test_login_key_and_enters_in_one_burst_leave_the_provider_select_open(
         assert stack(app) == ["StatusScreen", "MethodChoiceScreen"]
 
 
+async def test_a_key_typed_once_a_screen_is_up_counts_on_that_screen(service, make_app):
+    # A screen's time is taken when it is pushed. Taken later (a posted signal runs after the
+    # messages already queued, so after the new screen's first frame), the Enter a user types on
+    # seeing that frame counted as typed ahead and was dropped.
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_help()
+        burst(app, "escape")  # typed after the push, before the app has handled anything else
+        await wait_for_screen(pilot, "StatusScreen")
+        assert stack(app) == ["StatusScreen"]
+
+
 async def test_enters_typed_ahead_never_close_the_login_just_opened(service, make_app):
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
