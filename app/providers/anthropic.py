@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, RefreshError
 from app.expiry import current_ms
-from app.flows.auth_code import AuthCodeSpec
 from app.http import oauth_error, request_json
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import entry_from_token_response
@@ -22,6 +21,7 @@ from app.tokens import entry_from_token_response
 if TYPE_CHECKING:
     import httpx
 
+    from app.flows.auth_code import AuthCodeSpec
     from app.flows.pkce import Pkce
 
 NAME = "Anthropic (Claude Pro/Max)"
@@ -66,6 +66,7 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> AuthCodeSpec:
     """The flow for ``browser`` (loopback + paste) or ``copy_code`` (paste from Anthropic's page)."""
+    from app.flows.auth_code import AuthCodeSpec
 
     def url(redirect_uri: str, pkce: Pkce) -> str:
         return authorize_url(endpoints, redirect_uri=redirect_uri, challenge=pkce.challenge, state=pkce.state)

@@ -15,21 +15,14 @@ from urllib.parse import quote, urlsplit
 from app.endpoints import optional_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.expiry import expires_at_ms
-from app.flows.device import (
-    DeviceCode,
-    DeviceSpec,
-    PollAnswer,
-    clamp_expires_in,
-    clamp_interval,
-    clean_user_code,
-    clean_verification_uri,
-)
 from app.http import authorized_field, oauth_error, request_json
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
 if TYPE_CHECKING:
     import httpx
+
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
 
 NAME = "GitHub Copilot"
 CLIENT_ID = "Iv1.b507a08c87ecfe98"
@@ -270,6 +263,14 @@ def device_flow_error(error: str, description: str, *, status: int, domain: str)
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints, domain: str) -> DeviceCode:
     """Ask GitHub for a device code and user code; DeviceFlowError with a sentence if refused."""
+    from app.flows.device import (
+        DeviceCode,
+        clamp_expires_in,
+        clamp_interval,
+        clean_user_code,
+        clean_verification_uri,
+    )
+
     response = await request_json(
         client,
         "POST",
@@ -298,6 +299,8 @@ async def poll_token(
     client: httpx.AsyncClient, endpoints: Endpoints, domain: str, device_code: str
 ) -> PollAnswer:
     """Ask once whether the user has approved; GitHub answers errors with HTTP 200 or 4xx."""
+    from app.flows.device import PollAnswer
+
     response = await request_json(
         client,
         "POST",
@@ -528,6 +531,8 @@ def check_answer(question_id: str, text: str) -> str:
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow against github.com or the Enterprise host in ``answers["host"]``."""
+    from app.flows.device import DeviceSpec
+
     domain = normalize_domain(answers.get("host", "")) or GITHUB_DOMAIN
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:

@@ -12,16 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
-from app.flows.device import (
-    DeviceCode,
-    DeviceSpec,
-    PollAnswer,
-    clamp_expires_in,
-    clamp_interval,
-    clean_user_code,
-    clean_verification_uri,
-    poll_token_endpoint,
-)
 from app.http import JsonResponse, authorized_field, models_available, oauth_error, request_json
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
@@ -29,6 +19,8 @@ from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
     import httpx
+
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
 
 NAME = "Kimi Code (subscription)"
 WHAT = "Kimi Code"
@@ -85,6 +77,14 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
     """Ask Kimi for a code (``client_id`` only, no scope); DeviceFlowError when refused or unusable."""
+    from app.flows.device import (
+        DeviceCode,
+        clamp_expires_in,
+        clamp_interval,
+        clean_user_code,
+        clean_verification_uri,
+    )
+
     data, device_code = await start_device_login(
         client, endpoints.device, what=WHAT, data={"client_id": CLIENT_ID}, deadline=REQUEST_TIMEOUT_S
     )
@@ -121,6 +121,7 @@ def entry_from_answer(data: Any, *, now_ms: int, previous: dict[str, Any] | None
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow (Kimi's only method)."""
+    from app.flows.device import DeviceSpec, poll_token_endpoint
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints)

@@ -12,16 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
-from app.flows.device import (
-    MAX_CODE_LIFETIME_S,
-    DeviceCode,
-    DeviceSpec,
-    PollAnswer,
-    clamp_expires_in,
-    clamp_interval,
-    clean_user_code,
-    clean_verification_uri,
-)
 from app.http import authorized_field, models_available, oauth_error, request_json
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display, is_token_shaped
@@ -29,6 +19,8 @@ from app.tokens import oauth_entry
 
 if TYPE_CHECKING:
     import httpx
+
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
 
 NAME = "Meta (Muse subscription)"
 WHAT = "Meta"  # how sentences name the server
@@ -60,6 +52,15 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
     """Ask Meta for a device code; DeviceFlowError with a sentence if refused or unusable."""
+    from app.flows.device import (
+        MAX_CODE_LIFETIME_S,
+        DeviceCode,
+        clamp_expires_in,
+        clamp_interval,
+        clean_user_code,
+        clean_verification_uri,
+    )
+
     data, device_code = await start_device_login(
         client,
         f"{endpoints.auth}/oidc/device/authorization/",
@@ -88,6 +89,8 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
 
 async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_code: str) -> PollAnswer:
     """Ask once whether the user has approved; an approval carries the identity token."""
+    from app.flows.device import PollAnswer
+
     response = await request_json(
         client,
         "POST",
@@ -126,6 +129,8 @@ def device_error(error: str, description: str) -> AuthError:
 
 def trusted_http_url(value: object) -> str | None:
     """``value`` if it is an http(s) link pi-tui may show, else None."""
+    from app.flows.device import clean_verification_uri
+
     try:
         return clean_verification_uri(value, server=WHAT)
     except DeviceFlowError:
@@ -232,6 +237,7 @@ def check_answer(question_id: str, text: str) -> str:
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow on Meta's sign-in, finished by the key mint."""
+    from app.flows.device import DeviceSpec
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints)

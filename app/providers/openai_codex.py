@@ -15,8 +15,6 @@ from urllib.parse import urlencode
 
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
-from app.flows.auth_code import AuthCodeSpec
-from app.flows.device import DeviceCode, DeviceSpec, PollAnswer, clean_user_code, clean_verification_uri
 from app.http import authorized_field, models_available, request_json
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -24,6 +22,8 @@ from app.tokens import oauth_entry
 if TYPE_CHECKING:
     import httpx
 
+    from app.flows.auth_code import AuthCodeSpec
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
     from app.flows.pkce import Pkce
 
 NAME = "OpenAI (ChatGPT Plus/Pro)"
@@ -238,6 +238,8 @@ def authorize_url(endpoints: Endpoints, *, redirect_uri: str, challenge: str, st
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> AuthCodeSpec | DeviceSpec:
     """``browser`` (loopback on 1455 or a pasted redirect URL) or ``device_code``."""
+    from app.flows.auth_code import AuthCodeSpec
+
     if method_id == "device_code":
         return _device_login(endpoints)
 
@@ -284,6 +286,8 @@ def _interval(value: object) -> float:
 
 
 def _device_login(endpoints: Endpoints) -> DeviceSpec:
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer, clean_user_code, clean_verification_uri
+
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         response = await request_json(
             client,

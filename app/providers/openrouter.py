@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
-from app.flows.auth_code import AuthCodeSpec
 from app.http import authorized_field, request_json
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -22,6 +21,7 @@ from app.tokens import oauth_entry
 if TYPE_CHECKING:
     import httpx
 
+    from app.flows.auth_code import AuthCodeSpec
     from app.flows.pkce import Pkce
 
 NAME = "OpenRouter OAuth"
@@ -100,6 +100,8 @@ async def exchange_code(
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> AuthCodeSpec:
     """Loopback on any free port with an unguessable path, raised with a paste; 5 minutes."""
     import uuid
+
+    from app.flows.auth_code import AuthCodeSpec
 
     def url(redirect_uri: str, pkce: Pkce) -> str:
         return authorize_url(endpoints, callback_url=redirect_uri, challenge=pkce.challenge)

@@ -12,16 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
 from app.errors import DeviceFlowError, RefreshError
-from app.flows.device import (
-    DeviceCode,
-    DeviceSpec,
-    PollAnswer,
-    clamp_expires_in,
-    clamp_interval,
-    clean_user_code,
-    clean_verification_uri,
-    poll_token_endpoint,
-)
 from app.http import authorized_field, models_available, oauth_error, request_json
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
@@ -29,6 +19,8 @@ from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
     import httpx
+
+    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
 
 NAME = "xAI (Grok/X subscription)"
 WHAT = "xAI"
@@ -70,6 +62,14 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 
 async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
     """Ask auth.x.ai for a code; DeviceFlowError with a sentence when refused or unusable."""
+    from app.flows.device import (
+        DeviceCode,
+        clamp_expires_in,
+        clamp_interval,
+        clean_user_code,
+        clean_verification_uri,
+    )
+
     data, device_code = await start_device_login(
         client, endpoints.device, what=WHAT, data={"client_id": CLIENT_ID, "scope": SCOPE, "referrer": "pi"}
     )
@@ -104,6 +104,7 @@ def device_error(error: str, description: str) -> DeviceFlowError:
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow (xAI's only method)."""
+    from app.flows.device import DeviceSpec, poll_token_endpoint
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints)
