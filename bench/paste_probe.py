@@ -93,6 +93,7 @@ async def one_run(service: Any, kind: str) -> dict[str, Any]:
 
     from app.opener import Opened
     from app.tui.app import PiTuiApp
+    from app.tui.screens.method_choice import MethodChoiceScreen
     from app.tui.screens.status import StatusScreen
     from app.tui.widgets.code_input import CodeInput
 
@@ -105,7 +106,11 @@ async def one_run(service: Any, kind: str) -> dict[str, Any]:
         cursor_blink=False,
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
+        # Anthropic has two methods: the login opens on their choice; Enter takes the default.
+        if not await wait_until(lambda: isinstance(app.screen, MethodChoiceScreen), WAIT_S):
+            raise RuntimeError("the login did not open on Anthropic's method choice")
+        await pilot.pause()
+        await pilot.press("enter")
 
         def ready() -> bool:
             code = app.screen.query(CodeInput)
@@ -114,6 +119,7 @@ async def one_run(service: Any, kind: str) -> dict[str, Any]:
         if not await wait_until(ready, WAIT_S):
             raise RuntimeError("the code input never became ready on the Anthropic login screen")
         await pilot.pause()
+        screen = app.screen
         code = screen.query_one("#code", CodeInput)
         feedback = screen.query_one("#feedback")
         text, (head, tail) = make_paste(kind, screen.login.pkce.state)  # type: ignore[attr-defined]

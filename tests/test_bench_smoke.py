@@ -38,3 +38,21 @@ def test_bench_quick_token_prints_a_well_formed_row(tmp_path: Path) -> None:
     assert len(doc["rows"]) == 2  # oauth.json, then auth.json
     for row in doc["rows"]:
         assert len(row["samples"]) == len(row["baseline_samples"]) == 5
+
+
+def test_bench_paste_probe_reaches_the_login_screen_and_measures() -> None:
+    # The probe drives the real app to Anthropic's login; when the screens change, it must follow
+    # (it once stopped at the method choice, and the figure read "not measured").
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "paste"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| 5")]
+    assert len(rows) == 2, out.stdout
+    for row in rows:
+        value = row.strip("|").split("|")[1].strip()
+        assert re.fullmatch(r"\d+\.\d ms", value), out.stdout
