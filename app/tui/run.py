@@ -37,7 +37,9 @@ def run_app(
         log_path = None  # no writable log directory: run without a log (help says so)
     service = AuthService(store, env=env)
     asked = [provider] if provider else list(providers.PROVIDERS)
-    before = _entries(store, asked)
+    # Only a login or logout is judged by what it changed (read before the first frame: skipped
+    # for the status panel, which judges nothing).
+    before = _entries(store, asked) if start != "status" else {}
     app = PiTuiApp(service, start=start, provider=provider, log_path=log_path)
     app.run()
     if app.return_code:
