@@ -40,7 +40,7 @@ class PiAuth(httpx.Auth):
         self.service = service
         self.provider_id = providers.provider(provider_id).id
         self.module = providers.load(provider_id)
-        check = getattr(self.module, "check_options", None)
+        check = self.module.check_options
         if check is not None:
             self.options: dict[str, Any] = check(options)
         elif options:
@@ -108,7 +108,7 @@ class PiAuth(httpx.Auth):
             entry = stored if stored is not None and stored.get("access") == token else {"access": token}
         endpoints = self.service.endpoints(self.provider_id)
         request.headers.update(self.module.auth_headers(endpoints, entry))
-        extra = getattr(self.module, "request_headers", None)
+        extra = self.module.request_headers
         if extra is not None:
             per_request = request.extensions.get(EXTENSION) or {}
             request.headers.update(extra(request.url.path, {**self.options, **per_request}))

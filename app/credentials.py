@@ -21,6 +21,7 @@ from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
 from app.expiry import current_ms, is_due, never_expires, refresh_due_ms
 from app.mask import mask
 from app.providers import PROVIDERS, ProviderInfo, login_hint
+from app.providers.base import stored_account
 from app.state import BY_OTHER, StateFile
 from app.store import API_KEY, OAUTH, CredentialStore
 
@@ -161,16 +162,9 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
     return None
 
 
-# Keys older pi-tui wrote into pi's entries; pi's own entries never carry them. They are still
-# read (an old login keeps showing its account) but never written again.
-ACCOUNT_KEYS = ("email", "login")
-
-
 def account_label(entry: dict[str, Any]) -> str | None:
     """The account an entry names (older pi-tui's keys): its email, or ``@login``."""
-    if isinstance(entry.get("email"), str):
-        return str(entry["email"])
-    return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
+    return stored_account(entry)
 
 
 def remembered_account(store: CredentialStore, provider_id: str, state: StateFile) -> str | None:

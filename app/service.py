@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from app import providers
 from app.credentials import (
-    ACCOUNT_KEYS,
     API_KEY,
     AccountStatus,
     account_label,
@@ -41,6 +40,7 @@ from app.errors import (
 )
 from app.expiry import is_due, never_expires
 from app.mask import mask
+from app.providers.base import ACCOUNT_KEYS
 from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
@@ -305,7 +305,7 @@ class AuthService:
 
     async def save_login(self, provider_id: str, entry: dict[str, Any]) -> LoginResult:
         """Store a new login under the lock, exactly as pi writes it, and describe it."""
-        account = account_label(entry)
+        account = providers.load(provider_id).account(entry)
         entry = self._as_pi_writes_it(provider_id, entry)
         async with self.store.transaction() as tx:
             tx.put(provider_id, entry)
@@ -350,7 +350,8 @@ class AuthService:
 
     def check_answer(self, provider_id: str, question_id: str, text: str) -> str:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
-        return str(providers.load(provider_id).check_answer(question_id, text))
+        check = providers.load(provider_id).check_answer
+        return text if check is None else check(question_id, text)
 
     def check_can_save(self) -> None:
         """Say now, not after the user authorized in a browser, that a login could not be saved.
@@ -385,31 +386,27 @@ class AuthService:
         method = info.method(method_id) if method_id else providers.default_method(info, self.env)
         module = providers.load(provider_id)
         given = dict(answers or {})
-        checked = {q.id: str(module.check_answer(q.id, given.get(q.id, ""))) for q in info.questions}
+        checked = {q.id: self.check_answer(provider_id, q.id, given.get(q.id, "")) for q in info.questions}
         self.check_can_save()
         spec = module.login(method.id, self.endpoints(provider_id), checked)
 
         async def finish(entry: dict[str, Any]) -> LoginResult:
             return await self.save_login(provider_id, entry)
 
-        if method.kind == providers.AUTH_CODE:
-            from app.flows.auth_code import AuthCodeLogin
+        from app.flows.auth_code import AuthCodeLogin, AuthCodeSpec
+        from app.flows.device import DeviceLogin
 
+        if isinstance(spec, AuthCodeSpec):
             return await AuthCodeLogin.start(spec, client=self.client, now_ms=self.now_ms, finish=finish)
-        if method.kind == providers.DEVICE:
-            from app.flows.device import DeviceLogin
-
-            return await DeviceLogin.start(
-                spec, client=self.client, now_ms=self.now_ms, finish=finish, scale=self.poll_scale
-            )
-        raise ConfigError(f"{info.name}: unknown flow kind {method.kind!r}.")
+        return await DeviceLogin.start(
+            spec, client=self.client, now_ms=self.now_ms, finish=finish, scale=self.poll_scale
+        )
 
     def offers(self, provider_id: str, answers: Mapping[str, str] | None = None) -> list[Method]:
         """Logins the provider found on this machine that need no flow (e.g. a token another
         client saved), as methods of kind :data:`app.providers.OFFER`. Reading only; nothing is
         used unless the user chooses it (:meth:`use_offer`)."""
-        module = providers.load(provider_id)
-        find = getattr(module, "offers", None)
+        find = providers.load(provider_id).offers
         if find is None:
             return []
         return [
@@ -420,10 +417,12 @@ class AuthService:
     async def use_offer(self, provider_id: str, offer_id: str) -> tuple[LoginResult, tuple[str, ...]]:
         """Log in with a chosen offer: the provider checks it with its server first, and only a
         login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
-        module = providers.load(provider_id)
+        use = providers.load(provider_id).use_offer
+        if use is None:
+            raise ConfigError(f"{providers.provider(provider_id).name} found no saved login to use.")
         self.check_can_save()  # before asking the server: a login that could not be kept is no login
         async with self.client() as client:
-            entry, details = await module.use_offer(
+            entry, details = await use(
                 client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()
             )
         return await self.save_login(provider_id, entry), tuple(details)

@@ -27,8 +27,7 @@ import importlib
 import os
 import sys
 from collections.abc import Mapping
-from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from app.errors import ConfigError
 
@@ -145,9 +144,25 @@ def provider(provider_id: str) -> ProviderInfo:
         raise ConfigError(f"Unknown provider {provider_id!r}; choose one of: {known}.") from None
 
 
-def load(provider_id: str) -> ModuleType:
-    """Import the provider's module."""
-    return importlib.import_module(provider(provider_id).module)
+def load(provider_id: str) -> Provider:
+    """Import the provider's module (it satisfies :class:`app.providers.base.Provider`)."""
+    return cast("Provider", importlib.import_module(provider(provider_id).module))
+
+
+if TYPE_CHECKING:
+    from app.providers import anthropic, github_copilot, kimi_coding, meta, openai_codex, openrouter, xai
+    from app.providers.base import Provider
+
+    # mypy checks every registered module against the contract here; nothing imports them at run time.
+    CHECKED: tuple[Provider, ...] = (
+        anthropic,
+        github_copilot,
+        openai_codex,
+        xai,
+        kimi_coding,
+        openrouter,
+        meta,
+    )
 
 
 def login_hint(info: ProviderInfo) -> str:

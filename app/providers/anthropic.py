@@ -15,6 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, RefreshError
 from app.expiry import current_ms
 from app.http import oauth_error, request_json
+from app.providers.base import stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import entry_from_token_response
 
@@ -316,3 +317,14 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
     if entry.get("type") == "api_key":
         return await test_call(client, endpoints, str(entry["key"]), api_key=True)
     return await test_call(client, endpoints, entry["access"])
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None

@@ -16,6 +16,7 @@ from app.endpoints import optional_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.expiry import expires_at_ms
 from app.http import authorized_field, oauth_error, request_json
+from app.providers.base import stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -722,3 +723,9 @@ async def use_offer(
             f"GitHub refused the token from {where} ({why}); nothing was saved. "
             "Log in with the device code instead."
         ) from None
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
 from app.http import JsonResponse, authorized_field, models_available, oauth_error, request_json
+from app.providers.base import stored_account
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
@@ -238,3 +239,14 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
     url = f"{endpoints.api}/models"
     models = await authorized_field(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
     return models_available(len(models))
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None

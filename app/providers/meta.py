@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
 from app.http import authorized_field, models_available, oauth_error, request_json
+from app.providers.base import stored_account
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -230,11 +231,6 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 # -- login -------------------------------------------------------------------------------
 
 
-def check_answer(question_id: str, text: str) -> str:
-    """Meta asks no questions."""
-    return text
-
-
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow on Meta's sign-in, finished by the key mint."""
     from app.flows.device import DeviceSpec
@@ -261,3 +257,14 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         error=device_error,
         server=WHAT,
     )
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.http import authorized_field, models_available, request_json
+from app.providers.base import stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -413,3 +414,14 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
         failed="The test call failed",
     )
     return models_available(len(models), "Codex ")
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None

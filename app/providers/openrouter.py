@@ -15,6 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
 from app.http import authorized_field, request_json
+from app.providers.base import stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -166,3 +167,14 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
     limit = data.get("limit")
     shown = "no credit limit" if limit is None else f"credit limit {for_display(limit, limit=20)}"
     return f"OK: {WHAT} accepts the key ({shown})."
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None

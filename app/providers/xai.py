@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import url_override
 from app.errors import DeviceFlowError, RefreshError
 from app.http import authorized_field, models_available, oauth_error, request_json
+from app.providers.base import stored_account
 from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
@@ -181,3 +182,14 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
     headers = {**ACCEPT, **auth_headers(endpoints, entry)}
     models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
     return models_available(len(models))
+
+
+# -- the contract's account and optional hooks (app/providers/base.py) -------------------
+
+account = stored_account
+usage = None
+check_answer = None
+offers = None
+use_offer = None
+check_options = None
+request_headers = None
