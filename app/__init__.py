@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from app.version import __version__
+
 __all__ = ["PiAuth", "__version__", "get_api_key", "get_credential"]
 
 

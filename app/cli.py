@@ -13,16 +13,15 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from app import __version__
 from app.errors import Cancelled, ConfigError, PiTuiError, StoreError
+from app.version import __version__
 
 if TYPE_CHECKING:
     from app.providers import ProviderInfo
     from app.store import CredentialStore
-
-Start = Literal["status", "login", "logout"]
+    from app.tui.outcome import Start
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from app.errors import AuthError, NetworkError
+
 # asyncio and httpx are imported where used: provider modules import this one, and
 # `pi-tui status` (which reads their status rows) must load neither.
-from app import __version__
-from app.errors import AuthError, NetworkError
+from app.version import __version__
 
 if TYPE_CHECKING:
     import logging

@@ -22,9 +22,9 @@ from app.tui.feedback import describe
 from app.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
-    from app.cli import Start
     from app.opener import Opened
     from app.service import AuthService
+    from app.tui.outcome import Start
 
 log = logging.getLogger("pi_tui.tui")
 

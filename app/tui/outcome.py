@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from app.providers import Method
     from app.service import AuthService, LoginResult
+
+# Where the app opens: the status panel, the provider list (or a provider's login), the logout.
+Start = Literal["status", "login", "logout"]
 
 
 class LoginRequest(NamedTuple):

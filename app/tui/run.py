@@ -11,8 +11,8 @@ from app.logs import setup_logging
 from app.service import AuthService
 
 if TYPE_CHECKING:
-    from app.cli import Start
     from app.store import CredentialStore
+    from app.tui.outcome import Start
 
 
 def run_app(
