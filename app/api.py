@@ -8,19 +8,16 @@ ones it shadows.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-from app.credentials import ready_token, resolve
-from app.expiry import current_ms
 from app.providers import provider
+from app.service import AuthService, Issued, run_blocking
+from app.state import BY_LIBRARY
 from app.store import CredentialStore
 
-T = TypeVar("T")
+__all__ = ["Credential", "aget_credential", "get_api_key", "get_credential", "run_blocking"]
 
 
 @dataclass(frozen=True)
@@ -34,25 +31,29 @@ class Credential:
     kind: str = "oauth"
 
 
+def _service(agent_dir: str | os.PathLike[str] | None, env: Mapping[str, str] | None) -> AuthService:
+    env = os.environ if env is None else env
+    return AuthService(CredentialStore.for_agent_dir(agent_dir, env), env=env, actor=BY_LIBRARY)
+
+
+def _credential(provider_id: str, issued: Issued) -> Credential:
+    found = issued.resolution
+    assert found.source is not None  # the service raised NotLoggedIn otherwise
+    return Credential(
+        provider(provider_id).id, issued.token, found.source, found.shadowed, found.kind or "oauth"
+    )
+
+
 async def aget_credential(
     provider_id: str,
     *,
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    min_valid_ms: int = 0,
 ) -> Credential:
     """The winning credential for ``provider_id``, refreshed if due (async form)."""
-    env = os.environ if env is None else env
-    info = provider(provider_id)
-    store = CredentialStore.for_agent_dir(agent_dir, env)
-    found = resolve(info, store, env, for_token=True)
-    token = ready_token(info, found, now_ms=current_ms())
-    if token is None:
-        from app.service import AuthService
-        from app.state import BY_LIBRARY
-
-        token = await AuthService(store, env=env, actor=BY_LIBRARY).get_token(info.id)
-    assert found.source is not None  # ready_token raised otherwise
-    return Credential(info.id, token, found.source, found.shadowed, found.kind or "oauth")
+    issued = await _service(agent_dir, env).token(provider_id, min_valid_ms=min_valid_ms)
+    return _credential(provider_id, issued)
 
 
 def get_credential(
@@ -60,9 +61,11 @@ def get_credential(
     *,
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    min_valid_ms: int = 0,
 ) -> Credential:
     """Blocking form of :func:`aget_credential`; safe to call from inside a running event loop."""
-    return run_blocking(aget_credential(provider_id, agent_dir=agent_dir, env=env))
+    issued = _service(agent_dir, env).token_sync(provider_id, min_valid_ms=min_valid_ms)
+    return _credential(provider_id, issued)
 
 
 def get_api_key(
@@ -70,29 +73,7 @@ def get_api_key(
     *,
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    min_valid_ms: int = 0,
 ) -> str:
     """A valid token for ``provider_id`` (a registry id), refreshed if due."""
-    return get_credential(provider_id, agent_dir=agent_dir, env=env).token
-
-
-def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion; inside a running event loop, on a private loop in a thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Called from async code: run on a private loop in a thread instead of nesting loops.
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="pi-tui-get-api-key")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    return get_credential(provider_id, agent_dir=agent_dir, env=env, min_valid_ms=min_valid_ms).token

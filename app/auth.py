@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from app import providers
-from app.api import run_blocking
 from app.errors import NotLoggedIn
 from app.mask import mask
+from app.service import run_blocking
 
 if TYPE_CHECKING:
     from app.service import AuthService
@@ -76,29 +76,49 @@ class PiAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Sign, send, and on 401 refresh once and send again."""
-        found, token = await self.service._winner(self.provider_id)
-        self._sign(request, token, kind=found.kind)
-        response = yield request
-        if response.status_code != 401:
+        if not self._signs(request):
+            yield request
             return
-        log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(token))
-        entry = await self.service._refresh(self.provider_id, seen={"access": token}, force=True)
-        self._sign(request, str(entry["access"]))
+        issued = await self.service.token(self.provider_id)
+        self._sign(request, issued.token, kind=issued.resolution.kind, asynchronous=True)
+        response = yield request
+        if response.status_code != 401 or issued.resolution.kind == "api_key":
+            return
+        log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(issued.token))
+        entry = await self.service.refresh_entry(self.provider_id, seen={"access": issued.token}, force=True)
+        self._sign(request, str(entry["access"]), asynchronous=True)
         yield request
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """The same for ``httpx.Client``; the async service runs on a private loop in a thread."""
-        found, token = run_blocking(self.service._winner(self.provider_id))
-        self._sign(request, token, kind=found.kind)
-        response = yield request
-        if response.status_code != 401:
+        """The same for ``httpx.Client`` (a due refresh runs on a private loop)."""
+        if not self._signs(request):
+            yield request
             return
-        log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(token))
-        entry = run_blocking(self.service._refresh(self.provider_id, seen={"access": token}, force=True))
+        issued = self.service.token_sync(self.provider_id)
+        self._sign(request, issued.token, kind=issued.resolution.kind)
+        response = yield request
+        if response.status_code != 401 or issued.resolution.kind == "api_key":
+            return
+        log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(issued.token))
+        entry = run_blocking(
+            self.service.refresh_entry(self.provider_id, seen={"access": issued.token}, force=True)
+        )
         self._sign(request, str(entry["access"]))
         yield request
 
-    def _sign(self, request: httpx.Request, token: str, *, kind: str | None = "oauth") -> None:
+    def _signs(self, request: httpx.Request) -> bool:
+        """Only requests to the provider's API origin carry its credential; others go unsigned."""
+        api = httpx.URL(self.base_url())
+        if _origin(request.url.scheme, request.url.host, request.url.port) == _origin(
+            api.scheme, api.host, api.port
+        ):
+            return True
+        log.info("not signing a request to %s: not %s's API host", request.url.host, self.provider_id)
+        return False
+
+    def _sign(
+        self, request: httpx.Request, token: str, *, kind: str | None = "oauth", asynchronous: bool = False
+    ) -> None:
         if kind == "api_key":
             # Stored or from the environment: the provider decides how a key is sent.
             entry: dict[str, Any] = {"type": "api_key", "key": token, "access": token}
@@ -107,8 +127,56 @@ class PiAuth(httpx.Auth):
             # An environment token (no stored login, or another one) is signed as a bare token.
             entry = stored if stored is not None and stored.get("access") == token else {"access": token}
         endpoints = self.service.endpoints(self.provider_id)
-        request.headers.update(self.module.auth_headers(endpoints, entry))
+        signed = self.module.auth_headers(endpoints, entry)
         extra = self.module.request_headers
         if extra is not None:
             per_request = request.extensions.get(EXTENSION) or {}
-            request.headers.update(extra(request.url.path, {**self.options, **per_request}))
+            signed.update(extra(request.url.path, {**self.options, **per_request}))
+        request.headers.update(signed)
+        self._strip_on_redirect(
+            request, {name.lower().encode() for name in signed}, asynchronous=asynchronous
+        )
+
+    @staticmethod
+    def _strip_on_redirect(request: httpx.Request, names: set[bytes], *, asynchronous: bool) -> None:
+        """Keep the provider's headers off any other origin a redirect leads to.
+
+        httpx follows a redirect without asking the auth flow, and strips only Authorization
+        when it leaves the origin; an API key in ``x-api-key`` would go along. httpx hands the
+        request's extensions to every hop, and httpcore's ``trace`` hook sees each hop's headers
+        just before they are sent: there, a hop to another origin loses the provider's headers.
+        """
+        origin = _origin(request.url.scheme, request.url.host, request.url.port)
+        chained = request.extensions.get("trace")
+
+        def strip(name: str, info: dict[str, Any]) -> None:
+            if not name.endswith("send_request_headers.started"):
+                return
+            hop = info.get("request")
+            url = getattr(hop, "url", None)
+            if hop is None or url is None:
+                return
+            if _origin(url.scheme.decode(), url.host.decode(), url.port) != origin:
+                hop.headers[:] = [(k, v) for k, v in hop.headers if k.lower() not in names]
+
+        if asynchronous:
+
+            async def trace(name: str, info: dict[str, Any]) -> None:
+                strip(name, info)
+                if chained is not None:
+                    await chained(name, info)
+
+            request.extensions["trace"] = trace
+        else:
+
+            def trace_sync(name: str, info: dict[str, Any]) -> None:
+                strip(name, info)
+                if chained is not None:
+                    chained(name, info)
+
+            request.extensions["trace"] = trace_sync
+
+
+def _origin(scheme: str, host: str, port: int | None) -> tuple[str, str, int | None]:
+    scheme = scheme.lower()
+    return scheme, host.lower(), port if port is not None else {"http": 80, "https": 443}.get(scheme)

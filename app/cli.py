@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.errors import Cancelled, ConfigError, PiTuiError, StoreError
 from app.version import __version__
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
     token.add_argument("provider", help=_provider_ids())
+    token.add_argument(
+        "--min-expiry",
+        metavar="DURATION",
+        type=_duration_ms,
+        default=0,
+        help="refresh first if the token has less left than this (seconds, or 90s, 30m, 2h)",
+    )
     command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
     return parser
 
@@ -149,46 +156,38 @@ def _provider(name: str | None) -> ProviderInfo:
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from app.credentials import ready_token, resolve
-    from app.expiry import current_ms, is_due
+    from app.service import AuthService
+    from app.state import BY_TOKEN
 
     info = _provider(args.provider)
-    store = _store(args, env)
-    found = resolve(info, store, env, for_token=True)
-    token = ready_token(info, found, now_ms=current_ms())
-    if token is not None:
-        print(token)
-        return 0
-    assert found.entry is not None  # only a stored login can be due
-    # Due. Take the lock before paying for asyncio and httpx: when many processes ask at
-    # once, all but one find the token the first one just refreshed and print it.
+    service = AuthService(_store(args, env), env=env, actor=BY_TOKEN)
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
     signal.signal(signal.SIGTERM, _interrupt)
-    fresh: list[dict[str, Any]] = []
-
-    def refreshed_by_another() -> bool:
-        entry = store.get(info.id)
-        if entry is not None and not is_due(entry, now_ms=current_ms()):
-            fresh.append(entry)
-        return bool(fresh)
-
-    # While we wait for the lock, the file is re-read at every poll: if another process has
-    # refreshed, its token is printed and the lock is never taken.
-    with store.transaction(unless=refreshed_by_another) as tx:
-        if tx.held:
-            refreshed_by_another()  # it may have finished just before we got the lock
-        if fresh:
-            print(fresh[-1]["access"])
-            return 0
-        import asyncio
-
-        from app.service import AuthService
-        from app.state import BY_TOKEN
-
-        service = AuthService(store, env=env, actor=BY_TOKEN)
-        refreshed = asyncio.run(service.refresh_locked(tx, info.id, seen=found.entry, force=False))
-    print(refreshed["access"])
+    issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say)
+    if issued.warning:
+        _say(issued.warning)
+    if not issued.token.isprintable():
+        raise StoreError(
+            f"The stored token for {info.name} holds control characters; pi-tui will not print it. "
+            f"Log in again with `pi-tui login {info.id}`."
+        )
+    print(issued.token)
     return 0
+
+
+def _say(line: str) -> None:
+    print(f"pi-tui: {line}", file=sys.stderr, flush=True)
+
+
+def _duration_ms(text: str) -> int:
+    """``--min-expiry``: seconds, or a number with ``s``, ``m`` or ``h``, as milliseconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], 0)
+    number = value[:-1] if scale else value
+    if not number.isdigit() or len(number) > 7:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give seconds, or e.g. 90s, 30m, 2h")
+    return int(number) * (scale or 1) * 1000
 
 
 def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:

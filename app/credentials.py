@@ -149,7 +149,9 @@ def _missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError
     return NotLoggedIn(hint)
 
 
-def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> str | None:
+def ready_token(
+    provider: ProviderInfo, found: Resolution, *, now_ms: int, min_valid_ms: int = 0
+) -> str | None:
     """The winning token when it can be used as it is; None when the stored login is due.
 
     With no credential at all it raises NotLoggedIn, or StoreError when the store could not
@@ -157,7 +159,9 @@ def ready_token(provider: ProviderInfo, found: Resolution, *, now_ms: int) -> st
     """
     if found.token is None:
         raise _missing_credential(provider, found)
-    if found.kind != OAUTH or found.entry is None or not is_due(found.entry, now_ms=now_ms):
+    if found.kind != OAUTH or found.entry is None:
+        return found.token
+    if not is_due(found.entry, now_ms=now_ms, min_valid_ms=min_valid_ms):
         return found.token
     return None
 

@@ -39,14 +39,18 @@ def never_expires(expires: object) -> bool:
     return isinstance(expires, int | float) and expires >= NEVER_EXPIRES_MS
 
 
-def is_due(entry: dict[str, object], *, now_ms: int) -> bool:
-    """True when the stored token should be refreshed before use: pi 1.x's rule, now + 5 min ≥ expires.
+def is_due(entry: dict[str, object], *, now_ms: int, min_valid_ms: int = 0) -> bool:
+    """True when the stored token should be refreshed before use: pi 1.x's rule,
+    now + max(5 min, ``min_valid_ms``) ≥ expires (``min_valid_ms``: what a caller asked for,
+    as pi's ``print-bearer-token --min-expiry``).
 
     ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes,
     see :func:`expires_at_ms`), so the lead before the real expiry is what pi's is.
     """
     due = refresh_due_ms(entry)
-    return due is None or now_ms >= due
+    if due is None:
+        return True
+    return now_ms >= due - max(0, min_valid_ms - BUFFER_MS)
 
 
 def refresh_due_ms(entry: dict[str, object]) -> int | None:

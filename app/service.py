@@ -8,15 +8,11 @@ Provider modules and httpx are imported on first use, so building a service is c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from app import providers
 from app.credentials import (
@@ -34,8 +30,10 @@ from app.errors import (
     ConfigError,
     NetworkError,
     NotLoggedIn,
+    PiTuiError,
     RefreshError,
     StoreError,
+    StoreLockTimeout,
     StoreWriteError,
 )
 from app.expiry import is_due, never_expires
@@ -45,6 +43,7 @@ from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
 if TYPE_CHECKING:
+    import logging
     from typing import TypeAlias
 
     import httpx
@@ -57,13 +56,19 @@ if TYPE_CHECKING:
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
 
-log = logging.getLogger("pi_tui.service")
+T = TypeVar("T")
+
+
+def _log() -> logging.Logger:
+    import logging  # `pi-tui token` with a fresh token logs nothing and does not pay for it
+
+    return logging.getLogger("pi_tui.service")
+
 
 ClientFactory = Callable[[], "httpx.AsyncClient"]
 
 
-@dataclass(frozen=True)
-class LoginResult:
+class LoginResult(NamedTuple):
     """A finished login: what to tell the user."""
 
     provider: str
@@ -77,6 +82,44 @@ class LoginResult:
         from app.paths import display_path
 
         return f"Logged in to {self.name}. Credentials saved to {display_path(self.path)}"
+
+
+class Issued(NamedTuple):
+    """A token handed out, where it came from, and a warning when an old one stood in for a
+    refresh that failed for a passing reason. ``token`` never shows in ``repr``."""
+
+    resolution: Resolution
+    token: str
+    warning: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Issued({self.resolution!r}, warning={self.warning!r})"
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion; inside a running event loop, on a private loop in a thread."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="pi-tui-token")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class AuthService:
@@ -153,22 +196,95 @@ class AuthService:
 
         return make_client()
 
-    # -- tokens ------------------------------------------------------------------------
+    # -- tokens: the one path every caller (CLI, library, PiAuth) takes ---------------------
 
-    async def get_token(self, provider_id: str) -> str:
-        """A valid token for ``provider_id`` by the resolution order, refreshing a due login."""
-        return (await self._winner(provider_id))[1]
-
-    async def _winner(self, provider_id: str) -> tuple[Resolution, str]:
-        """The winning source (its entry as refreshed, if it was due) and its valid token."""
+    def _ready(self, provider_id: str, min_valid_ms: int) -> tuple[Resolution, str | None]:
+        """The winning source and its token when usable as it is; None when it must be refreshed."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
-        token = ready_token(info, found, now_ms=self.now_ms())
+        token = ready_token(info, found, now_ms=self.now_ms(), min_valid_ms=min_valid_ms)
+        return found, token
+
+    async def token(self, provider_id: str, *, min_valid_ms: int = 0) -> Issued:
+        """A valid token by the resolution order, refreshed under the lock when due or when it
+        has less than ``min_valid_ms`` left. The async form of :meth:`token_sync`."""
+        found, token = self._ready(provider_id, min_valid_ms)
         if token is not None:
-            return found, token
+            return Issued(found, token)
         assert found.entry is not None  # only a stored login can be due
-        entry = await self._refresh(provider_id, seen=found.entry, force=False)
-        return found._replace(entry=entry, token=str(entry["access"])), str(entry["access"])
+        try:
+            async with self.store.transaction() as tx:
+                entry = await self.refresh_locked(
+                    tx, provider_id, seen=found.entry, force=False, min_valid_ms=min_valid_ms
+                )
+        except (NetworkError, RefreshError, StoreLockTimeout) as exc:
+            return self._stand_in(found, exc, min_valid_ms)
+        return Issued(found._replace(entry=entry, token=str(entry["access"])), str(entry["access"]))
+
+    def token_sync(
+        self, provider_id: str, *, min_valid_ms: int = 0, on_wait: Callable[[str], None] | None = None
+    ) -> Issued:
+        """:meth:`token` for synchronous callers, and the fast path of ``pi-tui token``: neither
+        asyncio nor httpx is imported unless a refresh is due.
+
+        While it waits for the lock, the file is re-read at every poll: when another process has
+        refreshed meanwhile, its token is used and the lock is never taken (many processes asking
+        at once make one request). ``on_wait`` gets one sentence once the wait passes a second.
+        """
+        found, token = self._ready(provider_id, min_valid_ms)
+        if token is not None:
+            return Issued(found, token)
+        assert found.entry is not None  # only a stored login can be due
+        fresh: list[dict[str, Any]] = []
+        started = time.monotonic()
+        told = on_wait is None
+
+        def refreshed_by_another() -> bool:
+            nonlocal told
+            entry = self.store.get(provider_id)
+            if entry is not None and not is_due(entry, now_ms=self.now_ms(), min_valid_ms=min_valid_ms):
+                fresh.append(entry)
+            elif not told and time.monotonic() - started >= 1.0:
+                told = True
+                assert on_wait is not None
+                on_wait(
+                    f"Waiting for the lock on {self.store.path.name}, held by another program (pi or pi-tui)…"
+                )
+            return bool(fresh)
+
+        try:
+            with self.store.transaction(unless=refreshed_by_another) as tx:
+                if tx.held:
+                    refreshed_by_another()  # it may have finished just before we got the lock
+                if not fresh:
+                    fresh.append(
+                        run_blocking(
+                            self.refresh_locked(
+                                tx, provider_id, seen=found.entry, force=False, min_valid_ms=min_valid_ms
+                            )
+                        )
+                    )
+        except (NetworkError, RefreshError, StoreLockTimeout) as exc:
+            return self._stand_in(found, exc, min_valid_ms)
+        entry = fresh[-1]
+        return Issued(found._replace(entry=entry, token=str(entry["access"])), str(entry["access"]))
+
+    def _stand_in(self, found: Resolution, exc: PiTuiError, min_valid_ms: int) -> Issued:
+        """After a refresh that failed for a passing reason, the old token when it still works.
+
+        Not when the login was revoked, nor when the caller asked for more life than it has.
+        """
+        entry = found.entry or {}
+        expires = entry.get("expires")
+        still_valid = isinstance(expires, int | float) and self.now_ms() + min_valid_ms < expires
+        if getattr(exc, "revoked", False) or not still_valid or found.token is None:
+            raise exc
+        _log().info("refresh failed (%s); the current token is still valid and is used", exc)
+        return Issued(found, found.token, warning=f"{exc} The current token is still valid; using it.")
+
+    async def get_token(self, provider_id: str) -> str:
+        """A valid token for ``provider_id`` (:meth:`token`'s string)."""
+        return (await self.token(provider_id)).token
 
     async def refresh(self, provider_id: str) -> AccountStatus:
         """Refresh now, even when not due (unless another process just did)."""
@@ -178,16 +294,22 @@ class AuthService:
         if never_expires(seen.get("expires")):
             name = providers.provider(provider_id).name
             raise AuthError(f"Nothing to refresh for {name}: its login does not expire.")
-        await self._refresh(provider_id, seen=seen, force=True)
+        await self.refresh_entry(provider_id, seen=seen, force=True)
         return self.status(provider_id)
 
-    async def _refresh(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
+    async def refresh_entry(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
         """Refresh under the store lock; another process's fresh token wins without a request."""
         async with self.store.transaction() as tx:
             return await self.refresh_locked(tx, provider_id, seen=seen, force=force)
 
     async def refresh_locked(
-        self, tx: StoreTransaction, provider_id: str, *, seen: dict[str, Any], force: bool
+        self,
+        tx: StoreTransaction,
+        provider_id: str,
+        *,
+        seen: dict[str, Any],
+        force: bool,
+        min_valid_ms: int = 0,
     ) -> dict[str, Any]:
         """The refresh itself, inside a transaction the caller already holds.
 
@@ -199,11 +321,11 @@ class AuthService:
             raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
         now = self.now_ms()
         someone_else_refreshed = entry.get("access") != seen.get("access")
-        if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
+        if not is_due(entry, now_ms=now, min_valid_ms=min_valid_ms) and (not force or someone_else_refreshed):
             return entry
         # Only the process that really refreshes pays for importing the HTTP stack.
         module = providers.load(provider_id)
-        log.info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
+        _log().info("refreshing %s (token %s)", provider_id, mask(entry.get("access")))
 
         others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
 
@@ -234,6 +356,9 @@ class AuthService:
                 ) from None
             return new
 
+        import asyncio
+        import contextlib
+
         exchange = asyncio.ensure_future(exchange_and_store())
         try:
             new = await asyncio.shield(exchange)
@@ -262,14 +387,15 @@ class AuthService:
                 last_refresh={"at": self.now_ms(), "by": self.actor},
                 last_failure=None,
             )
-        log.info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
+        _log().info("refreshed %s (token %s)", provider_id, mask(new.get("access")))
         return new
 
     # -- actions -----------------------------------------------------------------------
 
     async def test(self, provider_id: str) -> str:
         """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
-        found, token = await self._winner(provider_id)
+        issued = await self.token(provider_id)
+        found, token = issued.resolution, issued.token
         module = providers.load(provider_id)
         if found.kind == API_KEY:
             # Stored (pi's api_key entry, its !command already run) or from the environment:
@@ -297,7 +423,7 @@ class AuthService:
             removed = tx.delete(provider_id)
         self._errors.pop(provider_id, None)
         self.state.forget(self.store.path, provider_id)
-        log.info("logged out of %s (removed=%s)", provider_id, removed)
+        _log().info("logged out of %s (removed=%s)", provider_id, removed)
         if not removed:
             return None
         kind = entry.get("type") if entry is not None else None
@@ -320,7 +446,7 @@ class AuthService:
             last_failure=None,
         )
         info = providers.provider(provider_id)
-        log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
+        _log().info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account)
 
     def _as_pi_writes_it(self, provider_id: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +464,8 @@ class AuthService:
         A screen calls this while the user reads, so the first request does not stall the
         event loop for the ~100 ms that importing httpx and loading the CA bundle take.
         """
+        import asyncio
+
         await asyncio.to_thread(providers.load, provider_id)
         if self._client_factory is None:
             from app.http import warm_up
