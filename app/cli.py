@@ -307,34 +307,20 @@ def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: str) -> int:
-    """``login PROVIDER --no-tui``: the login in plain lines (app.plain_login)."""
+    """``login PROVIDER --no-tui``: the one login sequence with the plain-lines Prompter."""
     import asyncio
 
-    from app.credentials import OAUTH, account_label, remembered_account, state_file
+    from app.login import named_method
     from app.logs import setup_logging
     from app.opener import open_url
     from app.plain_login import LineReader, PlainLogin
     from app.service import AuthService
 
     info = _provider(provider_id)
-    store = _store(args, env)
-    service = AuthService(store, env=env)
+    service = AuthService(_store(args, env), env=env)
     if args.method and all(m.id != args.method for m in info.methods):
-        # An unknown method is a sentence before anything else; a login found on this machine
-        # (a token another client saved) is one too.
-        PlainLogin.named_method(info, service.offers(provider_id), args.method)
-    existing = store.entry(provider_id)
-    if existing is not None and not args.yes:
-        if existing["type"] == OAUTH:
-            remembered = remembered_account(store, provider_id, state_file(env))
-            whose = remembered or account_label(existing) or "an account pi-tui cannot name"
-            question = f"You are logged in to {info.name} as {whose}. Replace that login? [y/N] "
-        else:
-            question = f"{store.path.name} holds an API key for {info.name}. Replace it with a login? [y/N] "
-        if not sys.stdin.isatty():
-            raise ConfigError(f"{question.removesuffix(' [y/N] ')} Add --yes to replace it without a prompt.")
-        if not _confirm(question):
-            raise Cancelled("Cancelled; the existing login was kept.")
+        # An unknown method is a sentence before anything else is asked.
+        named_method(info, service.offers(provider_id), args.method)
     with contextlib.suppress(OSError):  # no writable log directory: log nothing, as the app does
         setup_logging(env)
     plain = PlainLogin(
@@ -344,7 +330,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         opener=lambda url: open_url(url, env=env),
     )
     try:
-        result = asyncio.run(plain.run(provider_id, args.method))
+        result = asyncio.run(plain.run(provider_id, args.method, replace=args.yes))
     except KeyboardInterrupt:
         print(file=sys.stderr)
         raise Cancelled("Login cancelled; nothing was changed.") from None

@@ -1,9 +1,9 @@
-"""``pi-tui login PROVIDER --no-tui``: the same login as the app, in plain lines.
+"""``pi-tui login PROVIDER --no-tui``: the plain-lines Prompter of the one login sequence.
 
 For SSH without a full screen, and for scripts: the link (or the device code and its page)
-goes to stderr and to ``$BROWSER``, the answers (a question's, the pasted code) are read from
-stdin one line each, and the checks and sentences are the flows' own. Any provider, either
-flow kind: it goes through :meth:`AuthService.start_login` and names no provider.
+goes to stderr and to ``$BROWSER``, the answers (a question's, the pasted code, yes/no) are
+read from stdin one line each. :func:`app.login.run_login` decides what is asked; the checks
+and sentences are the flows' own. It names no provider.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from app.errors import Cancelled, ConfigError, LoginInputError, PiTuiError
-from app.providers import OFFER, Method, ProviderInfo, Question, provider
+from app.errors import Cancelled, ConfigError, LoginInputError
+from app.login import LoginDone, LoginRequest, Outcome, run_login
+from app.providers import OFFER, Method, ProviderInfo, Question
 
 if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeLogin
@@ -71,7 +72,7 @@ class LineReader:
 
 
 class PlainLogin:
-    """One login in plain lines; :meth:`run` returns the LoginResult or raises a PiTuiError."""
+    """The plain-lines Prompter; :meth:`run` returns the LoginResult or raises a PiTuiError."""
 
     def __init__(self, service: AuthService, *, err: TextIO, reader: LineReader, opener: Opener) -> None:
         self.service = service
@@ -98,79 +99,57 @@ class PlainLogin:
         self.say()
         self.say(self.opener(url).message)
 
-    async def run(self, provider_id: str, method_id: str | None = None) -> LoginResult:
-        """Log in to ``provider_id``: its questions, its method (``method_id`` or a choice), its flow.
+    async def run(
+        self, provider_id: str, method_id: str | None = None, *, replace: bool = False
+    ) -> LoginResult:
+        """Log in to ``provider_id`` through the one login sequence, with this Prompter."""
+        done = await run_login(self.service, self, provider_id, method_id=method_id, replace=replace)
+        if done is None:
+            raise Cancelled("Login cancelled; nothing was changed.")
+        for line in done.details:
+            self.say(line)
+        return done.result
 
-        A login found on this machine (e.g. a token another client saved) is
-        listed as one more numbered method, and used only when chosen, here or by ``--method``.
-        """
-        info = provider(provider_id)
-        answers = {question.id: await self.answer(provider_id, question) for question in info.questions}
-        offers = self.service.offers(provider_id, answers)
-        if method_id:
-            method = self.named_method(info, offers, method_id)
-            if method.kind == OFFER:
-                return await self.use_offer(provider_id, method)
-        else:
-            while True:
-                method = await self.choose_method(provider_id, offers)
-                if method.kind != OFFER:
-                    break
-                try:
-                    return await self.use_offer(provider_id, method)
-                except (Cancelled, ConfigError):
-                    raise
-                except PiTuiError as exc:
-                    # Refused (nothing saved): say why and offer the rest again.
-                    self.say(str(exc))
-                    offers = [o for o in offers if o.id != method.id]
-        login = await self.service.start_login(provider_id, method.id, answers)
-        try:
-            if login.kind == "device":
-                return await self.device(login)
-            return await self.auth_code(login)
-        finally:
-            await login.aclose()
+    # -- the Prompter ---------------------------------------------------------------------
 
-    async def answer(self, provider_id: str, question: Question) -> str:
+    async def confirm(self, question: str) -> bool:
+        """y/yes on a terminal; without one there is nobody to ask: ConfigError names ``--yes``."""
+        if not os.isatty(self.reader.fd):
+            raise ConfigError(f"{question} Add --yes to replace it without a prompt.")
+        return (await self.ask(f"{question} [y/N] ")).strip().lower() in ("y", "yes")
+
+    async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
         """Ask one of the provider's questions until the answer passes its check."""
         while True:
             text = await self.ask(f"{question.prompt} ")
             try:
-                return self.service.check_answer(provider_id, question.id, text)
+                return check(text)
             except LoginInputError as exc:
                 self.say(str(exc))  # e.g. a host that is not one: ask again
 
-    @staticmethod
-    def named_method(info: ProviderInfo, offers: list[Method], method_id: str) -> Method:
-        """``--method``: one of the provider's methods or one of the logins found here."""
-        for method in (*info.methods, *offers):
-            if method.id == method_id:
-                return method
-        known = ", ".join(m.id for m in (*info.methods, *offers))
-        raise ConfigError(f"{info.name} has no login method {method_id!r}; choose one of: {known}.")
+    async def notice(self, text: str) -> None:
+        """A passing line."""
+        self.say(text)
 
-    async def choose_method(self, provider_id: str, offers: list[Method] | None = None) -> Method:
-        """The usual method here, or the user's pick when there is a choice and a terminal to ask on.
+    async def choose(
+        self, info: ProviderInfo, methods: tuple[Method, ...], default: Method, why: str
+    ) -> str | None:
+        """The usual method here, or the user's pick when there is a terminal to ask on.
 
-        ``offers`` (logins found on this machine) are listed after the flows; the default is
-        always a flow, so nothing found is used unless it is chosen.
+        Logins found on this machine are listed after the flows; the default is always a
+        flow, so nothing found is used unless it is chosen.
         """
-        info = provider(provider_id)
-        default = self.service.default_method(provider_id)
-        methods = (*info.methods, *(offers or ()))
-        if len(methods) == 1:
-            return default
+        offers = [m for m in methods if m.kind == OFFER]
         if not os.isatty(self.reader.fd):
             # A script's stdin holds the code, not a menu answer: take the usual one and say so.
-            others = _others(methods, default)
+            others = ", ".join(m.id for m in methods if m != default and m.kind != OFFER)
             others = f"; other: {others}" if others else ""
             self.say(f"Login method: {default.label} (--method {default.id}{others}).")
-            for offer in offers or ():
+            for offer in offers:
                 self.say(
                     f"Found on this machine, not used unless chosen: {offer.label} (--method {offer.id})."
                 )
-            return default
+            return default.id
         self.say(f"How do you want to log in to {info.name}?")
         for number, method in enumerate(methods, 1):
             mark = "  (default)" if method == default else ""
@@ -180,23 +159,25 @@ class PlainLogin:
         while True:
             text = (await self.ask(f"Choose 1-{len(methods)} (Enter for the default): ")).strip()
             if not text:
-                return default
+                return default.id
             if text.isdigit() and 1 <= int(text) <= len(methods):
-                return methods[int(text) - 1]
+                return methods[int(text) - 1].id
             match = [m for m in methods if m.id == text]
             if match:
-                return match[0]
+                return match[0].id
             self.say(f"Type a number from 1 to {len(methods)}, or press Enter for the default.")
 
-    async def use_offer(self, provider_id: str, offer: Method) -> LoginResult:
-        """Log in with a login found on this machine, once the provider's server accepted it."""
-        self.say(f"Checking it with the server: {offer.label}…")
-        result, details = await self.service.use_offer(provider_id, offer.id)
-        for line in details:
-            self.say(line)
-        return result
+    async def run_flow(self, request: LoginRequest, other: Method | None) -> Outcome:
+        """Start the flow and run it in lines: the link and a paste, or the code and polling."""
+        login = await self.service.start_login(request.provider_id, request.method.id, request.answers)
+        try:
+            if login.kind == "device":
+                return await self.device(login)
+            return await self.auth_code(login)
+        finally:
+            await login.aclose()
 
-    async def auth_code(self, login: AuthCodeLogin[LoginResult]) -> LoginResult:
+    async def auth_code(self, login: AuthCodeLogin[LoginResult]) -> LoginDone:
         """Authorization code: the link, then the browser's redirect or a pasted code."""
         self.say(f"{login.title}.")
         self.say(login.instructions)
@@ -204,15 +185,13 @@ class PlainLogin:
         callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
         try:
             while True:
-                paste = asyncio.ensure_future(
-                    self.ask("Paste the code the page shows (or the whole redirect URL), then Enter: ")
-                )
+                paste = asyncio.ensure_future(self.ask(f"{login.paste_prompt} "))
                 waits = {paste} | ({callback} if callback else set())
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if callback is not None and callback in done:
                     paste.cancel()
                     self.say()
-                    return callback.result()  # the browser on this machine came back
+                    return LoginDone(callback.result())  # the browser on this machine came back
                 try:
                     pasted = paste.result()
                 except Cancelled:
@@ -220,16 +199,16 @@ class PlainLogin:
                         raise
                     # No more input (`< /dev/null`), but the browser here may still answer.
                     self.say("No code on stdin; waiting for the browser (Ctrl-C to cancel)…")
-                    return await callback
+                    return LoginDone(await callback)
                 try:
-                    return await login.submit(pasted)
+                    return LoginDone(await login.submit(pasted))
                 except LoginInputError as exc:
                     self.say(str(exc))  # the same link still works: ask again
         finally:
             if callback is not None and not callback.done():
                 callback.cancel()
 
-    async def device(self, login: DeviceLogin[LoginResult]) -> LoginResult:
+    async def device(self, login: DeviceLogin[LoginResult]) -> LoginDone:
         """Device code: the code and its page, then polling until approved."""
         self.say(f"{login.title}.")
         # With a complete link (RFC 8628 verification_uri_complete) the page already holds the code.
@@ -239,11 +218,5 @@ class PlainLogin:
         self.say("Waiting for you to approve (Ctrl-C to cancel)…")
         async for event in login.poll():
             if event.result is not None:
-                for line in login.details:
-                    self.say(line)
-                return event.result
+                return LoginDone(event.result, tuple(login.details))
         raise AssertionError("the poll ended without a result")  # poll raises or yields done
-
-
-def _others(methods: tuple[Method, ...], default: Method) -> str:
-    return ", ".join(m.id for m in methods if m != default and m.kind != OFFER)

@@ -22,6 +22,7 @@ from app.credentials import (
     account_status,
     fingerprint,
     ready_token,
+    remembered_account,
     resolve,
     state_file,
 )
@@ -471,6 +472,20 @@ class AuthService:
             from app.http import warm_up
 
             await warm_up()
+
+    def existing_login(self, provider_id: str) -> tuple[str, str | None] | None:
+        """The stored login a new one would replace: its kind and account; None when there is
+        none, or none pi could use (a damaged entry is set aside by the save, not asked about)."""
+        try:
+            entry = self.store.entry(provider_id)
+        except StoreError:
+            return None
+        if entry is None:
+            return None
+        account = remembered_account(self.store, provider_id, self.state)
+        if account is None:
+            account = providers.load(provider_id).account(entry)
+        return str(entry.get("type")), account
 
     def default_method(self, provider_id: str) -> Method:
         """The login method to pre-select here (the headless one over SSH or without a browser)."""

@@ -57,6 +57,7 @@ class AuthCodeSpec(NamedTuple):
     fixed_redirect: str | None = None
     check_state: bool = True
     instructions: str = "Open this link and choose Authorize:"
+    paste_prompt: str = "Paste the code the page shows (or the whole redirect URL), then Enter:"
     waiting: str = "Waiting for the browser… or paste the code below."
     paste_only: str = "After you authorize, the browser shows a code: paste it below."
     placeholder: str = "Paste the code here (it looks like abc123…#xyz…)"
@@ -165,6 +166,11 @@ class AuthCodeLogin(Generic[R]):
     def listening(self) -> bool:
         """True when a browser on this machine can complete the login by itself."""
         return self.listener is not None
+
+    @property
+    def paste_prompt(self) -> str:
+        """What a plain-lines paste prompt asks for (a code, or the whole redirect URL)."""
+        return self.spec.paste_prompt
 
     @property
     def instructions(self) -> str:

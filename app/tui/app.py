@@ -223,9 +223,9 @@ class PiTuiApp(App[int]):
 
     @work(exclusive=True, group="login", exit_on_error=False)
     async def _login(self, provider: str) -> None:
-        from app.tui.login import run_login  # the login machinery loads after the first frame
+        from app.tui.login import login_in_app  # the login machinery loads after the first frame
 
-        await run_login(self, provider)
+        await login_in_app(self, provider)
 
     # -- log out -------------------------------------------------------------------------
 
