@@ -188,7 +188,7 @@ def oauth_error(data: Any) -> tuple[str, str]:
         return "", ""
     error = data.get("error")
     if isinstance(error, dict):  # API style: {"error": {"type", "message"}}
-        return str(error.get("type") or ""), str(error.get("message") or "")
+        return str(error.get("code") or error.get("type") or ""), str(error.get("message") or "")
     return str(error or ""), str(data.get("error_description") or "")
 
 

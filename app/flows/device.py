@@ -9,6 +9,7 @@ entry to ``finish`` (the service saves it) and never saves anything.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
@@ -21,6 +22,8 @@ from app.sanitize import finite_number, for_display, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
+
+    from app.flows.oauth import ToEntry, TokenEndpoint
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -191,6 +194,115 @@ async def poll_token_endpoint(
     if not error:
         error, description = f"http_{response.status}", description or f"HTTP {response.status}"
     return PollAnswer(error=error, description=description, interval=body.get("interval"))
+
+
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+async def start_device_request(
+    client: httpx.AsyncClient, url: str, *, what: str, data: Mapping[str, str], deadline: float | None = None
+) -> tuple[dict[str, Any], str]:
+    """POST an RFC 8628 device authorization request: ``(the answer, its device code)``.
+
+    DeviceFlowError "{what} refused to start the login (…)" on an OAuth error or an error
+    status, "{what}'s answer had no device code" when the code is missing or unprintable.
+    """
+    from app.http import DEADLINE_SECONDS, oauth_error, request_json
+
+    response = await request_json(
+        client,
+        "POST",
+        url,
+        what=what,
+        deadline=DEADLINE_SECONDS if deadline is None else deadline,
+        data=dict(data),
+        headers={"Accept": "application/json"},
+    )
+    error, description = oauth_error(response.data)
+    if error or response.status >= 400:
+        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
+        raise DeviceFlowError(f"{what} refused to start the login ({detail}). Try again later.")
+    answer = response.data if isinstance(response.data, dict) else {}
+    device_code = answer.get("device_code")
+    if not isinstance(device_code, str) or not device_code or not device_code.isprintable():
+        raise DeviceFlowError(f"{what}'s answer had no device code; start again.")
+    return answer, device_code
+
+
+class DeviceStart(NamedTuple):
+    """A standard device authorization request and what its answer must hold.
+
+    ``schemes``: what the verification addresses may be; ``lifetime_required``: refuse an
+    answer without a positive ``expires_in`` (else 900 s); ``complete_required``: refuse one
+    without ``verification_uri_complete`` (shown in preference whenever it is there).
+    """
+
+    url: str
+    what: str
+    data: Mapping[str, str]
+    schemes: tuple[str, ...] = ("http", "https")
+    lifetime_required: bool = False
+    complete_required: bool = False
+    deadline: float | None = None
+
+
+async def request_device_code(client: httpx.AsyncClient, start: DeviceStart) -> DeviceCode:
+    """Ask for a code (RFC 8628 §3.1–3.2); DeviceFlowError with a sentence when refused or unusable."""
+    data, device_code = await start_device_request(
+        client, start.url, what=start.what, data=start.data, deadline=start.deadline
+    )
+    lifetime = finite_number(data.get("expires_in"))
+    if start.lifetime_required and (lifetime is None or lifetime <= 0):
+        raise DeviceFlowError(f"{start.what}'s answer did not say how long the code is valid; start again.")
+    complete = data.get("verification_uri_complete")
+    clean = functools.partial(clean_verification_uri, server=start.what, schemes=start.schemes)
+    return DeviceCode(
+        device_code=device_code,
+        user_code=clean_user_code(data.get("user_code"), server=start.what),
+        verification_uri=clean(data.get("verification_uri")),
+        expires_in=clamp_expires_in(lifetime),
+        interval=clamp_interval(data.get("interval")),
+        verification_uri_complete=clean(complete) if complete or start.complete_required else "",
+    )
+
+
+def standard_device_login(
+    *,
+    title: str,
+    start: DeviceStart,
+    token: TokenEndpoint,
+    error: Callable[[str, str], AuthError] | None = None,
+    to_entry: ToEntry | None = None,
+) -> DeviceSpec:
+    """The whole RFC 8628 login of a standard provider: the start request, polling its token
+    endpoint, and the approval as pi's entry (``to_entry``, default a standard token response)."""
+    from app.flows.oauth import standard_entry
+
+    build = to_entry or standard_entry(token.what)
+
+    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
+        return await request_device_code(client, start)
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": code.device_code}
+        if token.client_id:
+            body["client_id"] = token.client_id
+        return await poll_token_endpoint(client, token.url, what=token.what, data=body)
+
+    async def finish(
+        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        return build(dict(answer.data), None, now_ms), ()
+
+    return DeviceSpec(
+        provider=token.what,
+        title=title,
+        request_code=request_code,
+        poll=poll,
+        finish=finish,
+        error=error,
+        server=token.what,
+    )
 
 
 def default_error(server: str, error: str, description: str) -> DeviceFlowError:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, LoginInputError, RefreshError
+from app.errors import AuthError, LoginInputError
 from app.expiry import current_ms
+from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
 from app.http import oauth_error, request_json
 from app.providers.base import stored_account
 from app.sanitize import for_display, is_token_shaped
@@ -135,33 +136,13 @@ def with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode([*kept, *params.items()])))
 
 
-def _entry_from_token_response(
-    data: Any, *, now_ms: int, previous: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def _entry_from_token_response(data: Any, previous: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
     """pi's entry for a token response, plus the account's email when Anthropic names it."""
     entry = entry_from_token_response(data, what=WHAT, now_ms=now_ms, previous=previous)
     account = data.get("account")
     if isinstance(account, dict) and isinstance(account.get("email_address"), str):
         entry["email"] = for_display(account["email_address"], limit=200)
     return entry
-
-
-async def _token_request(
-    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
-) -> tuple[Any, str, str]:
-    """POST ``body`` to the token URL; ``(data, error, detail)`` where ``error`` is "" on success."""
-    response = await request_json(
-        client,
-        "POST",
-        endpoints.token,
-        what=WHAT,
-        json={"client_id": CLIENT_ID, **body},
-        headers={"Accept": "application/json"},
-    )
-    error, description = oauth_error(response.data)
-    if response.status >= 400 and not error:
-        error = f"HTTP {response.status}"
-    return response.data, error, for_display(description or error, limit=200)
 
 
 async def exchange_code(
@@ -175,9 +156,9 @@ async def exchange_code(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens. Never retried: a code is single-use."""
-    data, error, detail = await _token_request(
+    answer = await token_request(
         client,
-        endpoints,
+        token_endpoint(endpoints),
         {
             "grant_type": "authorization_code",
             "code": code,
@@ -186,15 +167,15 @@ async def exchange_code(
             "code_verifier": verifier,
         },
     )
-    if error == "invalid_grant":
+    if answer.error == "invalid_grant":
         # Anthropic says the same for a code that never existed, was used, or expired: don't guess.
         raise LoginInputError(
-            f"Anthropic did not accept that code ({detail}). Check that you pasted the whole "
+            f"Anthropic did not accept that code ({answer.detail}). Check that you pasted the whole "
             "code the page showed; if you did, open the link again, authorize, and paste the new one."
         )
-    if error:
-        raise AuthError(f"Anthropic refused the login ({detail}). Start the login again.")
-    return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms)
+    if answer.error:
+        raise login_refused(WHAT, answer.detail)
+    return _entry_from_token_response(answer.data, None, current_ms() if now_ms is None else now_ms)
 
 
 async def refresh(
@@ -205,17 +186,15 @@ async def refresh(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Refresh ``entry``; returns the new entry. Raises RefreshError (``revoked`` on invalid_grant)."""
-    data, error, detail = await _token_request(
-        client, endpoints, {"grant_type": "refresh_token", "refresh_token": entry["refresh"]}
+    now = current_ms() if now_ms is None else now_ms
+    return await refresh_grant(
+        client, token_endpoint(endpoints), entry, now_ms=now, to_entry=_entry_from_token_response
     )
-    if error == "invalid_grant":
-        raise RefreshError(
-            "Anthropic no longer accepts this login (it was revoked or replaced). Log in again to continue.",
-            revoked=True,
-        )
-    if error:
-        raise RefreshError(f"Anthropic refused the refresh ({detail}); try again later.")
-    return _entry_from_token_response(data, now_ms=current_ms() if now_ms is None else now_ms, previous=entry)
+
+
+def token_endpoint(endpoints: Endpoints) -> TokenEndpoint:
+    """Anthropic's token endpoint: JSON bodies; invalid_grant means the login is gone."""
+    return TokenEndpoint(WHAT, endpoints.token, CLIENT_ID, json_body=True, dead_status=frozenset())
 
 
 def api_key_headers(key: str) -> dict[str, str]:

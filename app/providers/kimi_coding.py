@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
-from app.http import JsonResponse, authorized_field, models_available, oauth_error, request_json
+from app.flows.oauth import TokenEndpoint, refresh_grant
+from app.http import JsonResponse, authorized_field, models_available, request_json
 from app.providers.base import stored_account
-from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
     import httpx
 
-    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
+    from app.flows.device import DeviceSpec
 
 NAME = "Kimi Code (subscription)"
 WHAT = "Kimi Code"
@@ -30,13 +30,16 @@ AUTH_URL = "https://auth.kimi.com"
 API_URL = "https://api.kimi.com/coding/v1"
 # pi-tui's own variable first, then pi's two (same https-or-loopback rule for all three).
 AUTH_VARIABLES = ("PI_TUI_KIMI_AUTH_URL", "KIMI_CODE_OAUTH_HOST", "KIMI_OAUTH_HOST")
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 ACCEPT = {"Accept": "application/json"}
 # pi: every request 30 s; refresh retried after 1, 2, 4 s; the whole refresh bounded by
 # resolve.js's 15 s. Read at call time, so tests can shrink them.
 REQUEST_TIMEOUT_S = 30.0
 RETRY_DELAYS_S: tuple[float, ...] = (1.0, 2.0, 4.0)
 REFRESH_DEADLINE_S = 15.0
+REVOKED = (
+    "Kimi Code refresh unauthorized: the login was revoked or has expired. "
+    "Log in again with `pi-tui login kimi-coding`."
+)
 
 
 def _log() -> Any:
@@ -57,9 +60,15 @@ class Endpoints(NamedTuple):
         return f"{self.auth}/api/oauth/device_authorization"
 
     @property
-    def token(self) -> str:
+    def token(self) -> TokenEndpoint:
         """Polling and refresh."""
-        return f"{self.auth}/api/oauth/token"
+        return TokenEndpoint(
+            WHAT,
+            f"{self.auth}/api/oauth/token",
+            CLIENT_ID,
+            dead_status=frozenset({401, 403}),
+            revoked=REVOKED,
+        )
 
 
 def endpoints(env: Mapping[str, str]) -> Endpoints:
@@ -76,30 +85,6 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 # -- device login ----------------------------------------------------------------------
 
 
-async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
-    """Ask Kimi for a code (``client_id`` only, no scope); DeviceFlowError when refused or unusable."""
-    from app.flows.device import (
-        DeviceCode,
-        clamp_expires_in,
-        clamp_interval,
-        clean_user_code,
-        clean_verification_uri,
-    )
-
-    data, device_code = await start_device_login(
-        client, endpoints.device, what=WHAT, data={"client_id": CLIENT_ID}, deadline=REQUEST_TIMEOUT_S
-    )
-    # pi requires both addresses and shows the complete one.
-    return DeviceCode(
-        device_code=device_code,
-        user_code=clean_user_code(data.get("user_code"), server=WHAT),
-        verification_uri=clean_verification_uri(data.get("verification_uri"), server=WHAT),
-        expires_in=clamp_expires_in(data.get("expires_in")),
-        interval=clamp_interval(data.get("interval")),
-        verification_uri_complete=clean_verification_uri(data.get("verification_uri_complete"), server=WHAT),
-    )
-
-
 def device_error(error: str, description: str) -> DeviceFlowError:
     """pi's sentences for an expired or denied code; others with the server's description."""
     if error == "expired_token":
@@ -110,7 +95,7 @@ def device_error(error: str, description: str) -> DeviceFlowError:
     return DeviceFlowError(f"Kimi Code stopped the login ({detail}). Start again.")
 
 
-def entry_from_answer(data: Any, *, now_ms: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def to_entry(data: Any, previous: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
     """pi's entry: access, refresh and a positive ``expires_in`` are all required; no buffer."""
     lifetime = finite_number(data.get("expires_in")) if isinstance(data, dict) else None
     if lifetime is None or lifetime <= 0:
@@ -121,38 +106,19 @@ def entry_from_answer(data: Any, *, now_ms: int, previous: dict[str, Any] | None
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
-    """The device flow (Kimi's only method)."""
-    from app.flows.device import DeviceSpec, poll_token_endpoint
+    """The device flow (Kimi's only method): ``client_id`` only, no scope; pi requires both
+    addresses and shows the complete one."""
+    from app.flows.device import DeviceStart, standard_device_login
 
-    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
-        return await request_device_code(client, endpoints)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        body = {"client_id": CLIENT_ID, "device_code": code.device_code, "grant_type": DEVICE_GRANT_TYPE}
-        return await poll_token_endpoint(client, endpoints.token, what=WHAT, data=body)
-
-    async def finish(
-        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
-    ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        return entry_from_answer(dict(answer.data), now_ms=now_ms), ()
-
-    return DeviceSpec(
-        provider=WHAT,
-        title=f"Log in to {NAME}",
-        request_code=request_code,
-        poll=poll,
-        finish=finish,
-        error=device_error,
-        server=WHAT,
+    start = DeviceStart(
+        endpoints.device, WHAT, {"client_id": CLIENT_ID}, complete_required=True, deadline=REQUEST_TIMEOUT_S
+    )
+    return standard_device_login(
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error, to_entry=to_entry
     )
 
 
 # -- refresh, requests, test -----------------------------------------------------------
-
-REVOKED = (
-    "Kimi Code refresh unauthorized: the login was revoked or has expired. "
-    "Log in again with `pi-tui login kimi-coding`."
-)
 
 
 def _retryable(error: NetworkError) -> bool:
@@ -160,8 +126,8 @@ def _retryable(error: NetworkError) -> bool:
     return error.status is None or error.status == 429 or error.status >= 500
 
 
-async def _refresh_request(
-    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
+async def _send_with_retries(
+    client: httpx.AsyncClient, token: TokenEndpoint, body: dict[str, str]
 ) -> JsonResponse:
     """POST the refresh, trying again after each of :data:`RETRY_DELAYS_S` while time is left."""
     import asyncio
@@ -177,7 +143,7 @@ async def _refresh_request(
             return await request_json(
                 client,
                 "POST",
-                endpoints.token,
+                token.url,
                 what=WHAT,
                 deadline=max(min(REQUEST_TIMEOUT_S, left), 0.001),
                 data=body,
@@ -197,20 +163,14 @@ async def _refresh_request(
 async def refresh(
     client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any], *, now_ms: int
 ) -> dict[str, Any]:
-    """A new access and refresh token (both required).
+    """A new access and refresh token (both required), retried on passing failures.
 
     RefreshError(revoked=True) on 401, 403 or invalid_grant; NetworkError once the retries
     are spent or the time is up. Never deletes anything.
     """
-    body = {"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": str(entry["refresh"])}
-    response = await _refresh_request(client, endpoints, body)
-    error, description = oauth_error(response.data)
-    if response.status in (401, 403) or error == "invalid_grant":
-        raise RefreshError(REVOKED, revoked=True)
-    if error or response.status >= 400:
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
-        raise RefreshError(f"Kimi Code refused the refresh ({detail}); try again later.")
-    return entry_from_answer(response.data, now_ms=now_ms, previous=entry)
+    return await refresh_grant(
+        client, endpoints.token, entry, now_ms=now_ms, to_entry=to_entry, send=_send_with_retries
+    )
 
 
 def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:

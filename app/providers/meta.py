@@ -14,7 +14,6 @@ from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
 from app.http import authorized_field, models_available, oauth_error, request_json
 from app.providers.base import stored_account
-from app.providers.common import start_device_login
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -60,9 +59,10 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
         clamp_interval,
         clean_user_code,
         clean_verification_uri,
+        start_device_request,
     )
 
-    data, device_code = await start_device_login(
+    data, device_code = await start_device_request(
         client,
         f"{endpoints.auth}/oidc/device/authorization/",
         what=WHAT,

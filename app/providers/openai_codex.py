@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
-from app.http import authorized_field, models_available, request_json
+from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
+from app.http import authorized_field, models_available, oauth_error, request_json
 from app.providers.base import stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -97,7 +98,7 @@ def account_id(token: str) -> str | None:
     return value if isinstance(value, str) and value and is_token_shaped(value) else None
 
 
-def entry_from_tokens(data: Any, *, now_ms: int, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def entry_from_tokens(data: Any, previous: Mapping[str, Any] | None, now_ms: int) -> dict[str, Any]:
     """pi's entry: access, refresh and a numeric expires_in are required; no expiry buffer."""
     data = data if isinstance(data, dict) else {}
     access, refresh = data.get("access_token"), data.get("refresh_token")
@@ -130,35 +131,9 @@ def entry_from_tokens(data: Any, *, now_ms: int, previous: Mapping[str, Any] | N
     return entry
 
 
-def _error_code(data: Any) -> tuple[str, str]:
-    """``(code, message)`` from OAuth (``error``/``error_description``) or API style (``error.code``)."""
-    if not isinstance(data, dict):
-        return "", ""
-    error = data.get("error")
-    if isinstance(error, dict):
-        return str(error.get("code") or error.get("type") or ""), str(error.get("message") or "")
-    return str(error or ""), str(data.get("error_description") or "")
-
-
-async def _token_request(
-    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
-) -> tuple[Any, str, str]:
-    """POST a form to the token URL; ``(data, error code, detail)`` with ``error`` "" on success."""
-    response = await request_json(
-        client,
-        "POST",
-        f"{endpoints.auth}/oauth/token",
-        what=WHAT,
-        data={**body, "client_id": CLIENT_ID},
-        headers={"Accept": "application/json"},
-    )
-    error, message = _error_code(response.data)
-    if response.status >= 400 and not error:
-        error = f"HTTP {response.status}"
-    detail = for_display(message or error, limit=200)
-    if response.status == 401 and error not in DEAD_REFRESH:
-        error = "HTTP 401"  # the token or the login is no longer accepted, whatever the code says
-    return response.data, error, detail
+def token_endpoint(endpoints: Endpoints) -> TokenEndpoint:
+    """OpenAI's token endpoint: forms; its dead-refresh codes, and any 401, end the login."""
+    return TokenEndpoint(WHAT, f"{endpoints.auth}/oauth/token", CLIENT_ID, dead=frozenset(DEAD_REFRESH))
 
 
 async def exchange_code(
@@ -171,9 +146,9 @@ async def exchange_code(
     now_ms: int,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens (form body). Never retried: a code is single-use."""
-    data, error, detail = await _token_request(
+    answer = await token_request(
         client,
-        endpoints,
+        token_endpoint(endpoints),
         {
             "grant_type": "authorization_code",
             "code": code,
@@ -181,33 +156,28 @@ async def exchange_code(
             "redirect_uri": redirect_uri,
         },
     )
-    if error == "invalid_grant":
+    if answer.error == "invalid_grant":
         raise LoginInputError(
             f"{WHAT} rejected that code: it has expired or was already used. "
             "Open the link again and authorize."
         )
-    if error:
-        raise AuthError(f"{WHAT} refused the login ({detail}). Start the login again.")
-    return entry_from_tokens(data, now_ms=now_ms)
+    if answer.error:
+        raise login_refused(WHAT, answer.detail)
+    return entry_from_tokens(answer.data, None, now_ms)
 
 
 async def refresh(
     client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any], *, now_ms: int
 ) -> dict[str, Any]:
     """New tokens for the stored refresh token; OpenAI always rotates it (a new one is required)."""
-    data, error, detail = await _token_request(
-        client, endpoints, {"grant_type": "refresh_token", "refresh_token": str(entry["refresh"])}
-    )
-    if error in DEAD_REFRESH or error == "HTTP 401":
-        raise RefreshError(
-            f"{WHAT} no longer accepts this login (it was revoked or replaced). Log in again to continue.",
-            revoked=True,
-        )
-    if error:
-        raise RefreshError(f"{WHAT} refused the refresh ({detail}); try again later.")
+    return await refresh_grant(client, token_endpoint(endpoints), entry, now_ms=now_ms, to_entry=_refreshed)
+
+
+def _refreshed(data: Any, previous: Mapping[str, Any] | None, now_ms: int) -> dict[str, Any]:
+    """A refresh answer without its tokens is a refusal (pi requires a new refresh token)."""
     try:
-        return entry_from_tokens(data, now_ms=now_ms, previous=entry)
-    except AuthError as exc:
+        return entry_from_tokens(data, previous, now_ms)
+    except NetworkError as exc:
         raise RefreshError(str(exc)) from None
 
 
@@ -303,7 +273,7 @@ def _device_login(endpoints: Endpoints) -> DeviceSpec:
                 f"{WHAT}'s device code login is not enabled for this server (HTTP 404); "
                 "use the Browser method instead (ctrl+o)."
             )
-        error, message = _error_code(response.data)
+        error, message = oauth_error(response.data)
         if response.status >= 400 or error:
             detail = for_display(message or error or f"HTTP {response.status}", limit=200)
             raise DeviceFlowError(f"{WHAT} refused the device login ({detail}); start again.")
@@ -330,7 +300,7 @@ def _device_login(endpoints: Endpoints) -> DeviceSpec:
             headers={"Accept": "application/json"},
         )
         data = response.data if isinstance(response.data, dict) else {}
-        error, message = _error_code(data)
+        error, message = oauth_error(data)
         if response.status in (403, 404) or error == DEVICE_PENDING:
             return PollAnswer(error="authorization_pending")
         if error or response.status >= 400:

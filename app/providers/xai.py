@@ -11,17 +11,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
-from app.errors import DeviceFlowError, RefreshError
-from app.http import authorized_field, models_available, oauth_error, request_json
+from app.errors import DeviceFlowError
+from app.flows.oauth import TokenEndpoint, refresh_grant
+from app.http import authorized_field, models_available
 from app.providers.base import stored_account
-from app.providers.common import start_device_login
-from app.sanitize import finite_number, for_display
-from app.tokens import entry_from_token_response
+from app.sanitize import for_display
 
 if TYPE_CHECKING:
     import httpx
 
-    from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
+    from app.flows.device import DeviceSpec
 
 NAME = "xAI (Grok/X subscription)"
 WHAT = "xAI"
@@ -29,8 +28,9 @@ CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 SCOPE = "openid profile email offline_access grok-cli:access api:access"
 AUTH_URL = "https://auth.x.ai"
 API_URL = "https://api.x.ai/v1"
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-ACCEPT = {"Accept": "application/json"}
+REVOKED = (
+    "xAI no longer accepts this login (it was revoked or has expired). Log in again with `pi-tui login xai`."
+)
 
 
 class Endpoints(NamedTuple):
@@ -40,14 +40,9 @@ class Endpoints(NamedTuple):
     api: str = API_URL
 
     @property
-    def device(self) -> str:
-        """Device authorization."""
-        return f"{self.auth}/oauth2/device/code"
-
-    @property
-    def token(self) -> str:
+    def token(self) -> TokenEndpoint:
         """Polling and refresh."""
-        return f"{self.auth}/oauth2/token"
+        return TokenEndpoint(WHAT, f"{self.auth}/oauth2/token", CLIENT_ID, revoked=REVOKED)
 
 
 def endpoints(env: Mapping[str, str]) -> Endpoints:
@@ -55,41 +50,6 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
     return Endpoints(
         auth=url_override(env, "PI_TUI_XAI_AUTH_URL", AUTH_URL),
         api=url_override(env, "PI_TUI_XAI_API_URL", API_URL),
-    )
-
-
-# -- device login ----------------------------------------------------------------------
-
-
-async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -> DeviceCode:
-    """Ask auth.x.ai for a code; DeviceFlowError with a sentence when refused or unusable."""
-    from app.flows.device import (
-        DeviceCode,
-        clamp_expires_in,
-        clamp_interval,
-        clean_user_code,
-        clean_verification_uri,
-    )
-
-    data, device_code = await start_device_login(
-        client, endpoints.device, what=WHAT, data={"client_id": CLIENT_ID, "scope": SCOPE, "referrer": "pi"}
-    )
-    # pi refuses a code without a lifetime; a huge one is still capped.
-    lifetime = finite_number(data.get("expires_in"))
-    if lifetime is None or lifetime <= 0:
-        raise DeviceFlowError("xAI's answer did not say how long the code is valid; start again.")
-    complete = data.get("verification_uri_complete")
-    return DeviceCode(
-        device_code=device_code,
-        user_code=clean_user_code(data.get("user_code"), server=WHAT),
-        verification_uri=clean_verification_uri(
-            data.get("verification_uri"), server=WHAT, schemes=("https",)
-        ),
-        expires_in=clamp_expires_in(lifetime),
-        interval=clamp_interval(data.get("interval")),
-        verification_uri_complete=(
-            clean_verification_uri(complete, server=WHAT, schemes=("https",)) if complete else ""
-        ),
     )
 
 
@@ -104,62 +64,27 @@ def device_error(error: str, description: str) -> DeviceFlowError:
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
-    """The device flow (xAI's only method)."""
-    from app.flows.device import DeviceSpec, poll_token_endpoint
+    """The device flow (xAI's only method); pi refuses a code without a lifetime, and any
+    address that is not https."""
+    from app.flows.device import DeviceStart, standard_device_login
 
-    async def request_code(client: httpx.AsyncClient) -> DeviceCode:
-        return await request_device_code(client, endpoints)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        body = {"grant_type": DEVICE_GRANT_TYPE, "client_id": CLIENT_ID, "device_code": code.device_code}
-        return await poll_token_endpoint(client, endpoints.token, what=WHAT, data=body)
-
-    async def finish(
-        client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
-    ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        # access_token and refresh_token are both required at login.
-        return entry_from_token_response(dict(answer.data), what=WHAT, now_ms=now_ms), ()
-
-    return DeviceSpec(
-        provider=WHAT,
-        title=f"Log in to {NAME}",
-        request_code=request_code,
-        poll=poll,
-        finish=finish,
-        error=device_error,
-        server=WHAT,
+    start = DeviceStart(
+        f"{endpoints.auth}/oauth2/device/code",
+        WHAT,
+        {"client_id": CLIENT_ID, "scope": SCOPE, "referrer": "pi"},
+        schemes=("https",),
+        lifetime_required=True,
     )
-
-
-# -- refresh, requests, test -----------------------------------------------------------
+    return standard_device_login(
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error
+    )
 
 
 async def refresh(
     client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any], *, now_ms: int
 ) -> dict[str, Any]:
-    """A new access token; the old refresh token is kept when xAI sends none.
-
-    RefreshError(revoked=True) when xAI no longer accepts the refresh token.
-    """
-    response = await request_json(
-        client,
-        "POST",
-        endpoints.token,
-        what=WHAT,
-        data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": str(entry["refresh"])},
-        headers=ACCEPT,
-    )
-    error, description = oauth_error(response.data)
-    if error == "invalid_grant" or response.status == 401:
-        raise RefreshError(
-            "xAI no longer accepts this login (it was revoked or has expired). "
-            "Log in again with `pi-tui login xai`.",
-            revoked=True,
-        )
-    if error or response.status >= 400:
-        detail = for_display(description or error or f"HTTP {response.status}", limit=200)
-        raise RefreshError(f"xAI refused the refresh ({detail}); try again later.")
-    return entry_from_token_response(response.data, what=WHAT, now_ms=now_ms, previous=entry)
+    """A new access token; the old refresh token is kept when xAI sends none."""
+    return await refresh_grant(client, endpoints.token, entry, now_ms=now_ms)
 
 
 def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
@@ -179,7 +104,7 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
     """One real request: the model list; e.g. "OK: 2 models available"."""
-    headers = {**ACCEPT, **auth_headers(endpoints, entry)}
+    headers = {"Accept": "application/json", **auth_headers(endpoints, entry)}
     models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
     return models_available(len(models))
 

@@ -270,9 +270,9 @@ def due_login(fake: FakeProviders, store: CredentialStore) -> dict[str, Any]:
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> Callable[[], httpx.AsyncClient]:
     """Short timeouts for every client pi-tui makes here, and a short overall deadline."""
     from app import http
-    from app.providers import anthropic
+    from app.flows import oauth
 
-    real_request = anthropic.request_json
+    real_request = oauth.request_json
 
     async def request_with_short_deadline(*args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("deadline", SHORT_DEADLINE)
@@ -281,7 +281,7 @@ def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> Callable[[], httpx.AsyncC
     def short_client(**_: Any) -> httpx.AsyncClient:
         return make_client(timeout=SHORT_TIMEOUT)
 
-    monkeypatch.setattr(anthropic, "request_json", request_with_short_deadline)
+    monkeypatch.setattr(oauth, "request_json", request_with_short_deadline)  # every token request
     monkeypatch.setattr(http, "make_client", short_client)  # the command line's client
     return short_client
 
