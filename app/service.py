@@ -29,6 +29,7 @@ from app.credentials import (
     ready_token,
     resolve,
     state_file,
+    token_due,
 )
 from app.errors import (
     AuthError,
@@ -39,7 +40,7 @@ from app.errors import (
     StoreError,
     StoreWriteError,
 )
-from app.expiry import is_due, never_expires
+from app.expiry import never_expires
 from app.mask import mask
 from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
@@ -163,7 +164,7 @@ class AuthService:
         """The winning source (its entry as refreshed, if it was due) and its valid token."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
-        token = ready_token(info, found, now_ms=self.now_ms())
+        token = ready_token(info, found, now_ms=self.now_ms(), state=self.state)
         if token is not None:
             return found, token
         assert found.entry is not None  # only a stored login can be due
@@ -199,7 +200,8 @@ class AuthService:
             raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
         now = self.now_ms()
         someone_else_refreshed = entry.get("access") != seen.get("access")
-        if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
+        due = token_due(self.store.path, provider_id, entry, now_ms=now, state=self.state)
+        if not due and (not force or someone_else_refreshed):
             return entry
         # Only the process that really refreshes pays for importing the HTTP stack.
         module = providers.load(provider_id)
