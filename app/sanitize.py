@@ -123,15 +123,40 @@ ASCII_FALLBACKS = {
     "↑": "^",
     "↓": "v",
     "⏎": "Enter",
+    "●": "*",
+    "○": "o",
+    # The full-screen app's borders (other box-drawing characters: see _fallback).
+    "─": "-",
+    "│": "|",
+    "╭": "+",
+    "╮": "+",
+    "╰": "+",
+    "╯": "+",
 }
 FALLBACK_ERRORS = "pi-tui-ascii"
+
+
+def _fallback(char: str) -> str:
+    found = ASCII_FALLBACKS.get(char)
+    if found is not None:
+        return found
+    if "\u2500" <= char <= "\u257f":  # box drawing: a line stays a line
+        import unicodedata
+
+        name = unicodedata.name(char, "")
+        if "HORIZONTAL" in name and "VERTICAL" not in name:
+            return "-"
+        if "VERTICAL" in name and "HORIZONTAL" not in name:
+            return "|"
+        return "+"
+    return "?"
 
 
 def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     bad = error.object[error.start : error.end]
-    return "".join(ASCII_FALLBACKS.get(c, "?") for c in bad), error.end
+    return "".join(_fallback(c) for c in bad), error.end
 
 
 def fit_output_streams() -> None:
