@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from app.sanitize import ASCII_FALLBACKS, FALLBACK_ERRORS, fit_output_streams
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, seed_anthropic
 from tests.processes import ROOT, clean_env
@@ -61,6 +60,8 @@ def test_errors_on_a_narrow_terminal_are_a_sentence_not_a_traceback(
 
 
 def test_a_stream_that_cannot_encode_the_symbols_writes_their_fallbacks() -> None:
+    from app.sanitize import ASCII_FALLBACKS, FALLBACK_ERRORS, fit_output_streams
+
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="latin-1")
     saved = sys.stdout
@@ -78,6 +79,8 @@ def test_a_stream_that_cannot_encode_the_symbols_writes_their_fallbacks() -> Non
 
 
 def test_a_utf8_stream_is_left_alone() -> None:
+    from app.sanitize import fit_output_streams
+
     stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     saved = sys.stdout
     sys.stdout = stream

@@ -14,7 +14,6 @@ import pytest
 from app.credentials import fingerprint
 from app.errors import ConfigError, StoreError
 from app.keys import resolve_key
-from app.sanitize import check_token_printable, display_text
 from app.state import StateFile
 from tests.integration.helpers import HOUR_MS, now_ms
 from tests.processes import run_cli
@@ -134,6 +133,8 @@ def test_status_of_a_variable_with_escapes_shows_none(tmp_path: Path, json_flag:
 
 
 def test_display_text_keeps_printable_text_and_strips_what_a_terminal_acts_on() -> None:
+    from app.sanitize import display_text
+
     assert display_text("Anthropic (Claude Pro/Max) — me@example.com …") == (
         "Anthropic (Claude Pro/Max) — me@example.com …"
     )
@@ -142,6 +143,8 @@ def test_display_text_keeps_printable_text_and_strips_what_a_terminal_acts_on() 
 
 
 def test_a_token_with_control_characters_is_refused_with_a_sentence() -> None:
+    from app.sanitize import check_token_printable
+
     check_token_printable("sk-ant-oat01-" + "a" * 40, provider="anthropic")  # a normal token passes
     for bad in (OSC52, CLEAR, C1_CSI, "\x7f", "\u202e", "line\nbreak"):
         with pytest.raises(StoreError) as stored:
