@@ -134,10 +134,14 @@ async def read_body(response: httpx.Response, *, what: str, limit: int = MAX_BOD
     body that never ends nor a small gzip bomb (a megabyte that inflates to gigabytes) takes
     more than about ``limit`` bytes of memory.
     """
-    decoder = _Decoder(response.headers.get("content-encoding", ""), what=what, limit=limit)
     chunks: list[bytes] = []
     size = 0
     try:
+        if response.is_stream_consumed:  # built with its body (a mock transport): read already
+            if len(response.content) > limit:
+                raise _TooLarge
+            return response.content
+        decoder = _Decoder(response.headers.get("content-encoding", ""), what=what, limit=limit)
         async for raw in response.aiter_raw():
             chunks.append(decoder.feed(raw))
             size += len(chunks[-1])
