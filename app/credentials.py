@@ -360,7 +360,7 @@ def token_life(
     return {
         "logged_in_at_ms": _int(record.get("logged_in_at")),
         "refreshed_at_ms": _int(refresh.get("at")) if refresh else None,
-        "refreshed_by": str(refresh["by"]) if refresh and isinstance(refresh.get("by"), str) else None,
+        "refreshed_by": _shown(refresh["by"]) if refresh and isinstance(refresh.get("by"), str) else None,
         "failed_at_ms": _int(failure.get("at")) if failure else None,
         "failure": str(failure.get("message") or "") if failure else None,
         "dead": bool(failure and failure.get("dead")),

@@ -89,6 +89,7 @@ def _hostile_agent_dir(tmp_path: Path) -> Path:
             "message": f"xAI said {CLEAR}no{C1_CSI}\x07",
             "entry": fingerprint(xai),
         },
+        last_refresh={"at": now_ms(), "by": f"pi-tui{OSC52} token"},
     )
     return agent
 
@@ -101,6 +102,7 @@ def test_status_text_has_no_control_characters(tmp_path: Path) -> None:
     # What was around the escapes is still shown.
     assert "me@example.com" in out.stdout
     assert "grokuser" in out.stdout and "xAI said no" in out.stdout
+    assert "ago by pi-tui token" in out.stdout
     assert "Enterprise: ghe.example.com" in out.stdout
 
 
@@ -115,6 +117,7 @@ def test_status_json_is_valid_and_its_values_have_no_control_characters(tmp_path
     rows = {row["provider"]: row for row in doc["providers"]}
     assert rows["anthropic"]["account"] == "me@example.com"
     assert rows["xai"]["error"] == "xAI said no"
+    assert rows["xai"]["last_refresh_by"] == "pi-tui token"
     assert rows["github-copilot"]["details"]["Enterprise"] == "ghe.example.com"
 
 
