@@ -85,20 +85,28 @@ class UnprintableToken(StoreError):
     """A stored token holds characters a terminal would act on; ``pi-tui token`` does not print it."""
 
 
-def check_token_printable(token: str, *, provider: str, variable: str | None = None) -> None:
+def check_token_printable(
+    token: str, *, provider: str, variable: str | None = None, api_key: bool = False
+) -> None:
     """Raise a sentence (no secret in it) when ``token`` holds characters a terminal acts on.
 
     ``pi-tui token`` prints its token to a terminal or a script: control characters (escape
     sequences such as OSC 52 or clear-screen, C1 controls, DEL), line breaks, bidi overrides
     and other invisible characters must not reach it. ``variable`` names the environment
     variable the token came from (ConfigError, exit 2); without it the token is stored
-    (UnprintableToken, a StoreError: exit 3).
+    (UnprintableToken, a StoreError: exit 3), ``api_key`` when it is pi's API key entry (its
+    literal, variable or ``!command`` output).
     """
     if token.isprintable():
         return
     if variable is not None:
         raise ConfigError(
             f"${variable} holds control characters; pi-tui will not print it. Set it to the token alone."
+        )
+    if api_key:
+        raise UnprintableToken(
+            f"The stored API key for {provider} holds control characters; pi-tui will not print it. "
+            f"Fix its entry, or log in again with `pi-tui login {provider}`."
         )
     raise UnprintableToken(
         f"The stored token for {provider} holds control characters; pi-tui will not print it. "

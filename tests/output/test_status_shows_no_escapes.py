@@ -156,6 +156,8 @@ def test_a_token_with_control_characters_is_refused_with_a_sentence() -> None:
             "The stored token for anthropic holds control characters; pi-tui will not print it. "
             "Log in again with `pi-tui login anthropic`."
         )
+        with pytest.raises(StoreError, match=r"^The stored API key for openrouter holds control characters"):
+            check_token_printable("sk-or-v1-" + bad, provider="openrouter", api_key=True)
         with pytest.raises(ConfigError, match=r"^\$ANTHROPIC_API_KEY holds control characters"):
             check_token_printable("sk-ant-api03-" + bad, provider="anthropic", variable="ANTHROPIC_API_KEY")
 
