@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point of the ``pi-tui`` script; returns the exit code."""
     env = os.environ if env is None else env
+    from app.sanitize import fit_output_streams
+
+    # A terminal that cannot show "…" or "▸" (LC_ALL=C, PYTHONIOENCODING=latin-1) gets "..." and
+    # ">" instead of a UnicodeEncodeError.
+    fit_output_streams()
     args = build_parser().parse_args(argv)
     try:
         if any(name.startswith("PI_TUI_") for name in env):
@@ -156,6 +161,7 @@ def _provider(name: str | None) -> ProviderInfo:
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.sanitize import check_token_printable
     from app.service import AuthService
     from app.state import BY_TOKEN
 
@@ -166,11 +172,13 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say)
     if issued.warning:
         _say(issued.warning)
-    if not issued.token.isprintable():
-        raise StoreError(
-            f"The stored token for {info.name} holds control characters; pi-tui will not print it. "
-            f"Log in again with `pi-tui login {info.id}`."
-        )
+    found = issued.resolution
+    check_token_printable(
+        issued.token,
+        provider=info.id,
+        variable=None if found.stored else found.source,
+        api_key=found.kind == "api_key",
+    )
     print(issued.token)
     return 0
 
@@ -198,6 +206,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     now_ms = current_ms()
     statuses = all_statuses(store, env, now_ms=now_ms)
+    from app.sanitize import display_text
     from app.store import migration_note, pending_migration
 
     pending = pending_migration(store)
@@ -211,7 +220,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             else {
                 "from": str(pending.source),
                 "to": str(pending.target),
-                "providers": list(pending.providers),
+                "providers": [display_text(name) for name in pending.providers],
                 "command": "pi-tui migrate",
             },
         }
@@ -220,7 +229,13 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         from app.credentials import life_text
         from app.timefmt import duration, expiry
 
-        print(f"Store: {store.path}")
+        print(f"Store: {display_text(str(store.path))}")
+        # A store that cannot be read fails every provider with the same long sentence: said
+        # once here, then each provider's line is short.
+        errors = [s.last_error for s in statuses if s.last_error]
+        shared = {error for error in errors if errors.count(error) > 1}
+        for error in sorted(shared, key=errors.index):
+            print(f"  {error}")
         for s in statuses:
             line = f"{s.name}: {s.state.value}"
             if s.source:
@@ -236,14 +251,16 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             print(line)
             if s.shadowed:
                 print(f"  also set, not used: {', '.join(s.shadowed)}")
-            if s.last_error:
+            if s.last_error in shared and s.state is not State.UNREADABLE:
+                print("  see the note above")
+            elif s.last_error and s.last_error not in shared:
                 when = f" ({duration(now_ms - s.failed_at_ms)} ago)" if s.failed_at_ms is not None else ""
                 print(f"  {s.last_error}{when}")
             life = life_text(s, now_ms)
             if life:
                 print(f"  {life}")
         if pending is not None:
-            print(migration_note(pending))
+            print(display_text(migration_note(pending)))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
     return StoreError.exit_code if unreadable else 0
 

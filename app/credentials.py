@@ -15,6 +15,7 @@ import binascii
 import os
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
@@ -150,20 +151,64 @@ def _missing_credential(provider: ProviderInfo, found: Resolution) -> PiTuiError
 
 
 def ready_token(
-    provider: ProviderInfo, found: Resolution, *, now_ms: int, min_valid_ms: int = 0
+    provider: ProviderInfo,
+    found: Resolution,
+    *,
+    now_ms: int,
+    state: StateFile | None = None,
+    min_valid_ms: int = 0,
 ) -> str | None:
     """The winning token when it can be used as it is; None when the stored login is due.
 
     With no credential at all it raises NotLoggedIn, or StoreError when the store could not
     be read. The one rule shared by ``pi-tui token``, :class:`AuthService` and :mod:`app.api`.
+    ``state``: pi-tui's state file (default: the process's), read only when pi's rule says due.
     """
     if found.token is None:
         raise _missing_credential(provider, found)
-    if found.kind != OAUTH or found.entry is None:
+    if found.kind != OAUTH or found.entry is None or found.where is None:
         return found.token
-    if not is_due(found.entry, now_ms=now_ms, min_valid_ms=min_valid_ms):
+    if not token_due(
+        found.where, provider.id, found.entry, now_ms=now_ms, state=state, min_valid_ms=min_valid_ms
+    ):
         return found.token
     return None
+
+
+def token_due(
+    store_path: str | os.PathLike[str],
+    provider_id: str,
+    entry: dict[str, Any],
+    *,
+    now_ms: int,
+    state: StateFile | None = None,
+    min_valid_ms: int = 0,
+) -> bool:
+    """:func:`app.expiry.is_due`, with when pi-tui saw the token arrive when pi's rule says due.
+
+    Only then is the state file read: a short-lived token that pi-tui stored a moment ago is
+    not due yet (``pi-tui token`` would otherwise refresh it on every call).
+    """
+    if not is_due(entry, now_ms=now_ms, min_valid_ms=min_valid_ms):
+        return False
+    record = (state or state_file({})).get(Path(store_path), provider_id)
+    return is_due(entry, now_ms=now_ms, seen_ms=seen_at_ms(record, entry), min_valid_ms=min_valid_ms)
+
+
+def seen_at_ms(record: Mapping[str, Any], entry: Mapping[str, Any]) -> int | None:
+    """When pi-tui saw ``entry``'s token arrive, from its state record; None when not known.
+
+    Known when the record's fingerprint is this entry's and pi-tui stored it itself (a login,
+    or a refresh by the app, ``pi-tui token`` or the library). A change made by another process
+    is dated by the file's modification time, which may be later than the token's arrival:
+    not used.
+    """
+    if record.get("seen") != fingerprint(entry):
+        return None
+    refresh = record.get("last_refresh")
+    if isinstance(refresh, dict):
+        return None if refresh.get("by") == BY_OTHER else _int(refresh.get("at"))
+    return _int(record.get("logged_in_at"))
 
 
 def account_label(entry: dict[str, Any]) -> str | None:
@@ -246,16 +291,18 @@ def account_status(
     processes saw. A login whose last refresh was refused as dead is ``REFRESH_FAILED``, not
     "will refresh".
     """
+    from app.sanitize import display_text  # every text shown comes from a file, env or server
+
     found = resolve(provider, store, env)
     base = AccountStatus(provider.id, provider.name, State.NOT_LOGGED_IN)
     if found.source is None:
         kind = State.UNREADABLE if found.error else State.NOT_LOGGED_IN
-        return base._replace(state=kind, last_error=found.error or last_error)
+        return base._replace(state=kind, last_error=_shown(found.error or last_error))
     fields: dict[str, Any] = {
-        "source": found.source,
+        "source": display_text(found.source),
         "shadowed": found.shadowed,
-        "masked_token": mask(found.token) if found.token is not None else None,
-        "last_error": last_error or found.error,
+        "masked_token": display_text(mask(found.token)) if found.token is not None else None,
+        "last_error": _shown(last_error or found.error),
         "kind": found.kind,
         "stored": found.stored,
     }
@@ -265,22 +312,30 @@ def account_status(
         return base._replace(state=State.LOGGED_IN, **fields)
     life = token_life(store, provider.id, entry, state or state_file(env))
     dead, failure, account = life.pop("dead"), life.pop("failure"), life.pop("account")
+    seen_ms = life.pop("seen_ms")
+    rows = provider_rows(provider, entry, env)
     if failure:
-        fields["last_error"] = last_error or failure
+        fields["last_error"] = _shown(last_error or failure)
     if last_error or dead:
         now_state = State.REFRESH_FAILED
     else:
-        now_state = State.DUE if is_due(entry, now_ms=now_ms) else State.LOGGED_IN
+        now_state = State.DUE if is_due(entry, now_ms=now_ms, seen_ms=seen_ms) else State.LOGGED_IN
     return base._replace(
         state=now_state,
-        account=account or account_label(entry),
+        account=_shown(account or account_label(entry)),
         expires_ms=int(entry["expires"]),
-        rows=provider_rows(provider, entry, env),
+        rows=tuple((display_text(str(k)), display_text(str(v))) for k, v in rows),
         # A key that never expires is never refreshed: no "next refresh in over a year".
-        next_refresh_ms=None if never_expires(entry["expires"]) else refresh_due_ms(entry),
+        next_refresh_ms=None if never_expires(entry["expires"]) else refresh_due_ms(entry, seen_ms=seen_ms),
         **life,
         **fields,
     )
+
+
+def _shown(text: str | None) -> str | None:
+    from app.sanitize import display_text
+
+    return None if text is None else display_text(text)
 
 
 def token_life(
@@ -307,11 +362,12 @@ def token_life(
     return {
         "logged_in_at_ms": _int(record.get("logged_in_at")),
         "refreshed_at_ms": _int(refresh.get("at")) if refresh else None,
-        "refreshed_by": str(refresh["by"]) if refresh and isinstance(refresh.get("by"), str) else None,
+        "refreshed_by": _shown(refresh["by"]) if refresh and isinstance(refresh.get("by"), str) else None,
         "failed_at_ms": _int(failure.get("at")) if failure else None,
         "failure": str(failure.get("message") or "") if failure else None,
         "dead": bool(failure and failure.get("dead")),
         "account": record.get("account") if isinstance(record.get("account"), str) else None,
+        "seen_ms": seen_at_ms(record, entry),
     }
 
 

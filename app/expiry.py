@@ -39,23 +39,42 @@ def never_expires(expires: object) -> bool:
     return isinstance(expires, int | float) and expires >= NEVER_EXPIRES_MS
 
 
-def is_due(entry: dict[str, object], *, now_ms: int, min_valid_ms: int = 0) -> bool:
-    """True when the stored token should be refreshed before use: pi 1.x's rule,
-    now + max(5 min, ``min_valid_ms``) ≥ expires (``min_valid_ms``: what a caller asked for,
-    as pi's ``print-bearer-token --min-expiry``).
+def is_due(
+    entry: dict[str, object], *, now_ms: int, seen_ms: int | None = None, min_valid_ms: int = 0
+) -> bool:
+    """True when the stored token should be refreshed before use.
 
-    ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes,
-    see :func:`expires_at_ms`), so the lead before the real expiry is what pi's is.
+    pi 1.x's rule, now + max(5 min, ``min_valid_ms``) ≥ expires, unless pi-tui knows when the token arrived
+    (``seen_ms``, from its state file): then the lead is at most half of the life the token had
+    left on arrival, so a fresh token is never due. (A provider issuing 10-minute tokens stores
+    ``expires`` 5 minutes early, see :func:`expires_at_ms`; by pi's rule alone such a token is
+    due the moment it arrives, and every ``pi-tui token`` refreshed it.)
+
+    ``expires`` is kept as each provider stores it (most already subtract their own 5 minutes):
+    a token that lives longer than 10 minutes is due when pi would refresh it.
     """
-    due = refresh_due_ms(entry)
+    due = refresh_due_ms(entry, seen_ms=seen_ms)
     if due is None:
         return True
-    return now_ms >= due - max(0, min_valid_ms - BUFFER_MS)
+    # ``min_valid_ms``: a caller asked for at least that much life (pi's --min-expiry).
+    expires = entry["expires"]
+    assert isinstance(expires, int | float)  # refresh_due_ms checked it
+    return now_ms >= due or now_ms + min_valid_ms >= expires
 
 
-def refresh_due_ms(entry: dict[str, object]) -> int | None:
+def refresh_due_ms(entry: dict[str, object], *, seen_ms: int | None = None) -> int | None:
     """When :func:`is_due` starts saying yes (epoch ms); None when ``expires`` is unusable."""
     expires = entry.get("expires")
     if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
         return None
-    return int(expires) - BUFFER_MS
+    return int(expires) - refresh_lead_ms(int(expires), seen_ms)
+
+
+def refresh_lead_ms(expires: int, seen_ms: int | None) -> int:
+    """How long before ``expires`` a token is due: 5 minutes, or half its life if that is less.
+
+    ``seen_ms`` is when pi-tui saw the token arrive (None: not known, pi's 5 minutes).
+    """
+    if seen_ms is None or seen_ms >= expires:
+        return BUFFER_MS
+    return min(BUFFER_MS, (expires - seen_ms) // 2)

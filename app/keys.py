@@ -75,4 +75,10 @@ def _run(command: str, env: Mapping[str, str], where: str) -> str:
         )
     if not key:
         raise ConfigError(f"{where} runs a command that printed nothing; check it in a shell.")
+    if not key.isprintable():
+        # Escape sequences, controls or several lines: `pi-tui token` would send them to a terminal.
+        raise ConfigError(
+            f"{where} runs a command whose output holds control characters or several lines; "
+            "pi-tui will not use it. Check the command in a shell."
+        )
     return key

@@ -25,6 +25,7 @@ from app.credentials import (
     remembered_account,
     resolve,
     state_file,
+    token_due,
 )
 from app.errors import (
     AuthError,
@@ -37,7 +38,7 @@ from app.errors import (
     StoreLockTimeout,
     StoreWriteError,
 )
-from app.expiry import is_due, never_expires
+from app.expiry import never_expires
 from app.mask import mask
 from app.providers.base import ACCOUNT_KEYS
 from app.state import BY_APP, StateFile
@@ -203,7 +204,7 @@ class AuthService:
         """The winning source and its token when usable as it is; None when it must be refreshed."""
         info = providers.provider(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
-        token = ready_token(info, found, now_ms=self.now_ms(), min_valid_ms=min_valid_ms)
+        token = ready_token(info, found, now_ms=self.now_ms(), state=self.state, min_valid_ms=min_valid_ms)
         return found, token
 
     async def token(self, provider_id: str, *, min_valid_ms: int = 0) -> Issued:
@@ -243,7 +244,10 @@ class AuthService:
         def refreshed_by_another() -> bool:
             nonlocal told
             entry = self.store.get(provider_id)
-            if entry is not None and not is_due(entry, now_ms=self.now_ms(), min_valid_ms=min_valid_ms):
+            now = self.now_ms()
+            if entry is not None and not token_due(
+                self.store.path, provider_id, entry, now_ms=now, state=self.state, min_valid_ms=min_valid_ms
+            ):
                 fresh.append(entry)
             elif not told and time.monotonic() - started >= 1.0:
                 told = True
@@ -322,7 +326,10 @@ class AuthService:
             raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
         now = self.now_ms()
         someone_else_refreshed = entry.get("access") != seen.get("access")
-        if not is_due(entry, now_ms=now, min_valid_ms=min_valid_ms) and (not force or someone_else_refreshed):
+        due = token_due(
+            self.store.path, provider_id, entry, now_ms=now, state=self.state, min_valid_ms=min_valid_ms
+        )
+        if not due and (not force or someone_else_refreshed):
             return entry
         # Only the process that really refreshes pays for importing the HTTP stack.
         module = providers.load(provider_id)

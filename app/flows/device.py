@@ -36,7 +36,8 @@ SLOW_DOWN_STEP_S = 5.0
 DEFAULT_CODE_LIFETIME_S = 900.0
 MAX_CODE_LIFETIME_S = 3600.0
 MAX_USER_CODE = 32
-# Polls in a row that may be lost to the network before the login gives up.
+# Polls in a row that may be lost to the network, or answered with a passing server error
+# (5xx, 429), before the login gives up.
 MAX_DROPPED_POLLS = 3
 
 PollKind = Literal["waiting", "slow_down", "done"]
@@ -315,6 +316,11 @@ def default_error(server: str, error: str, description: str) -> DeviceFlowError:
     return DeviceFlowError(f"{server} stopped the login ({detail}). Start again.")
 
 
+def _passing(error: NetworkError) -> bool:
+    """True for a failure that asking again later may cure: no answer, a 5xx or a 429."""
+    return error.status is None or error.status >= 500 or error.status == 429
+
+
 class PollEvent(NamedTuple, Generic[R]):
     """One step of the polling: still waiting, told to slow down, or done (with the result)."""
 
@@ -448,14 +454,19 @@ class DeviceLogin(Generic[R]):
             try:
                 answer = await self._unless_stopped(self._ask())
             except NetworkError as exc:
-                # A poll lost on the way (Wi-Fi, a slow SSH hop, a dropped keep-alive) is asked
-                # again at the next interval: the user may be typing the code right now. A server
-                # that answered badly (exc.status set), or one gone for several polls, ends it.
+                # A poll lost on the way (Wi-Fi, a slow SSH hop, a dropped keep-alive) or met by a
+                # passing server error (a 5xx, a 429) is asked again at the next interval: the
+                # user may be typing the code right now. Any other bad answer, or a server gone
+                # or failing for several polls in a row, ends it.
                 dropped += 1
-                if exc.status is not None or dropped > MAX_DROPPED_POLLS:
+                if not _passing(exc) or dropped > MAX_DROPPED_POLLS:
                     raise
-                _log().info("%s poll lost (%s); asking again", self.server, exc)
-                yield PollEvent("waiting", self.interval, self.polls)
+                _log().info("%s poll failed (%s); asking again", self.server, exc)
+                if exc.status == 429:  # too many requests: RFC 8628's slow_down, said in HTTP
+                    self.interval = next_interval(self.interval, None)
+                    yield PollEvent("slow_down", self.interval, self.polls)
+                else:
+                    yield PollEvent("waiting", self.interval, self.polls)
                 continue
             dropped = 0
             self.polls += 1
