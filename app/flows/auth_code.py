@@ -230,7 +230,10 @@ class AuthCodeLogin(Generic[R]):
         return self.result
 
     async def aclose(self) -> None:
-        """Stop the loopback listener."""
+        """Stop the loopback listener and remove the page that opened the link in a browser."""
+        from app.opener import discard_pages
+
+        discard_pages(self.url)
         if self.listener is not None:
             await self.listener.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import html
 import logging
 import secrets
@@ -163,10 +164,14 @@ class CallbackListener:
                 continue
             if len(self._connections) >= _MAX_CONNECTIONS and not self._drop_oldest_idle():
                 conn.close()
-                continue
-            task = asyncio.create_task(self._serve(conn))
-            self._connections[task] = False
-            task.add_done_callback(self._forget)
+            else:
+                task = asyncio.create_task(self._serve(conn))
+                self._connections[task] = False
+                # Closed however the task ends, even cancelled before it ever ran.
+                task.add_done_callback(functools.partial(self._forget, conn=conn))
+            # Let dropped connections close and new ones start before accepting more: a flood
+            # of connections must not pile up descriptors or starve the browser's request.
+            await asyncio.sleep(0)
 
     def _drop_oldest_idle(self) -> bool:
         """Cancel the oldest connection that has sent no request yet; False if none has."""
@@ -177,8 +182,9 @@ class CallbackListener:
                 return True
         return False
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
+    def _forget(self, task: asyncio.Task[None], conn: socket.socket) -> None:
         self._connections.pop(task, None)
+        conn.close()
 
     async def _serve(self, conn: socket.socket) -> None:
         """One connection: read a request, answer it, close. Nothing escapes but cancellation."""
@@ -194,7 +200,7 @@ class CallbackListener:
                     return
                 task = asyncio.current_task()
                 if task in self._connections:
-                    self._connections[task] = True  # type: ignore[index]
+                    self._connections[task] = True
                 reply = await self._reply(head)
                 with contextlib.suppress(TimeoutError, OSError):
                     await asyncio.wait_for(loop.sock_sendall(conn, reply), _READ_TIMEOUT)
