@@ -131,9 +131,9 @@ def test_a_browser_pre_connection_leaves_nothing_on_stderr_after_a_good_login(
     finally:
         proc.kill()
     assert code == 0, err
+    assert "Traceback" not in err and "Cancelled" not in err and "Exception" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[-1].startswith("Logged in to Anthropic (Claude Pro/Max) as user@example.com.")
-    assert "Traceback" not in err and "Cancelled" not in err and "Exception" not in err
 
 
 async def test_a_silent_connection_is_dropped_after_a_few_seconds(
