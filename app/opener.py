@@ -40,7 +40,7 @@ SETTLE_S = 1.0
 _STALE_PAGE_S = 24 * 3600
 _PAGE_PREFIX = "login-"
 
-# A meta refresh, and a script for browsers that ignore it; no referrer for the provider's page.
+# An http-equiv refresh, and a script for browsers that ignore it; no referrer for the provider's page.
 _REDIRECT_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
 <meta http-equiv="refresh" content="0;url={attr}">
@@ -174,7 +174,7 @@ def write_page(url: str, env: Mapping[str, str], *, now: float | None = None) ->
 
 
 def redirect_page(url: str) -> str:
-    """The HTML that sends a browser on to ``url`` (meta refresh, and a script)."""
+    """The HTML that sends a browser on to ``url`` (an http-equiv refresh, and a script)."""
     script_value = json.dumps(url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return _REDIRECT_PAGE.format(attr=html.escape(url, quote=True), js=script_value)
 
