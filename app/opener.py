@@ -243,7 +243,7 @@ def open_url(
             return _said(outcome, " ($BROWSER)", note)
         discard_pages(url)
         if failed:
-            return Opened(False, "$BROWSER failed to open the link; open the link yourself.")
+            return Opened(False, "$BROWSER failed to open the link; open the link yourself." + note)
         return Opened(False, "Could not start $BROWSER; open the link yourself.")
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
         return Opened(False, "Not opening a browser over SSH; open the link on your own computer.")
@@ -258,7 +258,7 @@ def open_url(
         outcome = False
     if outcome is False:
         discard_pages(url)
-        return Opened(False, "No graphical browser opened the link; open the link yourself.")
+        return Opened(False, "No graphical browser opened the link; open the link yourself." + note)
     return _said(outcome, "", note)
 
 
