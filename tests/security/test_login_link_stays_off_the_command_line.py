@@ -149,3 +149,32 @@ def test_the_success_line_without_an_account_and_with_a_hostile_one(tmp_path: Pa
     assert LoginResult("x", "Some AI", path).message == f"Logged in to Some AI. Credentials saved to {path}"
     hostile = LoginResult("x", "Some AI", path, "ada@example.com\x1b[2J\x1b]0;pwned\x07").message
     assert hostile == f"Logged in to Some AI as ada@example.com. Credentials saved to {path}"
+
+
+def test_a_symlinked_page_directory_is_refused_and_the_link_stays_off_the_command_line(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o777)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "links").symlink_to(elsewhere)  # planted: pages would land where others can read them
+    started: list[list[str]] = []
+    env = {"BROWSER": "firefox", "PI_TUI_STATE_DIR": str(state)}
+    url = "https://example.com/authorize?state=s3cr3t-state&code_challenge=c"
+    opened = open_url(url, env=env, start=lambda argv: started.append(argv) or True, wsl=False)
+    assert started == [] and not opened.ok
+    assert opened.message.startswith("Could not write the page that opens the link (")
+    assert opened.message.endswith("); open the link yourself.")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_page_directory_others_can_read_is_made_private_again(tmp_path: Path) -> None:
+    links = tmp_path / "state" / "links"
+    links.mkdir(parents=True, mode=0o755)
+    links.chmod(0o755)
+    started: list[list[str]] = []
+    env = {"BROWSER": "firefox", "PI_TUI_STATE_DIR": str(tmp_path / "state")}
+    url = "https://example.com/a?state=x"
+    opened = open_url(url, env=env, start=lambda argv: started.append(argv) or True, wsl=False)
+    assert opened.ok and stat.S_IMODE(links.stat().st_mode) == 0o700
