@@ -182,6 +182,8 @@ class PlainLogin:
         self.say(f"{login.title}.")
         self.say(login.instructions)
         self.show_link(login.url)
+        if login.bind_error:
+            self.say(login.bind_error)  # why the browser cannot come back by itself (a taken port)
         callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
         try:
             while True:

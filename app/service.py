@@ -82,8 +82,11 @@ class LoginResult(NamedTuple):
     def message(self) -> str:
         """The success sentence shown on screen and printed by the command line."""
         from app.paths import display_path
+        from app.sanitize import for_display
 
-        return f"Logged in to {self.name}. Credentials saved to {display_path(self.path)}"
+        # The account, so that a login made with someone else's account is seen at once.
+        who = f" as {for_display(self.account, limit=100)}" if self.account else ""
+        return f"Logged in to {self.name}{who}. Credentials saved to {display_path(self.path)}"
 
 
 class Issued(NamedTuple):

@@ -176,7 +176,8 @@ async def test_pending_then_approved_stores_pi_entry(service: AuthService, fake:
     result = events[-1].result
     assert result is not None and result is login.result
     assert result.provider == PROVIDER and result.account == "@octocat"
-    assert result.message == f"Logged in to GitHub Copilot. Credentials saved to {service.store.path}"
+    saved = f"Credentials saved to {service.store.path}"
+    assert result.message == f"Logged in to GitHub Copilot as @octocat. {saved}"
     entry = service.store.get(PROVIDER)
     assert entry is not None
     assert set(entry) == {"type", "refresh", "access", "expires"}  # exactly as pi writes it

@@ -140,8 +140,9 @@ class AuthCodeLogin(Generic[R]):
                 logging.getLogger("pi_tui.auth_code").warning("no loopback listener: %s", exc)
                 if spec.bind_required:
                     reason = exc.strerror or type(exc).__name__
+                    where = f"port {spec.port} of 127.0.0.1 and ::1" if spec.port else "127.0.0.1 and ::1"
                     raise AuthError(
-                        f"pi-tui could not listen on 127.0.0.1 for {spec.provider}'s redirect "
+                        f"pi-tui could not listen on {where} for {spec.provider}'s redirect "
                         f"({reason}); check PI_TUI_CALLBACK_PORT, or free the port, and try again."
                     ) from None
                 bind_error = spec.port_taken.format(port=spec.port)
@@ -236,7 +237,10 @@ class AuthCodeLogin(Generic[R]):
         return self.result
 
     async def aclose(self) -> None:
-        """Stop the loopback listener."""
+        """Stop the loopback listener and remove the page that opened the link in a browser."""
+        from app.opener import discard_pages
+
+        discard_pages(self.url)
         if self.listener is not None:
             await self.listener.close()
 

@@ -1,19 +1,42 @@
-"""The loopback listener that receives the OAuth redirect from a browser on this machine."""
+"""The loopback listener that receives the OAuth redirect from a browser on this machine.
+
+It listens on 127.0.0.1 and, where the machine has an IPv6 loopback, on ::1 with the same port:
+a browser may resolve "localhost" to either, so another user must not hold the other one. It
+serves few connections at a time, drops idle ones, and never lets a stray connection print
+anything: what goes wrong is logged (masked) and the listener keeps listening.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import html
+import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import LoginInputError
 from app.sanitize import for_display
 
-_READ_TIMEOUT = 10.0
+# A browser sends its request at once; a connection silent this long is dropped.
+_READ_TIMEOUT = 5.0
 _MAX_REQUEST = 16 * 1024
+# Connections served at once; one more makes room by dropping the oldest still silent one.
+_MAX_CONNECTIONS = 32
+# After accept() failed (e.g. out of descriptors): wait this long before accepting again.
+_ACCEPT_RETRY = 0.2
+# How long closing waits for answers in flight (the page saying "Logged in").
+_CLOSE_GRACE = 1.0
+# bind() on ::1 failing with these means the machine has no IPv6 loopback, not that it is taken.
+_NO_IPV6 = frozenset({errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT})
+# Port 0 (any free port): how many ports to try before giving up on one free at both addresses.
+_FREE_PORT_TRIES = 8
+
+log = logging.getLogger("pi_tui.callback")
 
 # No <meta charset>: the Content-Type header already says utf-8.
 _PAGE = """<!doctype html><html><head><title>pi-tui</title></head>
@@ -21,8 +44,47 @@ _PAGE = """<!doctype html><html><head><title>pi-tui</title></head>
 <h1>{title}</h1><p>{body}</p></body></html>"""
 
 
+def bind_loopback(port: int) -> list[socket.socket]:
+    """Listening sockets on 127.0.0.1:``port`` and [::1]:``port``; OSError if either is taken.
+
+    Both or none: a port that someone else holds on one loopback address is taken, since a
+    browser sent to "localhost" may reach them there. Without IPv6 loopback on this machine,
+    127.0.0.1 alone. ``port`` 0 takes a free port, one free at both addresses.
+    """
+    tries = _FREE_PORT_TRIES if port == 0 else 1
+    for attempt in range(tries):
+        v4 = _listening(socket.AF_INET, "127.0.0.1", port)
+        try:
+            v6 = _listening(socket.AF_INET6, "::1", v4.getsockname()[1])
+        except OSError as exc:
+            if exc.errno in _NO_IPV6:
+                return [v4]
+            v4.close()
+            if attempt == tries - 1:
+                raise
+            continue
+        return [v4, v6]
+    raise AssertionError("unreachable")
+
+
+def _listening(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        # As asyncio's servers: the last login's connections in TIME_WAIT don't hold the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(64)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class CallbackListener:
-    """Listens on 127.0.0.1 (and ::1 when possible) for ``GET {path}?code=…&state=…``.
+    """Listens on 127.0.0.1 (and ::1 where there is one) for ``GET {path}?code=…&state=…``.
 
     The first request with the right state (or any, without an expected state) and a code is
     handed to :attr:`complete`; the browser gets its answer only once that has succeeded or
@@ -35,7 +97,11 @@ class CallbackListener:
         self._path = path
         self._provider = provider
         self._result: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._servers: list[asyncio.Server] = []
+        # The listening sockets (empty once closed), their accept loops, and every connection
+        # being served: True once its request has arrived (it is being answered).
+        self._servers: list[socket.socket] = []
+        self._acceptors: list[asyncio.Task[None]] = []
+        self._connections: dict[asyncio.Task[None], bool] = {}
         self._handled = False
         self.port = 0
         self.complete: Callable[[str], Awaitable[object]] | None = None
@@ -50,19 +116,17 @@ class CallbackListener:
         provider: str,
         any_port: bool = True,
     ) -> CallbackListener:
-        """Bind ``port`` (falling back to an ephemeral port when it is taken, if ``any_port``)."""
+        """Bind ``port`` (falling back to a free port when it is taken, if ``any_port``)."""
         listener = cls(expected_state, path, provider)
         try:
-            server = await asyncio.start_server(listener._handle, "127.0.0.1", port)
+            sockets = bind_loopback(port)
         except OSError:
             if port == 0 or not any_port:
                 raise
-            server = await asyncio.start_server(listener._handle, "127.0.0.1", 0)
-        listener._servers.append(server)
-        listener.port = server.sockets[0].getsockname()[1]
-        # Browsers may resolve "localhost" to ::1 first; listening there too is best effort.
-        with contextlib.suppress(OSError):
-            listener._servers.append(await asyncio.start_server(listener._handle, "::1", listener.port))
+            sockets = bind_loopback(0)
+        listener._servers = sockets
+        listener.port = sockets[0].getsockname()[1]
+        listener._acceptors = [asyncio.create_task(listener._accept(sock)) for sock in sockets]
         return listener
 
     async def wait(self) -> None:
@@ -70,33 +134,102 @@ class CallbackListener:
         await asyncio.shield(self._result)
 
     async def close(self) -> None:
-        """Stop listening; a pending :meth:`wait` is cancelled."""
-        for server in self._servers:
-            server.close()
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
-        self._servers.clear()
+        """Stop listening; a pending :meth:`wait` is cancelled.
+
+        Connections still silent are dropped; answers in flight get a moment to reach the browser.
+        """
+        idle = [task for task, busy in self._connections.items() if not busy]
+        for task in (*self._acceptors, *idle):
+            task.cancel()
+        # Every socket is closed once its task has let go of it (not under a waiting reader).
+        await asyncio.gather(*self._acceptors, *idle, return_exceptions=True)
+        self._acceptors = []
+        for sock in self._servers:
+            sock.close()
+        self._servers = []
+        busy = list(self._connections)
+        if busy:
+            await asyncio.wait(busy, timeout=_CLOSE_GRACE)
         if not self._result.done():
             self._result.cancel()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, server: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(server)
+            except OSError as exc:  # out of descriptors (EMFILE), ENOBUFS…: keep listening
+                log.info("loopback listener: accept failed (%s); trying again", exc.strerror or exc)
+                await asyncio.sleep(_ACCEPT_RETRY)
+                continue
+            if len(self._connections) >= _MAX_CONNECTIONS and not self._drop_oldest_idle():
+                conn.close()
+            else:
+                task = asyncio.create_task(self._serve(conn))
+                self._connections[task] = False
+                # Closed however the task ends, even cancelled before it ever ran.
+                task.add_done_callback(functools.partial(self._forget, conn=conn))
+            # Let dropped connections close and new ones start before accepting more: a flood
+            # of connections must not pile up descriptors or starve the browser's request.
+            await asyncio.sleep(0)
+
+    def _drop_oldest_idle(self) -> bool:
+        """Cancel the oldest connection that has sent no request yet; False if none has."""
+        for task, busy in self._connections.items():
+            if not busy and not task.done():
+                task.cancel()
+                del self._connections[task]
+                return True
+        return False
+
+    def _forget(self, task: asyncio.Task[None], conn: socket.socket) -> None:
+        self._connections.pop(task, None)
+        conn.close()
+
+    async def _serve(self, conn: socket.socket) -> None:
+        """One connection: read a request, answer it, close. Nothing escapes but cancellation."""
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(_READ_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            writer.close()
-            return
-        status, title, body = await self._answer(head[:_MAX_REQUEST])
+            with conn:
+                conn.setblocking(False)
+                try:
+                    head = await asyncio.wait_for(self._read_head(loop, conn), _READ_TIMEOUT)
+                except (TimeoutError, OSError):
+                    return
+                if head is None:
+                    return
+                task = asyncio.current_task()
+                if task in self._connections:
+                    self._connections[task] = True
+                reply = await self._reply(head)
+                with contextlib.suppress(TimeoutError, OSError):
+                    await asyncio.wait_for(loop.sock_sendall(conn, reply), _READ_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must not end the login or print a traceback
+            log.info("loopback listener: a connection failed: %s", for_display(repr(exc), limit=300))
+
+    @staticmethod
+    async def _read_head(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> bytes | None:
+        """The request's head (up to the blank line); None if it ended first or is too long."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            if len(data) > _MAX_REQUEST:
+                return None
+            chunk = await loop.sock_recv(conn, 4096)
+            if not chunk:
+                return None
+            data += chunk
+        return data.partition(b"\r\n\r\n")[0][:_MAX_REQUEST]
+
+    async def _reply(self, head: bytes) -> bytes:
+        status, title, body = await self._answer(head)
         page = _PAGE.format(title=html.escape(title), body=html.escape(body)).encode()
-        writer.write(
+        return (
             f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
             f"Cache-Control: no-store\r\nContent-Length: {len(page)}\r\nConnection: close\r\n\r\n".encode()
             + page
         )
-        with contextlib.suppress(OSError):
-            await writer.drain()
-        writer.close()
 
     async def _answer(self, head: bytes) -> tuple[str, str, str]:
         """Return (status line, title, text) for one request, completing the login if it is the one."""

@@ -30,7 +30,8 @@ async def test_login_by_pasted_code_stores_pi_entry(service: AuthService, fake: 
     finally:
         await login.aclose()
     assert result.message == (
-        f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {service.store.path}"
+        "Logged in to Anthropic (Claude Pro/Max) as user@example.com. "
+        f"Credentials saved to {service.store.path}"
     )
     entry = read_doc(service.store)["anthropic"]
     assert entry["type"] == "oauth" and "email" not in entry  # exactly as pi writes it

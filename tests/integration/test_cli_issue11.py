@@ -306,7 +306,8 @@ def test_no_tui_anthropic_login_reads_the_code_from_stdin(tmp_path: Path, fake: 
     out, err = proc.communicate(f"abc\n{code}#{state}\n", timeout=60)
     assert proc.returncode == 0, err
     assert "Anthropic did not accept that code" in err  # the first line; the second one worked
-    assert f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {agent / 'auth.json'}" in err
+    saved = f"Credentials saved to {agent / 'auth.json'}"
+    assert f"Logged in to Anthropic (Claude Pro/Max) as user@example.com. {saved}" in err
     entry = read_doc(cli_store(tmp_path))["anthropic"]
     assert fake.anthropic.is_access_valid(entry["access"])
     assert entry["access"] not in err + out and out == ""
@@ -325,7 +326,7 @@ def test_no_tui_copilot_login_shows_the_code_and_polls(tmp_path: Path, fake: Fak
     fake.github.approve(user_code)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert "Logged in to GitHub Copilot." in err
+    assert "Logged in to GitHub Copilot as @octocat." in err
     assert fake.github.login_for(read_doc(cli_store(tmp_path))["github-copilot"]["refresh"]) == "octocat"
 
 
@@ -371,7 +372,7 @@ def test_no_tui_login_completes_by_the_browser_on_this_machine(tmp_path: Path, f
     httpx.get(url, follow_redirects=True, timeout=30)  # the browser: authorize, then the redirect
     _out, err = proc.communicate(timeout=60)  # stdin still open: the listener finished the login
     assert proc.returncode == 0, err
-    assert "Logged in to Anthropic (Claude Pro/Max)." in err
+    assert "Logged in to Anthropic (Claude Pro/Max) as user@example.com." in err
     assert fake.anthropic.is_access_valid(read_doc(cli_store(tmp_path))["anthropic"]["access"])
 
 

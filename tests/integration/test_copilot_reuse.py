@@ -237,7 +237,7 @@ async def test_the_app_offers_the_token_and_only_a_choice_uses_it(
         assert fake.count("github.copilot_token") == 0 and not store.path.exists()
         await pilot.press("down", "enter")
         await wait_for_screen(pilot, "LoginDoneScreen")
-        assert f"Logged in to GitHub Copilot. Credentials saved to {store.path}" in flat(app)
+        assert f"Logged in to GitHub Copilot as @octocat. Credentials saved to {store.path}" in flat(app)
     entry = store.get(PROVIDER)
     assert entry is not None and entry["refresh"] == token
     assert source.read_bytes() == before

@@ -122,7 +122,7 @@ async def test_a_failed_bind_is_fatal(fake: FakeProviders, tmp_path: Path) -> No
         blocker.listen()
         taken = blocker.getsockname()[1]
         service = make_service(fake, tmp_path, PI_TUI_CALLBACK_PORT=str(taken))
-        with pytest.raises(AuthError, match=r"could not listen on 127\.0\.0\.1 for OpenRouter's redirect"):
+        with pytest.raises(AuthError, match=rf"could not listen on port {taken} of 127\.0\.0\.1 and ::1"):
             await service.start_login(PROVIDER)
 
 

@@ -168,7 +168,7 @@ def test_anthropic_login_with_arrow_keys_and_a_bracketed_paste(
     code, state = fake.anthropic.authorize(url)  # raises if any part of the link was lost
     assert url.endswith(f"state={state}")
     terminal.paste(f"{code}#{state}")
-    terminal.wait_for("✓ Logged in to Anthropic (Claude Pro/Max).")
+    terminal.wait_for("✓ Logged in to Anthropic (Claude Pro/Max) as user@example.com.")
 
     path = agent_dir / "auth.json"  # a new agent directory gets modern pi's file, and only that
     assert not (agent_dir / "oauth.json").exists()
@@ -201,7 +201,7 @@ def test_copilot_device_login_with_arrow_keys(
     user_code = fake.github.latest_user_code  # shown as one word, or spaced out
     assert user_code and user_code in screen.replace(" ", ""), screen
     fake.github.approve(user_code)
-    terminal.wait_for("✓ Logged in to GitHub Copilot.")
+    terminal.wait_for("✓ Logged in to GitHub Copilot as @octocat.")
 
     path = agent_dir / "auth.json"
     entry = read_doc(path)["github-copilot"]

@@ -66,7 +66,7 @@ def approve_shown_code(terminal: Terminal, fake: FakeProviders, provider_id: str
 
 def finish(terminal: Terminal, agent_dir: Path, provider_id: str) -> dict[str, str]:
     """After "Logged in": the stored entry, its masked token on the panel, then ``q`` and exit 0."""
-    terminal.wait_for(f"✓ Logged in to {PROVIDERS[provider_id].name}.")
+    terminal.wait_for(f"✓ Logged in to {PROVIDERS[provider_id].name}")  # then "." or " as ACCOUNT."
     path = agent_dir / "auth.json"  # a fresh agent directory gets the file pi 1.x reads
     entry: dict[str, str] = read_doc(path)[provider_id]
     assert entry["type"] == "oauth" and int(entry["expires"]) > now_ms()

@@ -73,7 +73,8 @@ async def test_login_by_paste_saves_tokens_and_shows_success(
         code, state = fake.anthropic.authorize(login.url)
         app.post_message(events.Paste(f"{code}#{state}"))
         await wait_for_screen(pilot, "LoginDoneScreen")
-        assert f"Logged in to Anthropic (Claude Pro/Max). Credentials saved to {store.path}" in flat(app)
+        saved = f"Credentials saved to {store.path}"
+        assert f"Logged in to Anthropic (Claude Pro/Max) as user@example.com. {saved}" in flat(app)
         entry = read_doc(store)["anthropic"]
         assert entry["type"] == "oauth" and "email" not in entry  # as pi writes it
         assert service.status("anthropic").account == "user@example.com"  # pi-tui's state file

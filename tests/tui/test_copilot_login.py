@@ -60,7 +60,7 @@ async def test_device_login_shows_the_code_polls_and_saves(service, store, fake,
         assert opener.opened == ["https://github.com/login/device"]
         fake.github.approve(login="hubot")
         await wait_for_screen(pilot, "LoginDoneScreen")
-        assert f"Logged in to GitHub Copilot. Credentials saved to {store.path}" in flat(app)
+        assert f"Logged in to GitHub Copilot as @hubot. Credentials saved to {store.path}" in flat(app)
         assert "Account: @hubot" in flat(app)
         assert "Copilot models enabled: 4 of 4." in flat(app)
         entry = read_doc(store)["github-copilot"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
@@ -33,14 +37,28 @@ class Recorder:
 
 def run(env: dict[str, str], platform: str = "linux", system_result: bool = True) -> tuple[object, Recorder]:
     recorder = Recorder(system_result)
-    opened = open_url(URL, env=env, platform=platform, start=recorder.start, system=recorder.system)
+    # The page that leads the browser to the link goes to the test's own state directory.
+    env = {"PI_TUI_STATE_DIR": os.environ["PI_TUI_STATE_DIR"], **env}
+    opened = open_url(
+        URL, env=env, platform=platform, start=recorder.start, system=recorder.system, wsl=False
+    )
     return opened, recorder
+
+
+def page(address: str) -> str:
+    """The link a browser is sent on to by the page at ``address`` (a ``file://`` URL)."""
+    assert address.startswith("file://") and URL not in address
+    text = Path(urlsplit(address).path).read_text()
+    link = re.search(r'content="0;url=([^"]*)"', text)
+    assert link is not None
+    return html.unescape(link.group(1))
 
 
 def test_user_browser_is_used_even_over_ssh():
     opened, rec = run({"BROWSER": "firefox --new-tab %s", "SSH_CONNECTION": "1 2 3 4"})
     assert opened.ok and "$BROWSER" in opened.message
-    assert rec.started == [["firefox", "--new-tab", URL]] and rec.system_calls == []
+    ((*argv, address),) = rec.started
+    assert argv == ["firefox", "--new-tab"] and page(address) == URL and rec.system_calls == []
 
 
 def test_user_browser_gets_the_url_appended_without_placeholder():
@@ -49,7 +67,8 @@ def test_user_browser_gets_the_url_appended_without_placeholder():
 
 def test_console_browser_in_browser_variable_is_skipped_for_the_next_entry():
     opened, rec = run({"BROWSER": "w3m:chromium"})
-    assert opened.ok and rec.started == [["chromium", URL]]
+    assert opened.ok and [argv[0] for argv in rec.started] == ["chromium"]
+    assert page(rec.started[0][1]) == URL
 
 
 def test_only_console_browsers_are_never_started():
@@ -72,12 +91,12 @@ def test_linux_needs_a_display():
     opened, rec = run({})
     assert not opened.ok and "DISPLAY" in opened.message and rec.system_calls == []
     opened, rec = run({"WAYLAND_DISPLAY": "wayland-0"})
-    assert opened.ok and rec.system_calls == [URL]
+    assert opened.ok and [page(address) for address in rec.system_calls] == [URL]
 
 
 def test_macos_opens_without_display():
     opened, rec = run({}, platform="darwin")
-    assert opened.ok and rec.system_calls == [URL]
+    assert opened.ok and [page(address) for address in rec.system_calls] == [URL]
 
 
 def test_system_without_a_graphical_browser_says_so():
