@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -28,10 +29,20 @@ class LoginDoneScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", show=False),
     ]
 
+    class LoggedIn(Message):
+        """The login shown here was saved (the app's exit code counts it)."""
+
+        def __init__(self, result: LoginResult) -> None:
+            super().__init__()
+            self.result = result
+
     def __init__(self, result: LoginResult, *, details: tuple[str, ...] = ()) -> None:
         super().__init__(id="login-done")
         self.result = result
         self.details = details
+
+    def on_mount(self) -> None:
+        self.post_message(self.LoggedIn(self.result))
 
     def compose(self) -> ComposeResult:
         yield TitleBar()

@@ -21,7 +21,7 @@ Mode = Literal["login", "logout"]
 
 
 class ProviderSelectScreen(Screen[str | None]):
-    """An option list of providers; dismisses with the chosen id, or None on Esc."""
+    """An option list of providers, ``selected`` highlighted; dismisses with the chosen id, or None on Esc."""
 
     CSS_PATH = SCREENS_CSS
 
@@ -31,10 +31,13 @@ class ProviderSelectScreen(Screen[str | None]):
         Binding("k", "move(-1)", "Up", show=False),
     ]
 
-    def __init__(self, statuses: list[AccountStatus], *, mode: Mode = "login") -> None:
+    def __init__(
+        self, statuses: list[AccountStatus], *, mode: Mode = "login", selected: str | None = None
+    ) -> None:
         super().__init__(id=f"select-{mode}")
         self.statuses = statuses
         self.mode = mode
+        self.selected = selected
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -52,11 +55,11 @@ class ProviderSelectScreen(Screen[str | None]):
         return Option(label, id=status.provider)
 
     def on_mount(self) -> None:
+        # The provider selected on the panel, if it can be chosen here; else the first that can.
         options = self.query_one(OptionList)
-        options.highlighted = next(
-            (i for i in range(options.option_count) if not options.get_option_at_index(i).disabled),
-            None,
-        )
+        enabled = [i for i in range(options.option_count) if not options.get_option_at_index(i).disabled]
+        chosen = [i for i in enabled if options.get_option_at_index(i).id == self.selected]
+        options.highlighted = next(iter(chosen or enabled), None)
 
     def action_move(self, step: int) -> None:
         """j/k move like the arrow keys."""
