@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.credentials import State
+from app.errors import Cancelled
 from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
@@ -134,9 +135,10 @@ async def test_an_api_key_is_labelled_as_one_and_r_says_why_nothing_to_refresh(s
         assert "Source $ANTHROPIC_API_KEY, an API key (not a login)" in shown
         assert "Key sk-ant-api03-…9z8y" in shown
         await pilot.press("r")
-        assert (
+        await wait_for_text(
+            pilot,
             "Nothing to refresh for Anthropic (Claude Pro/Max): it uses an API key ($ANTHROPIC_API_KEY), "
-            "which has no expiry to renew." in flat(app)
+            "which has no expiry to renew.",
         )
 
 
@@ -145,7 +147,7 @@ async def test_an_oauth_token_from_the_environment_is_not_called_a_login(store, 
     async with app.run_test(size=(80, 24)) as pilot:
         assert "State ● OAuth token" in card(app, "anthropic")
         await pilot.press("r")
-        assert "it uses $ANTHROPIC_OAUTH_TOKEN, a token pi-tui cannot renew" in flat(app)
+        await wait_for_text(pilot, "it uses $ANTHROPIC_OAUTH_TOKEN, a token pi-tui cannot renew")
 
 
 # -- a token's life ---------------------------------------------------------------------------
@@ -202,7 +204,7 @@ async def test_a_message_goes_when_the_state_it_spoke_of_changes(service, store,
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("down", "r")
         said = "Nothing to refresh for GitHub Copilot: it is not logged in."
-        assert said in flat(app)
+        await wait_for_text(pilot, said)
         seed(
             store,
             "github-copilot",
@@ -218,7 +220,7 @@ async def test_a_message_goes_when_another_provider_is_selected(service, make_ap
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        assert "Nothing to refresh for Anthropic" in flat(app)
+        await wait_for_text(pilot, "Nothing to refresh for Anthropic")
         await pilot.press("down")
         assert "Nothing to refresh" not in flat(app)
 
@@ -227,7 +229,7 @@ async def test_a_message_goes_when_the_user_leaves_for_a_login_and_comes_back(se
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        assert "Nothing to refresh for Anthropic" in flat(app)
+        await wait_for_text(pilot, "Nothing to refresh for Anthropic")
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
@@ -307,7 +309,7 @@ async def test_ctrl_c_quits_from_a_login(service, make_app):
         await wait_for_screen(pilot, "AuthCodeScreen")
         await pilot.press("ctrl+c")
         await pilot.pause()
-    assert not app.is_running and app.return_code == 0
+    assert not app.is_running and app.return_code == Cancelled.exit_code  # no login was made
 
 
 async def test_textuals_keys_panel_closes_with_escape(service, make_app):
