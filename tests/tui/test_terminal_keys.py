@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from app.errors import LoginCancelled
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
@@ -139,4 +141,42 @@ def test_osc52_in_tmux_goes_through_its_passthrough_and_is_not_called_copied(
     assert base64.b64decode(found.group(1)).decode().startswith(f"{fake.base}/oauth/authorize?")
     terminal.keys("C-c")
     terminal.wait_for("EXITED")
+    assert_clean(terminal)
+
+
+def test_ctrl_c_at_the_link_printed_alone_quits_at_once(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    start(terminal, fake, tmp_path, "login", "anthropic", wait="How do you want to log in")
+    terminal.keys("Enter")
+    terminal.wait_for("paste it below")
+    terminal.keys("C-l")  # the app steps aside: the link as one line of the terminal
+    terminal.wait_for("Press Enter to return to pi-tui.")
+    terminal.keys("C-c")
+    screen = terminal.wait_for("EXITED", timeout=5)
+    assert f"EXITED {LoginCancelled.exit_code}" in screen  # no login was made
+    assert "KeyboardInterrupt" not in screen
+    assert_clean(terminal)
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "said"),
+    [
+        ("y", 0, "Logged out of Anthropic (Claude Pro/Max). Its tokens were deleted from"),
+        ("n", LoginCancelled.exit_code, "Logout cancelled; nothing was changed."),
+    ],
+)
+def test_logout_without_a_provider_returns_to_the_shell_once_answered(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path, answer: str, code: int, said: str
+) -> None:
+    store = CredentialStore(tmp_path / "agent" / "oauth.json")
+    seed_fake_anthropic(store, expires=now_ms() + 2 * HOUR_MS)
+    start(terminal, fake, tmp_path, "logout", wait="Select provider to logout:")
+    terminal.keys("Enter")
+    terminal.wait_for("Log out of Anthropic (Claude Pro/Max)?")
+    terminal.keys(answer)
+    screen = terminal.wait_for("EXITED", timeout=5)
+    assert f"EXITED {code}" in screen
+    assert said in " ".join(screen.split())
+    assert (store.get("anthropic") is None) is (code == 0)
     assert_clean(terminal)

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region, Spacing
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -58,6 +59,7 @@ class AccountList(Widget, can_focus=True):
         """New statuses (re-sorted); the cursor stays on the same provider."""
         self.now_ms = now_ms
         self.statuses = tuple(ordered(statuses))
+        self.call_after_refresh(self.show_cursor)  # its row may have moved
 
     def current(self) -> AccountStatus | None:
         """The status under the cursor."""
@@ -66,6 +68,27 @@ class AccountList(Widget, can_focus=True):
     def watch_selected(self, provider: str | None) -> None:
         if provider is not None:
             self.post_message(self.Highlighted(provider))
+            self.call_after_refresh(self.show_cursor)
+
+    def show_cursor(self) -> None:
+        """Scroll what holds the list so the cursor's row is on screen (a short terminal cuts the list)."""
+        ids = [s.provider for s in self.statuses]
+        holder = self.parent
+        if self.selected not in ids or not isinstance(holder, Widget):
+            return
+        mine = self.virtual_region  # where the list is in what holds it
+        top = mine.y + self.styles.gutter.top + 1 + ids.index(self.selected)  # under the header
+        # What is docked at the top and bottom (title, key bar, message) covers the scrolled lines.
+        docked = {"top": 0, "bottom": 0}
+        for widget in holder.children:
+            if widget.display and widget.styles.dock in docked:
+                docked[widget.styles.dock] += widget.outer_size.height
+        holder.scroll_to_region(
+            Region(mine.x, top, mine.width, 1),
+            spacing=Spacing(docked["top"], 0, docked["bottom"], 0),
+            animate=False,
+            immediate=True,
+        )
 
     def action_move(self, step: int) -> None:
         """Move the cursor by ``step`` lines (clamped)."""
