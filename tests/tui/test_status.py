@@ -315,3 +315,33 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
         assert "Last error " in shown
         assert "Nothing is logged in yet" not in flat(app)
     assert store.path.read_text() == "{ this is not json"
+
+
+async def test_l_opens_the_provider_list_at_the_provider_selected_on_the_panel(service, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "down")
+        selected = app.screen.accounts.selected
+        assert selected not in (None, "anthropic")
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        options = app.screen.query_one("#providers")
+        assert options.get_option_at_index(options.highlighted).id == selected
+
+
+async def test_t_shows_the_services_sentence_as_it_is(service, make_app, logged_in, monkeypatch):
+    from app.errors import AuthError
+
+    sentence = "Anthropic (Claude Pro/Max) answered the test call with an empty model list."
+
+    async def fails(provider_id: str) -> str:
+        raise AuthError(sentence)
+
+    monkeypatch.setattr(service, "test", fails)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        message = app.screen.query_one("#message")
+        await wait_until(pilot, lambda: "Testing" not in str(message.content))
+        assert str(message.content) == sentence
+        assert message.has_class("-failure")

@@ -321,3 +321,22 @@ async def test_textuals_keys_panel_closes_with_escape(service, make_app):
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.screen.query("HelpPanel"))
         assert type(app.screen).__name__ == "StatusScreen"
+
+
+async def test_on_a_short_terminal_the_list_scrolls_with_the_cursor(make_app, store, clock):
+    app = make_app(seven(clock, store, ()))
+    async with app.run_test(size=(40, 12)) as pilot:
+        # A sentence at the foot takes lines from the list: seven rows no longer fit.
+        app.screen.say("A sentence long enough to take three lines of a terminal forty columns wide.")
+        await pilot.pause()
+        accounts = app.screen.accounts
+        names = {s.provider: s.name for s in accounts.statuses}
+
+        def cursor_row_shown() -> bool:
+            row = next((line for line in screen_text(app).splitlines() if "▸" in line), "")
+            return names[accounts.selected][:8] in row
+
+        for key in ["down"] * 6 + ["up"] * 6:
+            await pilot.press(key)
+            await wait_until(pilot, cursor_row_shown, timeout=3)
+        assert accounts.selected == "anthropic"
