@@ -20,6 +20,7 @@ from app import clipboard, providers
 from app.errors import Cancelled, PiTuiError
 from app.paths import display_path
 from app.tui.feedback import describe
+from app.tui.glyphs import glyphs_for
 from app.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class PiTuiApp(App[int]):
         self.terminal: Terminal | None = None
         # Started to log in: the logins made since (the exit code says whether one was).
         self.logins: list[LoginResult] = []
+        # What the terminal can draw, as its locale says (ASCII stand-ins under LANG=C).
+        self.glyphs = glyphs_for(service.env)
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.service)

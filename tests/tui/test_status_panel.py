@@ -340,3 +340,23 @@ async def test_on_a_short_terminal_the_list_scrolls_with_the_cursor(make_app, st
             await pilot.press(key)
             await wait_until(pilot, cursor_row_shown, timeout=3)
         assert accounts.selected == "anthropic"
+
+
+@pytest.mark.parametrize(
+    ("locale", "cursor"),
+    [
+        ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, ">"),  # LC_ALL wins, as tmux reads it
+        ({"LANG": "POSIX"}, ">"),
+        ({"LANG": "C.UTF-8"}, "▸"),
+        ({}, "▸"),  # no locale passed (often over SSH): drawn
+    ],
+)
+async def test_a_terminal_that_cannot_draw_the_cursor_gets_an_ascii_one(
+    store, clock, make_app, locale, cursor
+):
+    app = make_app(AuthService(store, env=locale, clock=clock))
+    async with app.run_test(size=(80, 24)):
+        text = screen_text(app)
+        assert f"{cursor} Anthropic" in text
+        if cursor == ">":
+            assert not any(glyph in text for glyph in "▸✓●")

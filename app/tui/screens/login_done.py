@@ -17,12 +17,14 @@ from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.service import LoginResult
+    from app.tui.app import PiTuiApp
 
 
 class LoginDoneScreen(Screen[None]):
     """Shows ``result.message``; Enter or Esc returns to the status panel."""
 
     CSS_PATH = SCREENS_CSS
+    app: PiTuiApp
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "app.pop_screen", "Back to status"),
@@ -47,7 +49,7 @@ class LoginDoneScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with Vertical(id="done"):
-            yield Static(f"✓ {self.result.message}", id="done-message", markup=False)
+            yield Static(f"{self.app.glyphs.check} {self.result.message}", id="done-message", markup=False)
             if self.result.account:
                 yield Static(f"Account: {self.result.account}", id="done-account", markup=False)
             for line in self.details:

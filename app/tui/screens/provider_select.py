@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +17,9 @@ from app.tui.screens import SCREENS_CSS
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
+if TYPE_CHECKING:
+    from app.tui.app import PiTuiApp
+
 Mode = Literal["login", "logout"]
 
 
@@ -24,6 +27,7 @@ class ProviderSelectScreen(Screen[str | None]):
     """An option list of providers, ``selected`` highlighted; dismisses with the chosen id, or None on Esc."""
 
     CSS_PATH = SCREENS_CSS
+    app: PiTuiApp
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back"),
@@ -49,7 +53,7 @@ class ProviderSelectScreen(Screen[str | None]):
 
     def _option(self, status: AccountStatus) -> Option:
         stored = status.stored
-        label = f"{'✓' if stored else ' '} {status.name}"
+        label = f"{self.app.glyphs.check if stored else ' '} {status.name}"
         if self.mode == "logout" and not stored:
             return Option(f"{label}  (not logged in)", id=status.provider, disabled=True)
         return Option(label, id=status.provider)

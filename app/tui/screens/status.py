@@ -24,6 +24,7 @@ from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.service import AuthService
+    from app.tui.app import PiTuiApp
 
 EMPTY = "Nothing is logged in yet. Press l to log in."
 
@@ -54,6 +55,7 @@ class StatusScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", tooltip="Leave pi-tui (Ctrl-C too)"),
     ]
 
+    app: PiTuiApp
     message: reactive[str] = reactive("")
     failed: reactive[bool] = reactive(False)
 
@@ -70,9 +72,9 @@ class StatusScreen(Screen[None]):
         statuses = self.service.statuses()
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
-        yield AccountList(statuses, now_ms=now, id="accounts")
+        yield AccountList(statuses, now_ms=now, glyphs=self.app.glyphs, id="accounts")
         with VerticalScroll(id="details-scroll", can_focus=False):
-            yield AccountDetails(id="details")
+            yield AccountDetails(glyphs=self.app.glyphs, id="details")
         # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
         yield Static("", id="store-note", markup=False)
         with Vertical(id="status-foot"):
@@ -208,7 +210,7 @@ class StatusScreen(Screen[None]):
         except PiTuiError as exc:
             self.say(describe(exc), error=True, about=status.provider)
             return
-        self.app.confirm_logout(status.provider)  # type: ignore[attr-defined]
+        self.app.confirm_logout(status.provider)
 
     def action_refresh(self) -> None:
         """Refresh the selected provider's stored login now."""

@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from app.credentials import AccountStatus, State
+from app.tui.glyphs import UNICODE, Glyphs
 from app.tui.widgets.account_text import expiry_short, state_style, state_text
 
 
@@ -48,8 +49,11 @@ class AccountList(Widget, can_focus=True):
             super().__init__()
             self.provider = provider
 
-    def __init__(self, statuses: list[AccountStatus], *, now_ms: int, id: str | None = None) -> None:
+    def __init__(
+        self, statuses: list[AccountStatus], *, now_ms: int, glyphs: Glyphs = UNICODE, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
+        self.glyphs = glyphs
         rows = tuple(ordered(statuses))
         self.set_reactive(AccountList.statuses, rows)
         self.set_reactive(AccountList.now_ms, now_ms)
@@ -140,10 +144,10 @@ class AccountList(Widget, can_focus=True):
 
     def _cells(self, status: AccountStatus) -> dict[str, Text]:
         style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
-        marker = "▸ " if status.provider == self.selected else "  "
+        marker = f"{self.glyphs.cursor} " if status.provider == self.selected else "  "
         return {
             "Provider": Text(marker + status.name),
-            "State": Text(state_text(status, short=True), style=style),
+            "State": Text(state_text(status, short=True, dot=self.glyphs.dot), style=style),
             "Account": Text(status.account or ""),
             "Expires": Text(expiry_short(status, self.now_ms)),
         }
