@@ -21,18 +21,29 @@ from tests.tui.helpers import HOUR_MS, seed_fake_anthropic
 __all__ = ["terminal"]
 
 
-def start(term: Terminal, fake: FakeProviders, tmp_path: Path, *args: str, wait: str = HOME_TEXT) -> Path:
-    """Run ``pi-tui ARGS`` over a store in tmp_path; returns the agent directory."""
+def start(
+    term: Terminal,
+    fake: FakeProviders,
+    tmp_path: Path,
+    *args: str,
+    wait: str = HOME_TEXT,
+    env: dict[str, str] | None = None,
+) -> Path:
+    """Run ``pi-tui ARGS`` over a store in tmp_path (``env`` added); returns the agent directory."""
     agent = tmp_path / "agent"
-    env = fake.env() | {
-        "PI_TUI_CALLBACK_PORT": "off",
-        "PI_TUI_LOG_DIR": str(tmp_path / "logs"),
-        "PI_TUI_STATE_DIR": str(tmp_path / "state"),
-        "BROWSER": "true",
-        "TERM": "xterm-256color",
-        "DISPLAY": "",  # no system clipboard: copying falls back to OSC 52
-        "WAYLAND_DISPLAY": "",
-    }
+    env = (
+        fake.env()
+        | {
+            "PI_TUI_CALLBACK_PORT": "off",
+            "PI_TUI_LOG_DIR": str(tmp_path / "logs"),
+            "PI_TUI_STATE_DIR": str(tmp_path / "state"),
+            "BROWSER": "true",
+            "TERM": "xterm-256color",
+            "DISPLAY": "",  # no system clipboard: copying falls back to OSC 52
+            "WAYLAND_DISPLAY": "",
+        }
+        | (env or {})
+    )
     term.start([str(PI_TUI), "--agent-dir", str(agent), *args], env)
     term.wait_for(wait)
     return agent
@@ -180,3 +191,14 @@ def test_logout_without_a_provider_returns_to_the_shell_once_answered(
     assert said in " ".join(screen.split())
     assert (store.get("anthropic") is None) is (code == 0)
     assert_clean(terminal)
+
+
+def test_under_the_c_locale_the_cursor_is_drawn_in_ascii(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    start(terminal, fake, tmp_path, env={"LC_ALL": "C"})
+    screen = terminal.screen()
+    assert "> Anthropic" in screen
+    assert "▸" not in screen and "●" not in screen
+    terminal.keys("q")
+    terminal.wait_for("EXITED 0")
