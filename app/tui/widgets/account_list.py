@@ -63,7 +63,6 @@ class AccountList(Widget, can_focus=True):
         """New statuses (re-sorted); the cursor stays on the same provider."""
         self.now_ms = now_ms
         self.statuses = tuple(ordered(statuses))
-        self.call_after_refresh(self.show_cursor)  # its row may have moved
 
     def current(self) -> AccountStatus | None:
         """The status under the cursor."""
