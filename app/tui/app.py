@@ -108,6 +108,7 @@ class PiTuiApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
+        self.set_class(self.glyphs.ascii, "-ascii")  # box borders in ASCII too (app.tcss)
         # Immediate: posted (the default), the stamp would come after the new screen's first
         # frame, and a key the user typed on seeing that frame would count as typed ahead.
         self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)

@@ -12,15 +12,18 @@ from typing import NamedTuple
 
 
 class Glyphs(NamedTuple):
-    """The cursor of a list, the mark of a stored login, the dot before a state."""
+    """The cursor of a list, the mark of a stored login, the dot before a state, the arrow keys;
+    ``ascii``: the stand-ins (box borders are drawn in ASCII too)."""
 
     cursor: str
     check: str
     dot: str
+    arrows: str
+    ascii: bool = False
 
 
-UNICODE = Glyphs(cursor="▸", check="✓", dot="●")
-ASCII = Glyphs(cursor=">", check="*", dot="*")
+UNICODE = Glyphs(cursor="▸", check="✓", dot="●", arrows="↑/↓")
+ASCII = Glyphs(cursor=">", check="*", dot="*", arrows="Up/Down", ascii=True)
 
 
 def glyphs_for(env: Mapping[str, str]) -> Glyphs:

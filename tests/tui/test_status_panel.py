@@ -355,8 +355,13 @@ async def test_a_terminal_that_cannot_draw_the_cursor_gets_an_ascii_one(
     store, clock, make_app, locale, cursor
 ):
     app = make_app(AuthService(store, env=locale, clock=clock))
-    async with app.run_test(size=(80, 24)):
+    async with app.run_test(size=(80, 24)) as pilot:
         text = screen_text(app)
         assert f"{cursor} Anthropic" in text
-        if cursor == ">":
-            assert not any(glyph in text for glyph in "▸✓●")
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        text += screen_text(app)
+        if cursor == ">":  # the list, the details' border, the select's border and hint
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+        else:
+            assert "╭" in text and "↑/↓" in text

@@ -48,7 +48,8 @@ class ProviderSelectScreen(Screen[str | None]):
         with Vertical(id="select"):
             yield Static(f"Select provider to {self.mode}:", classes="title")
             yield OptionList(*(self._option(s) for s in self.statuses), id="providers")
-            yield Static("↑/↓ or j/k to move, Enter to choose, Esc to go back.", classes="hint")
+            arrows = self.app.glyphs.arrows
+            yield Static(f"{arrows} or j/k to move, Enter to choose, Esc to go back.", classes="hint")
         yield KeyBar()
 
     def _option(self, status: AccountStatus) -> Option:
