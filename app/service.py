@@ -295,15 +295,29 @@ class AuthService:
         return (await self.token(provider_id)).token
 
     async def refresh(self, provider_id: str) -> AccountStatus:
-        """Refresh now, even when not due (unless another process just did)."""
+        """Refresh now, even when not due (unless another process just did).
+
+        When there is nothing to refresh (no stored login, an API key, a token from the
+        environment, a login that never expires): AuthError with the sentence saying why.
+        """
         seen = self.store.get(provider_id)
-        if seen is None:
-            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
-        if never_expires(seen.get("expires")):
-            name = providers.provider(provider_id).name
-            raise AuthError(f"Nothing to refresh for {name}: its login does not expire.")
+        if seen is None or never_expires(seen.get("expires")):
+            raise self._nothing_to_refresh(provider_id, stored_login=seen is not None)
         await self.refresh_entry(provider_id, seen=seen, force=True)
         return self.status(provider_id)
+
+    def _nothing_to_refresh(self, provider_id: str, *, stored_login: bool) -> AuthError:
+        status = self.status(provider_id)
+        if stored_login:
+            why = "its login does not expire"
+        elif status.source is None:
+            return NotLoggedIn(f"Nothing to refresh for {status.name}: it is not logged in.")
+        elif status.kind == API_KEY:
+            where = status.source if status.stored else f"${status.source}"
+            why = f"it uses an API key ({where}), which has no expiry to renew"
+        else:
+            why = f"it uses ${status.source}, a token pi-tui cannot renew; set a new one, or log in"
+        return AuthError(f"Nothing to refresh for {status.name}: {why}.")
 
     async def refresh_entry(self, provider_id: str, *, seen: dict[str, Any], force: bool) -> dict[str, Any]:
         """Refresh under the store lock; another process's fresh token wins without a request."""
@@ -418,6 +432,17 @@ class AuthService:
             entry = {"access": token}  # an OAuth token from the environment
         async with self.client() as client:
             return str(await module.test(client, self.endpoints(provider_id), entry))
+
+    def check_logout(self, provider_id: str) -> None:
+        """NotLoggedIn, with the sentence saying why, when there is no stored entry to log out of."""
+        status = self.status(provider_id)
+        if status.stored:
+            return
+        if status.source is None:
+            why = "it is not logged in"
+        else:
+            why = f"it uses ${status.source}, which pi-tui does not store; unset it to stop using it"
+        raise NotLoggedIn(f"Nothing to log out of for {status.name}: {why}.")
 
     def logout(self, provider_id: str) -> bool:
         """Remove the stored login (an OAuth login or an API key entry); True if there was one."""

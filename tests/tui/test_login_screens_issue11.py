@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -105,11 +106,13 @@ async def test_without_a_clipboard_in_tmux_the_link_goes_through_tmux_and_says_s
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
         written: list[str] = []
-        app._driver.write = written.append  # what would reach the terminal
+        # What would reach the terminal (run_app's driver hands itself over as app.terminal).
+        app.terminal = SimpleNamespace(write=written.append, flush=lambda: None)
         login = await on_auth_code_screen(pilot)
         await pilot.press("ctrl+y")
         encoded = base64.b64encode(login.url.encode()).decode()
         assert written[-1] == f"\x1bPtmux;\x1b\x1b]52;c;{encoded}\a\x1b\\"
+        assert app.clipboard == login.url  # Textual's own copy too: a bare OSC 52, kept for paste
         assert "copied" not in link_status(app)
         assert link_status(app).startswith("Link sent to your terminal through tmux (OSC 52)")
         assert "allow-passthrough on" in link_status(app)

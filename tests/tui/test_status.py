@@ -110,7 +110,7 @@ async def test_refresh_of_a_provider_without_a_stored_login_explains(service, ma
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        assert "Nothing to refresh for Anthropic (Claude Pro/Max): it is not logged in." in flat(app)
+        await wait_for_text(pilot, "Nothing to refresh for Anthropic (Claude Pro/Max): it is not logged in.")
 
 
 async def test_test_action_makes_one_real_call(service, fake, make_app, logged_in):
@@ -131,7 +131,7 @@ async def test_arrow_keys_choose_the_provider_that_r_and_t_act_on(service, make_
         assert accounts.selected == "github-copilot"
         assert app.screen.query_one("#details").border_title == "GitHub Copilot"
         await pilot.press("t")
-        assert "GitHub Copilot is not logged in; press l to log in." in flat(app)
+        await wait_for_text(pilot, "Not logged in to GitHub Copilot. Run `pi-tui login github-copilot`")
         await pilot.press(up)
         assert accounts.selected == "anthropic"
 
@@ -156,7 +156,7 @@ async def test_the_arrow_keys_choose_the_provider_that_r_and_t_act_on(
         await wait_for_text(pilot, "Nothing to refresh for OpenRouter OAuth: its login does not expire.")
         await pilot.press("down", "t")
         assert app.screen.accounts.selected == "github-copilot"
-        await wait_for_text(pilot, "GitHub Copilot is not logged in; press l to log in.")
+        await wait_for_text(pilot, "Not logged in to GitHub Copilot. Run `pi-tui login github-copilot`")
         await pilot.press("up", "up", "t")
         assert app.screen.accounts.selected == "anthropic"
         await wait_for_text(pilot, "Anthropic (Claude Pro/Max): OK:")
@@ -194,8 +194,9 @@ async def test_logout_asks_then_deletes_the_tokens(service, store, make_app, log
 
 
 async def test_logout_answered_no_changes_nothing(service, store, make_app, logged_in):
-    app = make_app(service, start="logout")
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
+        await app.run_action("logout")  # the palette's Log out: the select first
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
         await wait_for_screen(pilot, "ConfirmScreen")
@@ -226,8 +227,9 @@ async def test_logout_with_nothing_stored_says_so(service, make_app):
         await pilot.press("o")
         assert type(app.screen).__name__ == "StatusScreen"
         assert "Nothing to log out of for Anthropic (Claude Pro/Max): it is not logged in." in flat(app)
-    app = make_app(service, start="logout")
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
+        await app.run_action("logout")  # the palette's Log out
         await pilot.pause()
         assert type(app.screen).__name__ == "StatusScreen"
         assert "Nothing to log out of: no login is stored." in flat(app)
@@ -313,3 +315,33 @@ async def test_unreadable_store_is_shown_not_replaced(store, clock, make_app):
         assert "Last error " in shown
         assert "Nothing is logged in yet" not in flat(app)
     assert store.path.read_text() == "{ this is not json"
+
+
+async def test_l_opens_the_provider_list_at_the_provider_selected_on_the_panel(service, make_app, logged_in):
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "down")
+        selected = app.screen.accounts.selected
+        assert selected not in (None, "anthropic")
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        options = app.screen.query_one("#providers")
+        assert options.get_option_at_index(options.highlighted).id == selected
+
+
+async def test_t_shows_the_services_sentence_as_it_is(service, make_app, logged_in, monkeypatch):
+    from app.errors import AuthError
+
+    sentence = "Anthropic (Claude Pro/Max) answered the test call with an empty model list."
+
+    async def fails(provider_id: str) -> str:
+        raise AuthError(sentence)
+
+    monkeypatch.setattr(service, "test", fails)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        message = app.screen.query_one("#message")
+        await wait_until(pilot, lambda: "Testing" not in str(message.content))
+        assert str(message.content) == sentence
+        assert message.has_class("-failure")

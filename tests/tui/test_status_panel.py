@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.credentials import State
+from app.errors import Cancelled
 from app.service import AuthService
 from tests.tui.doubles import SEVEN, FixedStatuses, account
 from tests.tui.helpers import (
@@ -134,9 +135,10 @@ async def test_an_api_key_is_labelled_as_one_and_r_says_why_nothing_to_refresh(s
         assert "Source $ANTHROPIC_API_KEY, an API key (not a login)" in shown
         assert "Key sk-ant-api03-…9z8y" in shown
         await pilot.press("r")
-        assert (
+        await wait_for_text(
+            pilot,
             "Nothing to refresh for Anthropic (Claude Pro/Max): it uses an API key ($ANTHROPIC_API_KEY), "
-            "which has no expiry to renew." in flat(app)
+            "which has no expiry to renew.",
         )
 
 
@@ -145,7 +147,7 @@ async def test_an_oauth_token_from_the_environment_is_not_called_a_login(store, 
     async with app.run_test(size=(80, 24)) as pilot:
         assert "State ● OAuth token" in card(app, "anthropic")
         await pilot.press("r")
-        assert "it uses $ANTHROPIC_OAUTH_TOKEN, a token pi-tui cannot renew" in flat(app)
+        await wait_for_text(pilot, "it uses $ANTHROPIC_OAUTH_TOKEN, a token pi-tui cannot renew")
 
 
 # -- a token's life ---------------------------------------------------------------------------
@@ -202,7 +204,7 @@ async def test_a_message_goes_when_the_state_it_spoke_of_changes(service, store,
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("down", "r")
         said = "Nothing to refresh for GitHub Copilot: it is not logged in."
-        assert said in flat(app)
+        await wait_for_text(pilot, said)
         seed(
             store,
             "github-copilot",
@@ -218,7 +220,7 @@ async def test_a_message_goes_when_another_provider_is_selected(service, make_ap
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        assert "Nothing to refresh for Anthropic" in flat(app)
+        await wait_for_text(pilot, "Nothing to refresh for Anthropic")
         await pilot.press("down")
         assert "Nothing to refresh" not in flat(app)
 
@@ -227,7 +229,7 @@ async def test_a_message_goes_when_the_user_leaves_for_a_login_and_comes_back(se
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        assert "Nothing to refresh for Anthropic" in flat(app)
+        await wait_for_text(pilot, "Nothing to refresh for Anthropic")
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
@@ -310,7 +312,7 @@ async def test_ctrl_c_quits_from_a_login(service, make_app):
         await wait_for_screen(pilot, "AuthCodeScreen")
         await pilot.press("ctrl+c")
         await pilot.pause()
-    assert not app.is_running and app.return_code == 0
+    assert not app.is_running and app.return_code == Cancelled.exit_code  # no login was made
 
 
 async def test_textuals_keys_panel_closes_with_escape(service, make_app):
@@ -322,3 +324,47 @@ async def test_textuals_keys_panel_closes_with_escape(service, make_app):
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.screen.query("HelpPanel"))
         assert type(app.screen).__name__ == "StatusScreen"
+
+
+async def test_on_a_short_terminal_the_list_scrolls_with_the_cursor(make_app, store, clock):
+    app = make_app(seven(clock, store, ()))
+    async with app.run_test(size=(40, 12)) as pilot:
+        # A sentence at the foot takes lines from the list: seven rows no longer fit.
+        app.screen.say("A sentence long enough to take three lines of a terminal forty columns wide.")
+        await pilot.pause()
+        accounts = app.screen.accounts
+        names = {s.provider: s.name for s in accounts.statuses}
+
+        def cursor_row_shown() -> bool:
+            row = next((line for line in screen_text(app).splitlines() if "▸" in line), "")
+            return names[accounts.selected][:8] in row
+
+        for key in ["down"] * 6 + ["up"] * 6:
+            await pilot.press(key)
+            await wait_until(pilot, cursor_row_shown, timeout=3)
+        assert accounts.selected == "anthropic"
+
+
+@pytest.mark.parametrize(
+    ("locale", "cursor"),
+    [
+        ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, ">"),  # LC_ALL wins, as tmux reads it
+        ({"LANG": "POSIX"}, ">"),
+        ({"LANG": "C.UTF-8"}, "▸"),
+        ({}, "▸"),  # no locale passed (often over SSH): drawn
+    ],
+)
+async def test_a_terminal_that_cannot_draw_the_cursor_gets_an_ascii_one(
+    store, clock, make_app, locale, cursor
+):
+    app = make_app(AuthService(store, env=locale, clock=clock))
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = screen_text(app)
+        assert f"{cursor} Anthropic" in text
+        await pilot.press("l")
+        await wait_for_screen(pilot, "ProviderSelectScreen")
+        text += screen_text(app)
+        if cursor == ">":  # the list, the details' border, the select's border and hint
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+        else:
+            assert "╭" in text and "↑/↓" in text

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from app.errors import LoginCancelled
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
@@ -19,18 +21,29 @@ from tests.tui.helpers import HOUR_MS, seed_fake_anthropic
 __all__ = ["terminal"]
 
 
-def start(term: Terminal, fake: FakeProviders, tmp_path: Path, *args: str, wait: str = HOME_TEXT) -> Path:
-    """Run ``pi-tui ARGS`` over a store in tmp_path; returns the agent directory."""
+def start(
+    term: Terminal,
+    fake: FakeProviders,
+    tmp_path: Path,
+    *args: str,
+    wait: str = HOME_TEXT,
+    env: dict[str, str] | None = None,
+) -> Path:
+    """Run ``pi-tui ARGS`` over a store in tmp_path (``env`` added); returns the agent directory."""
     agent = tmp_path / "agent"
-    env = fake.env() | {
-        "PI_TUI_CALLBACK_PORT": "off",
-        "PI_TUI_LOG_DIR": str(tmp_path / "logs"),
-        "PI_TUI_STATE_DIR": str(tmp_path / "state"),
-        "BROWSER": "true",
-        "TERM": "xterm-256color",
-        "DISPLAY": "",  # no system clipboard: copying falls back to OSC 52
-        "WAYLAND_DISPLAY": "",
-    }
+    env = (
+        fake.env()
+        | {
+            "PI_TUI_CALLBACK_PORT": "off",
+            "PI_TUI_LOG_DIR": str(tmp_path / "logs"),
+            "PI_TUI_STATE_DIR": str(tmp_path / "state"),
+            "BROWSER": "true",
+            "TERM": "xterm-256color",
+            "DISPLAY": "",  # no system clipboard: copying falls back to OSC 52
+            "WAYLAND_DISPLAY": "",
+        }
+        | (env or {})
+    )
     term.start([str(PI_TUI), "--agent-dir", str(agent), *args], env)
     term.wait_for(wait)
     return agent
@@ -145,3 +158,52 @@ def test_osc52_in_tmux_goes_through_its_passthrough_and_is_not_called_copied(
     terminal.keys("C-c")
     terminal.wait_for("EXITED")
     assert_clean(terminal)
+
+
+def test_ctrl_c_at_the_link_printed_alone_quits_at_once(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    start(terminal, fake, tmp_path, "login", "anthropic", wait="How do you want to log in")
+    terminal.keys("Enter")
+    terminal.wait_for("paste it below")
+    terminal.keys("C-l")  # the app steps aside: the link as one line of the terminal
+    terminal.wait_for("Press Enter to return to pi-tui.")
+    terminal.keys("C-c")
+    screen = terminal.wait_for("EXITED", timeout=5)
+    assert f"EXITED {LoginCancelled.exit_code}" in screen  # no login was made
+    assert "KeyboardInterrupt" not in screen
+    assert_clean(terminal)
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "said"),
+    [
+        ("y", 0, "Logged out of Anthropic (Claude Pro/Max). Its tokens were deleted from"),
+        ("n", LoginCancelled.exit_code, "Logout cancelled; nothing was changed."),
+    ],
+)
+def test_logout_without_a_provider_returns_to_the_shell_once_answered(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path, answer: str, code: int, said: str
+) -> None:
+    store = CredentialStore(tmp_path / "agent" / "oauth.json")
+    seed_fake_anthropic(store, expires=now_ms() + 2 * HOUR_MS)
+    start(terminal, fake, tmp_path, "logout", wait="Select provider to logout:")
+    terminal.keys("Enter")
+    terminal.wait_for("Log out of Anthropic (Claude Pro/Max)?")
+    terminal.keys(answer)
+    screen = terminal.wait_for("EXITED", timeout=5)
+    assert f"EXITED {code}" in screen
+    assert said in " ".join(screen.split())
+    assert (store.get("anthropic") is None) is (code == 0)
+    assert_clean(terminal)
+
+
+def test_under_the_c_locale_the_cursor_is_drawn_in_ascii(
+    terminal: Terminal, fake: FakeProviders, tmp_path: Path
+) -> None:
+    start(terminal, fake, tmp_path, env={"LC_ALL": "C"})
+    screen = terminal.screen()
+    assert "> Anthropic" in screen
+    assert "▸" not in screen and "●" not in screen
+    terminal.keys("q")
+    terminal.wait_for("EXITED 0")

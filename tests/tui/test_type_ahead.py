@@ -14,7 +14,7 @@ from tests.tui.helpers import HOUR_MS, flat, read_doc, seed_fake_anthropic, wait
 def burst(app: Any, *keys: str) -> None:
     """Deliver ``keys`` the way a terminal does when they arrive together: all queued at once."""
     for key in keys:
-        app._driver.send_message(events.Key(key, "\r" if key == "enter" else key))
+        app.post_message(events.Key(key, "\r" if key == "enter" else key))
 
 
 def stack(app: Any) -> list[str]:

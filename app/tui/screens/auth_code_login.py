@@ -106,7 +106,7 @@ class AuthCodeScreen(Screen[Outcome]):
             opened = await asyncio.to_thread(self.app.opener, self.login.url)
             self.query_one("#link-status", Static).update(opened.message)
 
-    def action_link_alone(self) -> None:
+    async def action_link_alone(self) -> None:
         """Ctrl+L: the link on its own, unwrapped by the app, for selecting it in the terminal."""
         from textual.app import SuspendNotSupported
 
@@ -116,9 +116,12 @@ class AuthCodeScreen(Screen[Outcome]):
             return
         try:
             with self.app.suspend():
-                print_link_alone(self.login.url)
+                back = print_link_alone(self.login.url)
         except SuspendNotSupported:  # no terminal to step aside to (tests, web): a bare screen
             self.app.push_screen(LinkScreen(self.login.url))
+            return
+        if not back:  # Ctrl-C
+            await self.app.run_action("quit")
 
     def action_switch(self) -> None:
         """Ctrl+O: the provider's other login method (the browser here, or copying a code)."""

@@ -35,14 +35,27 @@ class LinkScreen(Screen[None]):
         self.dismiss(None)
 
 
-def print_link_alone(url: str) -> None:
+def print_link_alone(url: str) -> bool:
     """While the app is suspended: the URL as one line of the normal terminal, then wait for Enter.
 
     The terminal wraps it itself, so a selection (or tmux's copy mode) takes it as one line.
+    False when the user pressed Ctrl-C instead (the terminal is back in its own mode, where
+    Ctrl-C is a signal, not a key the app sees): they want to quit, as everywhere else.
     """
+    import signal
     import sys
 
     sys.stdout.write(f"\n{url}\n\n")
     sys.stdout.write("(Select the link above and copy it. Press Enter to return to pi-tui.)")
     sys.stdout.flush()
-    sys.stdin.readline()
+    # asyncio's own handler only marks the app's task for cancelling, which cannot happen while
+    # this read holds the loop: Python's default one interrupts the read itself.
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        return False
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    return True

@@ -18,12 +18,14 @@ from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.providers import Method
+    from app.tui.app import PiTuiApp
 
 
 class MethodChoiceScreen(Screen[str | None]):
     """An option list of login methods with the default highlighted; dismisses with a method id."""
 
     CSS_PATH = SCREENS_CSS
+    app: PiTuiApp
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back"),
@@ -49,7 +51,8 @@ class MethodChoiceScreen(Screen[str | None]):
             yield OptionList(*options, id="methods")
             if self.why:
                 yield Static(self.why, classes="hint", markup=False)
-            yield Static("↑/↓ or j/k to move, Enter to choose, Esc to go back.", classes="hint")
+            arrows = self.app.glyphs.arrows
+            yield Static(f"{arrows} or j/k to move, Enter to choose, Esc to go back.", classes="hint")
         yield KeyBar()
 
     def on_mount(self) -> None:

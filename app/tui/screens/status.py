@@ -14,16 +14,17 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from app.credentials import AccountStatus, State
+from app.errors import PiTuiError
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_details import AccountDetails
 from app.tui.widgets.account_list import AccountList
-from app.tui.widgets.account_text import is_api_key
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from app.service import AuthService
+    from app.tui.app import PiTuiApp
 
 EMPTY = "Nothing is logged in yet. Press l to log in."
 
@@ -54,6 +55,7 @@ class StatusScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", tooltip="Leave pi-tui (Ctrl-C too)"),
     ]
 
+    app: PiTuiApp
     message: reactive[str] = reactive("")
     failed: reactive[bool] = reactive(False)
 
@@ -70,9 +72,9 @@ class StatusScreen(Screen[None]):
         statuses = self.service.statuses()
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
-        yield AccountList(statuses, now_ms=now, id="accounts")
+        yield AccountList(statuses, now_ms=now, glyphs=self.app.glyphs, id="accounts")
         with VerticalScroll(id="details-scroll", can_focus=False):
-            yield AccountDetails(id="details")
+            yield AccountDetails(glyphs=self.app.glyphs, id="details")
         # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
         yield Static("", id="store-note", markup=False)
         with Vertical(id="status-foot"):
@@ -188,8 +190,8 @@ class StatusScreen(Screen[None]):
         return info.st_mtime_ns, info.st_size
 
     def selected(self) -> AccountStatus | None:
-        """The status of the provider under the cursor."""
-        return self.accounts.current()
+        """The status of the provider under the cursor (None before the list exists: a start at a select)."""
+        return next((accounts.current() for accounts in self.query(AccountList).results(AccountList)), None)
 
     def select(self, provider_id: str) -> None:
         """Put the cursor on ``provider_id`` (e.g. the login just made), with the file read again."""
@@ -203,29 +205,17 @@ class StatusScreen(Screen[None]):
         status = self.selected()
         if status is None:
             return
-        if status.stored:
-            self.app.confirm_logout(status.provider)  # type: ignore[attr-defined]
+        try:
+            self.service.check_logout(status.provider)
+        except PiTuiError as exc:
+            self.say(describe(exc), error=True, about=status.provider)
             return
-        if status.source is None:
-            why = "it is not logged in"
-        else:
-            why = f"it uses ${status.source}, which pi-tui does not store; unset it to stop using it"
-        self.say(f"Nothing to log out of for {status.name}: {why}.", error=True, about=status.provider)
+        self.app.confirm_logout(status.provider)
 
     def action_refresh(self) -> None:
         """Refresh the selected provider's stored login now."""
         status = self.selected()
         if status is None:
-            return
-        if not status.stored or is_api_key(status):
-            if status.source is None:
-                why = "it is not logged in"
-            elif is_api_key(status):
-                where = status.source if status.stored else f"${status.source}"
-                why = f"it uses an API key ({where}), which has no expiry to renew"
-            else:
-                why = f"it uses ${status.source}, a token pi-tui cannot renew; set a new one, or log in (l)"
-            self.say(f"Nothing to refresh for {status.name}: {why}.", error=True, about=status.provider)
             return
         self.say(f"Refreshing {status.name}…", about=status.provider)
         self._refresh(status.provider)
@@ -245,9 +235,6 @@ class StatusScreen(Screen[None]):
         """Make one real API call with the selected provider's credential."""
         status = self.selected()
         if status is None:
-            return
-        if status.source is None:
-            self.say(f"{status.name} is not logged in; press l to log in.", error=True, about=status.provider)
             return
         self.say(f"Testing {status.name}…", about=status.provider)
         self._test(status.provider, status.name)

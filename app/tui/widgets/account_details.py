@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from app.credentials import AccountStatus
+from app.tui.glyphs import UNICODE, Glyphs
 from app.tui.widgets.account_text import Row, detail_rows
 
 
@@ -24,6 +25,10 @@ class AccountDetails(Widget):
     status: reactive[AccountStatus | None] = reactive(None, layout=True)
     now_ms: reactive[int] = reactive(0, layout=True)
 
+    def __init__(self, *, glyphs: Glyphs = UNICODE, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.glyphs = glyphs
+
     def show(self, status: AccountStatus | None, now_ms: int) -> None:
         """Show ``status`` as of ``now_ms``."""
         self.now_ms = now_ms
@@ -32,7 +37,7 @@ class AccountDetails(Widget):
 
     def rows(self) -> list[Row]:
         """The lines shown (none when no provider is selected)."""
-        return detail_rows(self.status, self.now_ms) if self.status else []
+        return detail_rows(self.status, self.now_ms, dot=self.glyphs.dot) if self.status else []
 
     def render(self) -> Table:
         grid = Table.grid(padding=(0, 1), expand=True)

@@ -8,11 +8,13 @@ from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region, Spacing
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from app.credentials import AccountStatus, State
+from app.tui.glyphs import UNICODE, Glyphs
 from app.tui.widgets.account_text import expiry_short, state_style, state_text
 
 
@@ -47,8 +49,11 @@ class AccountList(Widget, can_focus=True):
             super().__init__()
             self.provider = provider
 
-    def __init__(self, statuses: list[AccountStatus], *, now_ms: int, id: str | None = None) -> None:
+    def __init__(
+        self, statuses: list[AccountStatus], *, now_ms: int, glyphs: Glyphs = UNICODE, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
+        self.glyphs = glyphs
         rows = tuple(ordered(statuses))
         self.set_reactive(AccountList.statuses, rows)
         self.set_reactive(AccountList.now_ms, now_ms)
@@ -66,6 +71,27 @@ class AccountList(Widget, can_focus=True):
     def watch_selected(self, provider: str | None) -> None:
         if provider is not None:
             self.post_message(self.Highlighted(provider))
+            self.call_after_refresh(self.show_cursor)
+
+    def show_cursor(self) -> None:
+        """Scroll what holds the list so the cursor's row is on screen (a short terminal cuts the list)."""
+        ids = [s.provider for s in self.statuses]
+        holder = self.parent
+        if self.selected not in ids or not isinstance(holder, Widget):
+            return
+        mine = self.virtual_region  # where the list is in what holds it
+        top = mine.y + self.styles.gutter.top + 1 + ids.index(self.selected)  # under the header
+        # What is docked at the top and bottom (title, key bar, message) covers the scrolled lines.
+        docked = {"top": 0, "bottom": 0}
+        for widget in holder.children:
+            if widget.display and widget.styles.dock in docked:
+                docked[widget.styles.dock] += widget.outer_size.height
+        holder.scroll_to_region(
+            Region(mine.x, top, mine.width, 1),
+            spacing=Spacing(docked["top"], 0, docked["bottom"], 0),
+            animate=False,
+            immediate=True,
+        )
 
     def action_move(self, step: int) -> None:
         """Move the cursor by ``step`` lines (clamped)."""
@@ -117,10 +143,10 @@ class AccountList(Widget, can_focus=True):
 
     def _cells(self, status: AccountStatus) -> dict[str, Text]:
         style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
-        marker = "▸ " if status.provider == self.selected else "  "
+        marker = f"{self.glyphs.cursor} " if status.provider == self.selected else "  "
         return {
             "Provider": Text(marker + status.name),
-            "State": Text(state_text(status, short=True), style=style),
+            "State": Text(state_text(status, short=True, dot=self.glyphs.dot), style=style),
             "Account": Text(status.account or ""),
             "Expires": Text(expiry_short(status, self.now_ms)),
         }

@@ -43,16 +43,16 @@ def is_api_key(status: AccountStatus) -> bool:
     return kind_of(status) == API_KEY
 
 
-def state_text(status: AccountStatus, *, short: bool = False) -> str:
+def state_text(status: AccountStatus, *, short: bool = False, dot: str = "●") -> str:
     """``● logged in``, ``● API key``… — what the credential is, not only whether there is one.
 
     ``short`` words a due login ``refresh due`` for the list's narrow column.
     """
     if status.source is not None and not status.stored:
-        return "● API key" if is_api_key(status) else "● OAuth token"
+        return f"{dot} API key" if is_api_key(status) else f"{dot} OAuth token"
     if short and status.state is State.DUE:
-        return "● refresh due"
-    return f"● {status.state.value}"
+        return f"{dot} refresh due"
+    return f"{dot} {status.state.value}"
 
 
 def state_style(status: AccountStatus) -> str:
@@ -126,9 +126,9 @@ def life_rows(status: AccountStatus, now_ms: int) -> list[Row]:
     return rows
 
 
-def detail_rows(status: AccountStatus, now_ms: int) -> list[Row]:
-    """Every line of the selected provider's details."""
-    rows = [Row("State", state_text(status), state_style(status))]
+def detail_rows(status: AccountStatus, now_ms: int, *, dot: str = "●") -> list[Row]:
+    """Every line of the selected provider's details (``dot`` before the state)."""
+    rows = [Row("State", state_text(status, dot=dot), state_style(status))]
     if status.account:
         rows.append(Row("Account", status.account))
     source = source_text(status)
