@@ -113,13 +113,19 @@ class AuthService:
         return int(self.clock() * 1000)
 
     def providers(self) -> list[providers.ProviderInfo]:
-        """Every known provider, in display order."""
-        return list(providers.PROVIDERS.values())
+        """Every known provider, in display order (custom gateways of the agent dir's models.json last)."""
+        return list(providers.registry(self.store.path.parent, self.env).values())
 
     def endpoints(self, provider_id: str) -> Any:
-        """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one)."""
+        """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one).
+
+        The module sees the store's directory as ``PI_CODING_AGENT_DIR`` and the environment its
+        registry entry carries (a custom gateway's address).
+        """
         if provider_id not in self._endpoints:
-            self._endpoints[provider_id] = providers.load(provider_id).endpoints(self.env)
+            info = providers.provider(provider_id, self.store.path.parent)
+            env = {**self.env, "PI_CODING_AGENT_DIR": str(self.store.path.parent), **dict(info.env)}
+            self._endpoints[provider_id] = providers.load(provider_id).endpoints(env)
         return self._endpoints[provider_id]
 
     def status(self, provider_id: str) -> AccountStatus:

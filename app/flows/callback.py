@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import html
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import LoginInputError
@@ -39,6 +39,8 @@ class CallbackListener:
         self._handled = False
         self.port = 0
         self.complete: Callable[[str], Awaitable[object]] | None = None
+        # Sees the query (first values) before ``complete``; raising ends the login with it.
+        self.inspect: Callable[[Mapping[str, str]], None] | None = None
 
     @classmethod
     async def start(
@@ -135,6 +137,8 @@ class CallbackListener:
             return "400 Bad Request", "No code", "The redirect carried no authorization code."
         self._handled = True
         try:
+            if self.inspect is not None:
+                self.inspect({name: values[0] for name, values in params.items()})
             if self.complete is not None:
                 await self.complete(code)
         except Exception as exc:

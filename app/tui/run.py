@@ -36,7 +36,7 @@ def run_app(
     except OSError:
         log_path = None  # no writable log directory: run without a log (help says so)
     service = AuthService(store, env=env)
-    asked = [provider] if provider else list(providers.PROVIDERS)
+    asked = [provider] if provider else list(providers.registry(store.path.parent, env))
     # Only a login or logout is judged by what it changed (read before the first frame: skipped
     # for the status panel, which judges nothing).
     before = _entries(store, asked) if start != "status" else {}
