@@ -38,7 +38,8 @@ HOST_ID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 def _answer_extra(fake: ProviderFake, session: Session) -> dict[str, Any]:
     assert isinstance(fake, ChatGPTFake)
-    extra: dict[str, Any] = {"id_token": jwt({"email": session.account, "aud": session.extra.get("client_id")})}
+    claims = {"email": session.account, "aud": session.extra.get("client_id")}
+    extra: dict[str, Any] = {"id_token": jwt(claims)}
     if fake.grant_scope is not None:
         extra["scope"] = fake.grant_scope
     return extra
@@ -101,7 +102,8 @@ class ChatGPTFake(ProviderFake):
     def handle_models(self, request: RecordedRequest) -> Reply:
         """``GET {api}/models`` with Bearer."""
         if not self.is_access_valid(bearer(request.headers)):
-            return json_reply(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+            error = {"message": "Incorrect API key provided", "code": "invalid_api_key"}
+            return json_reply(401, {"error": error})
         models = [{"id": "gpt-5.1", "object": "model"}, {"id": "gpt-5.1-mini", "object": "model"}]
         return json_reply(200, {"object": "list", "data": models})
 
