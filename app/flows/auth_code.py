@@ -43,10 +43,11 @@ class AuthCodeSpec(NamedTuple):
     leaves the login paste only and says so in :attr:`AuthCodeLogin.bind_error` (``port_taken``,
     with ``{port}``), or, with ``bind_required``, fails the start with a sentence.
     ``make_state`` replaces the default state; ``timeout_s`` ends the login after that long.
-    ``prepare(client)`` runs before the link is built (Radius asks its gateway where to
+    ``prepare(client)`` runs before the link is built (e.g. to ask a gateway where to
     authorize). ``on_redirect(params)`` sees the redirect's query (first values) before its code
-    is exchanged, from the listener or a paste, and may keep what the exchange needs (OpenAI's
-    issued client id) or raise LoginInputError; a paste must then be the whole redirect URL.
+    is exchanged, from the listener or a paste, and may keep what the exchange needs (a client
+    id the server registered for this login) or raise LoginInputError; a paste must then be the
+    whole redirect URL.
     """
 
     provider: str

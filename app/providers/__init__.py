@@ -113,7 +113,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
     ),
     "openai": ProviderInfo(
         "openai",
-        "OpenAI (ChatGPT subscription)",
+        "OpenAI API (ChatGPT subscription)",
         "app.providers.openai",
         (Method("browser", "Sign in with ChatGPT (browser)", AUTH_CODE),),
         env_vars=("OPENAI_API_KEY",),
@@ -224,7 +224,8 @@ def _load_custom(
 
 
 def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
-    """The gateways ``models.json`` declares (``"oauth": "radius"`` and a ``baseUrl``), as pi reads them."""
+    """The gateways ``models.json`` declares, as pi reads them: a ``baseUrl``, and an ``oauth`` that
+    names the built-in login the radius module runs."""
     import json
 
     from app.sanitize import for_display
@@ -242,8 +243,9 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
     if not isinstance(declared, dict):
         return {}, None if isinstance(doc, dict) else f"{damaged} (it is not a JSON object)."
     found = {}
+    gateway_logins = [info.id for info in PROVIDERS.values() if info.module == RADIUS_MODULE]
     for provider_id, config in declared.items():
-        if not isinstance(config, dict) or config.get("oauth") != "radius":
+        if not isinstance(config, dict) or config.get("oauth") not in gateway_logins:
             continue
         base = config.get("baseUrl")
         if not isinstance(base, str) or not base or not provider_id.isprintable() or " " in provider_id:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeSpec
     from app.flows.pkce import Pkce
 
-NAME = "OpenAI (ChatGPT subscription)"
+NAME = "OpenAI API (ChatGPT subscription)"
 WHAT = "OpenAI"
 DYNAMIC_CLIENT_ID = "dynamic_agent_client"
 AGENT_NAME_HINT = "Pi"
