@@ -201,12 +201,12 @@ class PlainLogin:
         self.say(f"{login.title}.")
         self.say(login.instructions)
         self.show_link(login.url)
+        if login.bind_error:
+            self.say(login.bind_error)
         callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
         try:
             while True:
-                paste = asyncio.ensure_future(
-                    self.ask("Paste the code the page shows (or the whole redirect URL), then Enter: ")
-                )
+                paste = asyncio.ensure_future(self.ask(login.spec.prompt))
                 waits = {paste} | ({callback} if callback else set())
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if callback is not None and callback in done:

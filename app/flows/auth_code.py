@@ -65,6 +65,8 @@ class AuthCodeSpec(NamedTuple):
     waiting: str = "Waiting for the browser… or paste the code below."
     paste_only: str = "After you authorize, the browser shows a code: paste it below."
     placeholder: str = "Paste the code here (it looks like abc123…#xyz…)"
+    # The plain-lines login's question.
+    prompt: str = "Paste the code the page shows (or the whole redirect URL), then Enter: "
     bind_required: bool = False
     port_taken: str = (
         "Port {port} is in use on this machine, so the browser cannot come back to pi-tui by "

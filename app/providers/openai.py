@@ -287,6 +287,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> A
             "After you authorize, the browser ends on a 127.0.0.1 page that may not load: "
             "copy its whole address and paste it below."
         ),
+        prompt="Paste the whole address the browser ended on (the redirect URL), then Enter: ",
         placeholder="Paste the redirect URL (http://127.0.0.1:1455/auth/callback?code=…)",
         port_taken=(
             "Port {port} is in use, probably by an unfinished login in another pi session or by the "

@@ -194,6 +194,7 @@ def _browser_login(endpoints: Endpoints) -> AuthCodeSpec:
         prepare=prepare,
         waiting="Waiting for the browser… or paste the address it ends on below.",
         paste_only="After you authorize, copy the address the browser ends on and paste it below.",
+        prompt="Paste the whole address the browser ended on (the redirect URL), then Enter: ",
         placeholder="Paste the redirect URL (http://127.0.0.1:1456/oauth/callback?code=…)",
     )
 
