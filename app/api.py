@@ -42,8 +42,8 @@ async def aget_credential(
 ) -> Credential:
     """The winning credential for ``provider_id``, refreshed if due (async form)."""
     env = os.environ if env is None else env
-    info = provider(provider_id)
     store = CredentialStore.for_agent_dir(agent_dir, env)
+    info = provider(provider_id, store.path.parent)
     found = resolve(info, store, env, for_token=True)
     token = ready_token(info, found, now_ms=current_ms())
     if token is None:

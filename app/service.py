@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from app.credentials import Resolution
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
-    from app.providers import Method
+    from app.providers import Method, ProviderInfo
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
@@ -116,6 +116,10 @@ class AuthService:
         """Every known provider, in display order (custom gateways of the agent dir's models.json last)."""
         return list(providers.registry(self.store.path.parent, self.env).values())
 
+    def info(self, provider_id: str) -> ProviderInfo:
+        """The provider with this id in this store's agent directory (its custom gateways too)."""
+        return providers.provider(provider_id, self.store.path.parent)
+
     def endpoints(self, provider_id: str) -> Any:
         """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one).
 
@@ -123,14 +127,14 @@ class AuthService:
         registry entry carries (a custom gateway's address).
         """
         if provider_id not in self._endpoints:
-            info = providers.provider(provider_id, self.store.path.parent)
+            info = self.info(provider_id)
             env = {**self.env, "PI_CODING_AGENT_DIR": str(self.store.path.parent), **dict(info.env)}
             self._endpoints[provider_id] = providers.load(provider_id).endpoints(env)
         return self._endpoints[provider_id]
 
     def status(self, provider_id: str) -> AccountStatus:
         """One provider's status (no network)."""
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         return account_status(
             info,
             self.store,
@@ -167,7 +171,7 @@ class AuthService:
 
     async def _winner(self, provider_id: str) -> tuple[Resolution, str]:
         """The winning source (its entry as refreshed, if it was due) and its valid token."""
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
         token = ready_token(info, found, now_ms=self.now_ms())
         if token is not None:
@@ -180,9 +184,9 @@ class AuthService:
         """Refresh now, even when not due (unless another process just did)."""
         seen = self.store.get(provider_id)
         if seen is None:
-            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
+            raise NotLoggedIn(providers.login_hint(self.info(provider_id)))
         if never_expires(seen.get("expires")):
-            name = providers.provider(provider_id).name
+            name = self.info(provider_id).name
             raise AuthError(f"Nothing to refresh for {name}: its login does not expire.")
         await self._refresh(provider_id, seen=seen, force=True)
         return self.status(provider_id)
@@ -202,7 +206,7 @@ class AuthService:
         """
         entry = tx.get(provider_id)
         if entry is None:
-            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
+            raise NotLoggedIn(providers.login_hint(self.info(provider_id)))
         now = self.now_ms()
         someone_else_refreshed = entry.get("access") != seen.get("access")
         if not is_due(entry, now_ms=now) and (not force or someone_else_refreshed):
@@ -231,7 +235,7 @@ class AuthService:
             except StoreWriteError as exc:
                 if new.get("refresh") == entry.get("refresh"):
                     raise  # the stored login still works: trying again is the right advice
-                info = providers.provider(provider_id)
+                info = self.info(provider_id)
                 raise StoreWriteError(
                     f"Could not save {self.store.path}: {exc.reason or 'the write failed'}. "
                     f"{info.name} had already renewed the login, so the refresh token in the file "
@@ -294,7 +298,7 @@ class AuthService:
 
     def remove(self, provider_id: str) -> str | None:
         """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
-        providers.provider(provider_id)
+        self.info(provider_id)
         with self.store.transaction() as tx:
             try:
                 entry = tx.entry(provider_id)
@@ -325,7 +329,7 @@ class AuthService:
             last_refresh=None,
             last_failure=None,
         )
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         log.info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account)
 
@@ -352,7 +356,7 @@ class AuthService:
 
     def default_method(self, provider_id: str) -> Method:
         """The login method to pre-select here (the headless one over SSH or without a browser)."""
-        return providers.default_method(providers.provider(provider_id), self.env)
+        return providers.default_method(self.info(provider_id), self.env)
 
     def check_answer(self, provider_id: str, question_id: str, text: str) -> str:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
@@ -388,7 +392,7 @@ class AuthService:
         (blank when missing); each is checked before any request is made. The login saves
         through :meth:`save_login` once it completes.
         """
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         method = info.method(method_id) if method_id else providers.default_method(info, self.env)
         module = providers.load(provider_id)
         given = dict(answers or {})
@@ -425,7 +429,7 @@ class AuthService:
         login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
         use = providers.load(provider_id).use_offer
         if use is None:
-            raise ConfigError(f"{providers.provider(provider_id).name} found no saved login to use.")
+            raise ConfigError(f"{self.info(provider_id).name} found no saved login to use.")
         self.check_can_save()  # before asking the server: a login that could not be kept is no login
         async with self.client() as client:
             entry, details = await use(

@@ -161,17 +161,19 @@ PROVIDERS: dict[str, ProviderInfo] = {
 def provider(provider_id: str, agent_dir: str | os.PathLike[str] | None = None) -> ProviderInfo:
     """The provider with this id, or a ConfigError listing the known ones.
 
-    Custom Radius gateways are those of ``agent_dir``'s ``models.json``; without one, of the
-    agent directories this process has read (:func:`registry`, the latest first), then of the
-    default agent directory.
+    Custom Radius gateways are those of ``agent_dir``'s ``models.json``. Without ``agent_dir``
+    a built-in id is the built-in login, and another is looked up in the agent directories this
+    process has read (:func:`registry`, the latest first), then in the default one.
     """
     if agent_dir is not None:
         known = registry(agent_dir)
+    elif provider_id in PROVIDERS:
+        return PROVIDERS[provider_id]
     else:
         for _, found, _ in reversed(list(_CUSTOM.values())):
             if provider_id in found:
                 return found[provider_id]
-        known = PROVIDERS if provider_id in PROVIDERS else registry()
+        known = registry()
     try:
         return known[provider_id]
     except KeyError:
@@ -254,7 +256,10 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
             continue  # a built-in login keeps its own flow
         import re
 
-        gateway = re.sub(r"/v1/?$", "", base)
+        gateway = re.sub(r"/v1/?$", "", base.strip())
+        gateway = (
+            gateway if re.match(r"https?://", gateway, re.IGNORECASE) else f"https://{gateway}"
+        ).rstrip("/")
         raw_name = config.get("name")
         name = for_display(raw_name if isinstance(raw_name, str) and raw_name else provider_id, limit=80)
         found[provider_id] = ProviderInfo(
