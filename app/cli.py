@@ -47,7 +47,7 @@ def _provider_ids() -> str:
 
 
 def _method_ids() -> str:
-    """Each provider's login methods, for ``login --help`` (custom Radius gateways: radius's)."""
+    """Each provider's login methods, for ``login --help`` (a custom gateway's are its module's)."""
     from app.providers import PROVIDERS
 
     return "; ".join(f"{p.id}: {', '.join(m.id for m in p.methods)}" for p in PROVIDERS.values())
