@@ -244,7 +244,11 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
     declared = doc.get("providers") if isinstance(doc, dict) else None
     if not isinstance(declared, dict):
         return {}, None if isinstance(doc, dict) else f"{damaged} (it is not a JSON object)."
-    found = {}
+    import re
+
+    from app.endpoints import check_url
+
+    found, problem = {}, None
     gateway_logins = [info.id for info in PROVIDERS.values() if info.module == RADIUS_MODULE]
     for provider_id, config in declared.items():
         if not isinstance(config, dict) or config.get("oauth") not in gateway_logins:
@@ -254,12 +258,19 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
             continue
         if provider_id in PROVIDERS and PROVIDERS[provider_id].module != RADIUS_MODULE:
             continue  # a built-in login keeps its own flow
-        import re
-
         gateway = re.sub(r"/v1/?$", "", base.strip())
         gateway = (
             gateway if re.match(r"https?://", gateway, re.IGNORECASE) else f"https://{gateway}"
         ).rstrip("/")
+        try:
+            check_url("baseUrl", gateway)
+        except ConfigError:
+            shown = for_display(provider_id, limit=40)
+            problem = problem or (
+                f"{path}: the gateway of {shown} is not an https:// address (http:// only to this "
+                "machine), so pi-tui does not list it."
+            )
+            continue
         raw_name = config.get("name")
         name = for_display(raw_name if isinstance(raw_name, str) and raw_name else provider_id, limit=80)
         found[provider_id] = ProviderInfo(
@@ -271,7 +282,7 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
             api_key_vars=RADIUS_KEY,
             env=(("PI_TUI_RADIUS_URL", gateway), ("PI_TUI_RADIUS_NAME", name)),
         )
-    return found, None
+    return found, problem
 
 
 if TYPE_CHECKING:

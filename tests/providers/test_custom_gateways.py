@@ -146,3 +146,18 @@ def test_a_built_in_login_is_not_replaced_by_a_gateway_but_radius_is(
         "Own Radius",
         "https://own.example",
     )
+
+
+def test_a_gateway_that_is_not_https_is_one_sentence_and_the_others_are_listed(
+    fake: FakeProviders, agent: Path
+) -> None:
+    write_models(agent, models(fake, plainhttp={"oauth": "radius", "baseUrl": "http://gw.example/v1"}))
+    store = CredentialStore(agent / "auth.json")
+    store.put("plainhttp", {"type": "oauth", "access": "p" * 40, "refresh": "r" * 40, "expires": 1})
+    known = providers.registry(agent)
+    assert CUSTOM in known and "plainhttp" not in known
+    out = run_cli("status", "--agent-dir", str(agent))
+    assert out.returncode == 0, out.stderr
+    assert "Acme Gateway: not logged in" in out.stdout
+    (note,) = [line for line in out.stdout.splitlines() if "plainhttp" in line]
+    assert "https://" in note and note.endswith(".")
