@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from app.errors import ConfigError
 from app.service import AuthService
 from app.store import CredentialStore
 from tests.fakes.server import FakeProviders
-from tests.processes import run_cli
+from tests.processes import run_cli, start_cli
 
 CUSTOM = "acme-gateway"
 
@@ -161,3 +162,24 @@ def test_a_gateway_that_is_not_https_is_one_sentence_and_the_others_are_listed(
     assert "Acme Gateway: not logged in" in out.stdout
     (note,) = [line for line in out.stdout.splitlines() if "plainhttp" in line]
     assert "https://" in note and note.endswith(".")
+
+
+def test_login_no_tui_logs_in_to_a_gateway_by_its_id(fake: FakeProviders, agent: Path) -> None:
+    write_models(agent, models(fake))
+    fake.radius.min_poll_gap = 0.0
+    fake.radius.interval = 1
+    env = radius_free_env(fake)
+    proc = start_cli(
+        "login", CUSTOM, "--no-tui", "--method", "device_code", "--agent-dir", str(agent), env=env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while fake.radius.latest_user_code is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fake.radius.approve(fake.radius.latest_user_code)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Logged in to Acme Gateway." in err
+    assert CredentialStore(agent / "auth.json").get(CUSTOM) is not None
