@@ -12,7 +12,7 @@ access, refresh, expires (60 s early), scope}``; an older entry's ``gatewayConfi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeSpec
     from app.flows.device import DeviceCode, DeviceSpec, PollAnswer
     from app.flows.pkce import Pkce
+    from app.http import JsonResponse
 
 NAME = "Radius"
 GATEWAY = "https://radius.pi.dev"
@@ -81,8 +82,11 @@ def entry_from_tokens(
     return {**entry, **kept}
 
 
-async def _token_request(client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]) -> Any:
-    response = await request_json(
+async def _token_request(
+    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
+) -> JsonResponse:
+    """POST a form (``client_id`` added) to the gateway's token endpoint."""
+    return await request_json(
         client,
         "POST",
         endpoints.url("/v1/oauth/token"),
@@ -90,7 +94,6 @@ async def _token_request(client: httpx.AsyncClient, endpoints: Endpoints, body: 
         data={**body, "client_id": CLIENT_ID},
         headers=ACCEPT,
     )
-    return response
 
 
 async def refresh(
@@ -202,7 +205,7 @@ def _browser_login(endpoints: Endpoints) -> AuthCodeSpec:
 # -- device login ----------------------------------------------------------------------
 
 
-def device_error(name: str) -> Any:
+def device_error(name: str) -> Callable[[str, str], DeviceFlowError]:
     """RFC 8628's endings in pi's words."""
 
     def error(code: str, description: str) -> DeviceFlowError:
