@@ -38,7 +38,7 @@ class PiAuth(httpx.Auth):
 
     def __init__(self, service: AuthService, provider_id: str, **options: Any) -> None:
         self.service = service
-        self.provider_id = providers.provider(provider_id).id
+        self.provider_id = service.info(provider_id).id
         self.module = providers.load(provider_id)
         check = self.module.check_options
         if check is not None:
@@ -66,7 +66,7 @@ class PiAuth(httpx.Auth):
         """The provider's API base for the stored login (no network)."""
         from app.credentials import resolve
 
-        info = providers.provider(self.provider_id)
+        info = self.service.info(self.provider_id)
         found = resolve(info, self.service.store, self.service.env)
         if found.source is None:
             raise NotLoggedIn(providers.login_hint(info))

@@ -45,6 +45,13 @@ def _provider_ids() -> str:
     return " or ".join(PROVIDERS) if len(PROVIDERS) < 3 else ", ".join(PROVIDERS)
 
 
+def _method_ids() -> str:
+    """Each provider's login methods, for ``login --help`` (a custom gateway's are its module's)."""
+    from app.providers import PROVIDERS
+
+    return "; ".join(f"{p.id}: {', '.join(m.id for m in p.methods)}" for p in PROVIDERS.values())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--agent-dir`` is accepted before or after the command."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
@@ -74,10 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="log in with plain lines: the link on stderr, the code read from stdin",
     )
     login.add_argument(
-        "--method", metavar="ID", help="the login method (with --no-tui; default: the usual one here)"
+        "--method",
+        metavar="ID",
+        help=f"the login method (with --no-tui; default: the usual one here): {_method_ids()}",
     )
     login.add_argument(
-        "--yes", "-y", action="store_true", help="replace an existing login without asking (with --no-tui)"
+        "--api-key",
+        action="store_true",
+        help="store an API key instead of logging in, read from stdin (hidden on a terminal), "
+        "as pi's api_key entry",
+    )
+    login.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="replace an existing login without asking (with --no-tui or --api-key)",
     )
     logout = command("logout", "remove a stored login")
     logout.add_argument("provider", nargs="?", help=_provider_ids())
@@ -152,12 +170,19 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _provider(name: str | None) -> ProviderInfo:
+def _provider(
+    name: str | None, args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None
+) -> ProviderInfo:
+    """The named provider; with ``args`` and ``env``, also a custom gateway of that agent dir."""
     from app.providers import provider
 
     if name is None:
         raise ConfigError(f"Name a provider: {_provider_ids()}.")
-    return provider(name.strip().lower())
+    agent_dir = _store(args, env).path.parent if args is not None and env is not None else None
+    try:
+        return provider(name.strip(), agent_dir)
+    except ConfigError:
+        return provider(name.strip().lower(), agent_dir)
 
 
 def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -165,7 +190,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.service import AuthService
     from app.state import BY_TOKEN
 
-    info = _provider(args.provider)
+    info = _provider(args.provider, args, env)
     service = AuthService(_store(args, env), env=env, actor=BY_TOKEN)
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -261,6 +286,11 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 print(f"  {life}")
         if pending is not None:
             print(display_text(migration_note(pending)))
+        from app.providers import registry_problem
+
+        problem = registry_problem(store.path.parent, env)
+        if problem:
+            print(display_text(problem))
     unreadable = any(s.state is State.UNREADABLE for s in statuses)
     return StoreError.exit_code if unreadable else 0
 
@@ -286,7 +316,7 @@ def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.provider is None and not args.yes and sys.stdin.isatty():
         return _run_app(args, env, start="logout")
-    provider_id = _provider(args.provider).id
+    provider_id = _provider(args.provider, args, env).id
     store = _store(args, env)
     if _stored_kind(store, provider_id) is None:
         print(f"Not logged in to {provider_id} in {store.path}; nothing to do.")
@@ -311,9 +341,11 @@ def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
 
 
 def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    provider_id = _provider(args.provider).id if args.provider else None
+    provider_id = _provider(args.provider, args, env).id if args.provider else None
+    if args.api_key:
+        return _api_key_login(args, env, _provider(args.provider, args, env))
     if args.no_tui:
-        return _plain_login(args, env, _provider(args.provider).id)
+        return _plain_login(args, env, _provider(args.provider, args, env).id)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         name = provider_id or "PROVIDER"
         raise ConfigError(
@@ -321,6 +353,60 @@ def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             f"`pi-tui login {name} --no-tui`: it prints the link and reads the code from stdin."
         )
     return _run_app(args, env, start="login", provider=provider_id)
+
+
+def _api_key_login(args: argparse.Namespace, env: Mapping[str, str], info: ProviderInfo) -> int:
+    """``login PROVIDER --api-key``: pi's ``{"type": "api_key", "key": …}`` entry, the key from stdin."""
+    from app.store import AUTH_JSON
+
+    if not info.api_key_vars:
+        raise ConfigError(f"{info.name} takes no API key; log in with `pi-tui login {info.id}`.")
+    store = _store(args, env)
+    if store.kind != AUTH_JSON:
+        raise ConfigError(
+            f"{store.path.name} (older pi's file) holds no API keys; with pi 0.27 or later run "
+            "`pi-tui migrate` first, or set " + " or ".join(info.api_key_vars) + "."
+        )
+    existing = store.entry(info.id)
+    terminal = sys.stdin.isatty()
+    if existing is not None and not args.yes:
+        what = "a login" if existing["type"] == "oauth" else "an API key"
+        question = f"{store.path.name} holds {what} for {info.name}. Replace it with this API key? [y/N] "
+        if not terminal:
+            raise ConfigError(f"{question.removesuffix(' [y/N] ')} Add --yes to replace it without a prompt.")
+        if not _confirm(question):
+            raise Cancelled("Cancelled; the existing entry was kept.")
+    key = _read_key(info, terminal)
+    from app.credentials import state_file
+
+    with store.transaction() as tx:
+        tx.put(info.id, {"type": "api_key", "key": key})
+    state_file(env).forget(store.path, info.id)  # the account of a previous login is not this key's
+    print(f"Saved an API key for {info.name} to {store.path}", file=sys.stderr)
+    return 0
+
+
+def _read_key(info: ProviderInfo, terminal: bool) -> str:
+    """The key from stdin: a hidden prompt on a terminal, else the first line. Never echoed."""
+    try:
+        if terminal:
+            import getpass
+
+            text = getpass.getpass(f"{info.name} API key (hidden): ")
+        else:
+            text = sys.stdin.readline()
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        raise Cancelled("Cancelled; nothing was changed.") from None
+    key = text.strip()
+    # pi also takes "!command" (run when the key is needed) and "$VAR"; only a command has spaces.
+    spaced = any(ch.isspace() for ch in key) and not key.startswith("!")
+    if not key or spaced or not key.isprintable() or len(key) > 8192:
+        raise ConfigError(
+            "That is not an API key (it is empty, or has spaces or control characters); "
+            "nothing was saved. Pipe the key alone on one line, or paste it at the prompt."
+        )
+    return key
 
 
 def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: str) -> int:
@@ -333,7 +419,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
     from app.plain_login import LineReader, PlainLogin
     from app.service import AuthService
 
-    info = _provider(provider_id)
+    info = _provider(provider_id, args, env)
     service = AuthService(_store(args, env), env=env)
     if args.method and all(m.id != args.method for m in info.methods):
         # An unknown method is a sentence before anything else is asked.

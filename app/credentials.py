@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
 from app.expiry import current_ms, is_due, never_expires, refresh_due_ms
 from app.mask import mask
-from app.providers import PROVIDERS, ProviderInfo, login_hint
+from app.providers import ProviderInfo, login_hint, registry
 from app.providers.base import stored_account
 from app.state import BY_OTHER, StateFile
 from app.store import API_KEY, OAUTH, CredentialStore
@@ -411,7 +411,8 @@ def provider_rows(
     from app.providers import load
 
     module = load(provider.id)
-    return tuple(module.status_rows(module.endpoints(env), entry))
+    own = {**env, **dict(provider.env)} if provider.env else env  # a custom gateway's address
+    return tuple(module.status_rows(module.endpoints(own), entry))
 
 
 def all_statuses(
@@ -429,5 +430,5 @@ def all_statuses(
     state = state or state_file(env)
     return [
         account_status(p, store, env, now_ms=now_ms, last_error=errors.get(p.id), state=state)
-        for p in PROVIDERS.values()
+        for p in registry(store.path.parent, env).values()
     ]

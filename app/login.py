@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from app import providers
 from app.errors import Cancelled, ConfigError, PiTuiError
 from app.providers import OFFER, Method, ProviderInfo, Question
 
@@ -73,7 +72,7 @@ class Prompter(Protocol):
 
 def replace_question(service: AuthService, provider_id: str) -> str | None:
     """The question to ask before replacing a stored login, or None when there is none."""
-    info = providers.provider(provider_id)
+    info = service.info(provider_id)
     existing = service.existing_login(provider_id)
     if existing is None:
         return None
@@ -97,7 +96,7 @@ async def run_login(
     ``replace``: replace a stored login without asking (``--yes``). ``method_id``: run that
     method (or a login found on this machine) instead of asking.
     """
-    info = providers.provider(provider_id)
+    info = service.info(provider_id)
     title = f"Log in to {info.name}"
     question = None if replace else replace_question(service, provider_id)
     if question is not None and not await prompter.confirm(question):

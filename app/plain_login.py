@@ -187,7 +187,7 @@ class PlainLogin:
         callback = asyncio.ensure_future(login.wait_for_callback()) if login.listening else None
         try:
             while True:
-                paste = asyncio.ensure_future(self.ask(f"{login.paste_prompt} "))
+                paste = asyncio.ensure_future(self.ask(login.spec.prompt))
                 waits = {paste} | ({callback} if callback else set())
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if callback is not None and callback in done:

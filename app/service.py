@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from app.credentials import Resolution
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
-    from app.providers import Method
+    from app.providers import Method, ProviderInfo
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
@@ -161,18 +161,28 @@ class AuthService:
         return int(self.clock() * 1000)
 
     def providers(self) -> list[providers.ProviderInfo]:
-        """Every known provider, in display order."""
-        return list(providers.PROVIDERS.values())
+        """Every known provider, in display order (custom gateways of the agent dir's models.json last)."""
+        return list(providers.registry(self.store.path.parent, self.env).values())
+
+    def info(self, provider_id: str) -> ProviderInfo:
+        """The provider with this id in this store's agent directory (its custom gateways too)."""
+        return providers.provider(provider_id, self.store.path.parent)
 
     def endpoints(self, provider_id: str) -> Any:
-        """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one)."""
+        """The provider's endpoints with the ``PI_TUI_*`` overrides applied (ConfigError on a bad one).
+
+        The module sees the store's directory as ``PI_CODING_AGENT_DIR`` and the environment its
+        registry entry carries (a custom gateway's address).
+        """
         if provider_id not in self._endpoints:
-            self._endpoints[provider_id] = providers.load(provider_id).endpoints(self.env)
+            info = self.info(provider_id)
+            env = {**self.env, "PI_CODING_AGENT_DIR": str(self.store.path.parent), **dict(info.env)}
+            self._endpoints[provider_id] = providers.load(provider_id).endpoints(env)
         return self._endpoints[provider_id]
 
     def status(self, provider_id: str) -> AccountStatus:
         """One provider's status (no network)."""
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         return account_status(
             info,
             self.store,
@@ -205,7 +215,7 @@ class AuthService:
 
     def _ready(self, provider_id: str, min_valid_ms: int) -> tuple[Resolution, str | None]:
         """The winning source and its token when usable as it is; None when it must be refreshed."""
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         found = resolve(info, self.store, self.env, for_token=True)
         token = ready_token(info, found, now_ms=self.now_ms(), state=self.state, min_valid_ms=min_valid_ms)
         return found, token
@@ -340,7 +350,7 @@ class AuthService:
         """
         entry = tx.get(provider_id)
         if entry is None:
-            raise NotLoggedIn(providers.login_hint(providers.provider(provider_id)))
+            raise NotLoggedIn(providers.login_hint(self.info(provider_id)))
         now = self.now_ms()
         someone_else_refreshed = entry.get("access") != seen.get("access")
         due = token_due(
@@ -372,7 +382,7 @@ class AuthService:
             except StoreWriteError as exc:
                 if new.get("refresh") == entry.get("refresh"):
                     raise  # the stored login still works: trying again is the right advice
-                info = providers.provider(provider_id)
+                info = self.info(provider_id)
                 raise StoreWriteError(
                     f"Could not save {self.store.path}: {exc.reason or 'the write failed'}. "
                     f"{info.name} had already renewed the login, so the refresh token in the file "
@@ -450,7 +460,7 @@ class AuthService:
 
     def remove(self, provider_id: str) -> str | None:
         """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
-        providers.provider(provider_id)
+        self.info(provider_id)
         with self.store.transaction() as tx:
             try:
                 entry = tx.entry(provider_id)
@@ -481,7 +491,7 @@ class AuthService:
             last_refresh=None,
             last_failure=None,
         )
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         _log().info("logged in to %s (token %s)", provider_id, mask(entry.get("access")))
         return LoginResult(provider_id, info.name, self.store.path, account)
 
@@ -524,7 +534,7 @@ class AuthService:
 
     def default_method(self, provider_id: str) -> Method:
         """The login method to pre-select here (the headless one over SSH or without a browser)."""
-        return providers.default_method(providers.provider(provider_id), self.env)
+        return providers.default_method(self.info(provider_id), self.env)
 
     def check_answer(self, provider_id: str, question_id: str, text: str) -> str:
         """The cleaned answer to one of the provider's questions; LoginInputError says what to fix."""
@@ -560,7 +570,7 @@ class AuthService:
         (blank when missing); each is checked before any request is made. The login saves
         through :meth:`save_login` once it completes.
         """
-        info = providers.provider(provider_id)
+        info = self.info(provider_id)
         method = info.method(method_id) if method_id else providers.default_method(info, self.env)
         module = providers.load(provider_id)
         given = dict(answers or {})
@@ -597,7 +607,7 @@ class AuthService:
         login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
         use = providers.load(provider_id).use_offer
         if use is None:
-            raise ConfigError(f"{providers.provider(provider_id).name} found no saved login to use.")
+            raise ConfigError(f"{self.info(provider_id).name} found no saved login to use.")
         self.check_can_save()  # before asking the server: a login that could not be kept is no login
         async with self.client() as client:
             entry, details = await use(

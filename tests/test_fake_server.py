@@ -179,6 +179,8 @@ def test_env_points_every_override_at_the_server(fake: FakeProviders) -> None:
         "PI_TUI_OPENROUTER_URL": f"{base}/openrouter",
         "PI_TUI_META_AUTH_URL": f"{base}/meta-auth",
         "PI_TUI_META_API_URL": f"{base}/meta-api",
+        "PI_TUI_OPENAI_API_URL": f"{base}/openai-api",
+        "PI_TUI_RADIUS_URL": f"{base}/radius",
         "PI_TUI_CALLBACK_PORT": "0",
     }
 

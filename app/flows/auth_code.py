@@ -8,7 +8,7 @@ it. The flow hands the entry to ``finish`` (the service saves it) and never save
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,6 +43,11 @@ class AuthCodeSpec(NamedTuple):
     leaves the login paste only and says so in :attr:`AuthCodeLogin.bind_error` (``port_taken``,
     with ``{port}``), or, with ``bind_required``, fails the start with a sentence.
     ``make_state`` replaces the default state; ``timeout_s`` ends the login after that long.
+    ``prepare(client)`` runs before the link is built (e.g. to ask a gateway where to
+    authorize). ``on_redirect(params)`` sees the redirect's query (first values) before its code
+    is exchanged, from the listener or a paste, and may keep what the exchange needs (a client
+    id the server registered for this login) or raise LoginInputError; a paste must then be the
+    whole redirect URL.
     """
 
     provider: str
@@ -57,10 +62,11 @@ class AuthCodeSpec(NamedTuple):
     fixed_redirect: str | None = None
     check_state: bool = True
     instructions: str = "Open this link and choose Authorize:"
-    paste_prompt: str = "Paste the code the page shows (or the whole redirect URL), then Enter:"
     waiting: str = "Waiting for the browser… or paste the code below."
     paste_only: str = "After you authorize, the browser shows a code: paste it below."
     placeholder: str = "Paste the code here (it looks like abc123…#xyz…)"
+    # The plain-lines login's question.
+    prompt: str = "Paste the code the page shows (or the whole redirect URL), then Enter: "
     bind_required: bool = False
     port_taken: str = (
         "Port {port} is in use on this machine, so the browser cannot come back to pi-tui by "
@@ -68,6 +74,8 @@ class AuthCodeSpec(NamedTuple):
     )
     make_state: Callable[[], str] | None = None
     timeout_s: float | None = None
+    prepare: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None
+    on_redirect: Callable[[Mapping[str, str]], None] | None = None
 
 
 class AuthCodeLogin(Generic[R]):
@@ -119,6 +127,9 @@ class AuthCodeLogin(Generic[R]):
         from app.flows.callback import CallbackListener
         from app.flows.pkce import Pkce
 
+        if spec.prepare is not None:
+            async with client() as http:
+                await spec.prepare(http)
         if pkce is None:
             pkce = Pkce.generate()
             if spec.make_state is not None:
@@ -156,6 +167,7 @@ class AuthCodeLogin(Generic[R]):
         if listener is not None:
             login.listener = listener
             listener.complete = login._exchange
+            listener.inspect = spec.on_redirect
         return login
 
     @property
@@ -167,11 +179,6 @@ class AuthCodeLogin(Generic[R]):
     def listening(self) -> bool:
         """True when a browser on this machine can complete the login by itself."""
         return self.listener is not None
-
-    @property
-    def paste_prompt(self) -> str:
-        """What a plain-lines paste prompt asks for (a code, or the whole redirect URL)."""
-        return self.spec.paste_prompt
 
     @property
     def instructions(self) -> str:
@@ -214,7 +221,10 @@ class AuthCodeLogin(Generic[R]):
         Makes no request, so a screen can judge a paste in the same frame it arrives.
         """
         expected = self.pkce.state if self.spec.check_state else None
-        return parse_pasted(pasted, expected, provider=self.spec.provider)
+        code = parse_pasted(pasted, expected, provider=self.spec.provider)
+        if self.spec.on_redirect is not None:
+            self.spec.on_redirect(redirect_params(pasted, self.redirect_uri))
+        return code
 
     async def submit(self, pasted: str) -> R:
         """Complete the login with what the user pasted; LoginInputError says what to fix."""
@@ -243,6 +253,19 @@ class AuthCodeLogin(Generic[R]):
         discard_pages(self.url)
         if self.listener is not None:
             await self.listener.close()
+
+
+def redirect_params(pasted: str, redirect_uri: str) -> dict[str, str]:
+    """The query of a pasted redirect URL (first values); LoginInputError unless it is one."""
+    cleaned = "".join(strip_escapes(_PASTE_MARKERS.sub("", pasted)).split())
+    try:
+        parts, expected = urlsplit(cleaned), urlsplit(redirect_uri)
+        same = (parts.scheme, parts.netloc, parts.path) == (expected.scheme, expected.netloc, expected.path)
+    except ValueError:
+        same = False
+    if not same:
+        raise LoginInputError(f"Paste the whole address the browser ended on; it starts with {redirect_uri}.")
+    return {name: values[0] for name, values in _query(parts.query).items()}
 
 
 def parse_pasted(text: str, expected_state: str | None, *, provider: str) -> str:

@@ -16,7 +16,7 @@ import html
 import logging
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import LoginInputError
@@ -105,6 +105,8 @@ class CallbackListener:
         self._handled = False
         self.port = 0
         self.complete: Callable[[str], Awaitable[object]] | None = None
+        # Sees the query (first values) before ``complete``; raising ends the login with it.
+        self.inspect: Callable[[Mapping[str, str]], None] | None = None
 
     @classmethod
     async def start(
@@ -268,6 +270,8 @@ class CallbackListener:
             return "400 Bad Request", "No code", "The redirect carried no authorization code."
         self._handled = True
         try:
+            if self.inspect is not None:
+                self.inspect({name: values[0] for name, values in params.items()})
             if self.complete is not None:
                 await self.complete(code)
         except Exception as exc:

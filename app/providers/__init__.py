@@ -2,6 +2,8 @@
 
 Light on purpose: ``pi-tui token`` and ``pi-tui status`` read it without importing any HTTP
 code. Adding a provider is one module in this package plus one entry in :data:`PROVIDERS`.
+:func:`registry` adds the custom Radius gateways pi's ``models.json`` declares (each under its
+own id, run by the radius module with its gateway in :attr:`ProviderInfo.env`).
 
 A provider module (``app/providers/<id>.py``) offers:
 
@@ -68,8 +70,11 @@ class ProviderInfo(NamedTuple):
     # Environment variables that can stand in for a stored login, in resolution order.
     env_vars: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
-    # Those of env_vars that hold an API key rather than an OAuth token (sent differently).
+    # Those of env_vars that hold an API key rather than an OAuth token (sent differently);
+    # a provider with one also takes pi's stored API key entry (`pi-tui login ID --api-key`).
     api_key_vars: tuple[str, ...] = ()
+    # The environment its module runs with, over the user's (a custom gateway's address).
+    env: tuple[tuple[str, str], ...] = ()
 
     def method(self, method_id: str) -> Method:
         """The method with this id, or a ConfigError listing this provider's methods."""
@@ -79,6 +84,13 @@ class ProviderInfo(NamedTuple):
         known = ", ".join(m.id for m in self.methods)
         raise ConfigError(f"{self.name} has no login method {method_id!r}; choose one of: {known}.")
 
+
+RADIUS_METHODS = (
+    Method("browser", "Sign in with browser", AUTH_CODE),
+    Method("device_code", "Device code (another device, SSH)", DEVICE, headless=True),
+)
+RADIUS_MODULE = "app.providers.radius"
+RADIUS_KEY = ("RADIUS_API_KEY",)
 
 PROVIDERS: dict[str, ProviderInfo] = {
     "anthropic": ProviderInfo(
@@ -98,6 +110,14 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "app.providers.github_copilot",
         (Method("device", "Device code", DEVICE),),
         questions=(Question("host", "GitHub Enterprise URL/domain (blank for github.com):", "github.com"),),
+    ),
+    "openai": ProviderInfo(
+        "openai",
+        "OpenAI API (ChatGPT subscription)",
+        "app.providers.openai",
+        (Method("browser", "Sign in with ChatGPT (browser)", AUTH_CODE),),
+        env_vars=("OPENAI_API_KEY",),
+        api_key_vars=("OPENAI_API_KEY",),
     ),
     "openai-codex": ProviderInfo(
         "openai-codex",
@@ -132,16 +152,32 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "app.providers.meta",
         (Method("device", "Sign in with Meta", DEVICE),),
     ),
+    "radius": ProviderInfo(
+        "radius", "Radius", RADIUS_MODULE, RADIUS_METHODS, env_vars=RADIUS_KEY, api_key_vars=RADIUS_KEY
+    ),
 }
 
 
-def provider(provider_id: str) -> ProviderInfo:
-    """The provider with this id, or a ConfigError listing the known ones."""
-    try:
+def provider(provider_id: str, agent_dir: str | os.PathLike[str] | None = None) -> ProviderInfo:
+    """The provider with this id, or a ConfigError listing the known ones.
+
+    Custom Radius gateways are those of ``agent_dir``'s ``models.json``. Without ``agent_dir``
+    a built-in id is the built-in login, and another is looked up in the agent directories this
+    process has read (:func:`registry`, the latest first), then in the default one.
+    """
+    if agent_dir is not None:
+        known = registry(agent_dir)
+    elif provider_id in PROVIDERS:
         return PROVIDERS[provider_id]
+    else:
+        for _, found, _ in reversed(list(_CUSTOM.values())):
+            if provider_id in found:
+                return found[provider_id]
+        known = registry()
+    try:
+        return known[provider_id]
     except KeyError:
-        known = ", ".join(PROVIDERS)
-        raise ConfigError(f"Unknown provider {provider_id!r}; choose one of: {known}.") from None
+        raise ConfigError(f"Unknown provider {provider_id!r}; choose one of: {', '.join(known)}.") from None
 
 
 def load(provider_id: str) -> Provider:
@@ -149,8 +185,118 @@ def load(provider_id: str) -> Provider:
     return cast("Provider", importlib.import_module(provider(provider_id).module))
 
 
+# models.json path -> (its stamp, the registry it gives, the sentence when it is damaged)
+_CUSTOM: dict[str, tuple[tuple[int, int], dict[str, ProviderInfo], str | None]] = {}
+MODELS_JSON = "models.json"
+
+
+def registry(
+    agent_dir: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, ProviderInfo]:
+    """Every provider for this agent directory: :data:`PROVIDERS`, then its custom Radius gateways."""
+    return _load_custom(agent_dir, env)[1]
+
+
+def registry_problem(
+    agent_dir: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> str | None:
+    """The sentence for a damaged ``models.json`` (its gateways are then not listed), or None."""
+    return _load_custom(agent_dir, env)[2]
+
+
+def _load_custom(
+    agent_dir: str | os.PathLike[str] | None, env: Mapping[str, str] | None
+) -> tuple[tuple[int, int], dict[str, ProviderInfo], str | None]:
+    from app.paths import agent_dir as default_dir
+
+    path = os.path.join(default_dir(agent_dir, env), MODELS_JSON)
+    try:
+        st = os.stat(path)
+    except OSError:
+        _CUSTOM.pop(path, None)
+        return (0, 0), PROVIDERS, None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _CUSTOM.get(path)
+    if cached is None or cached[0] != stamp:
+        found, problem = _read_custom(path)
+        cached = (stamp, {**PROVIDERS, **found}, problem)
+        _CUSTOM.pop(path, None)
+        _CUSTOM[path] = cached  # the most recently read last: provider() looks there first
+    return cached
+
+
+def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
+    """The gateways ``models.json`` declares, as pi reads them: a ``baseUrl``, and an ``oauth`` that
+    names the built-in login the radius module runs."""
+    import json
+
+    from app.sanitize import for_display
+
+    damaged = f"{path} could not be read as pi's models.json, so its custom Radius gateways are not listed"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            doc = json.loads(file.read(4 * 1024 * 1024).removeprefix(b"\xef\xbb\xbf") or b"{}")
+    except OSError as exc:
+        return {}, f"{damaged} ({exc.strerror or type(exc).__name__})."
+    except (ValueError, RecursionError):
+        return {}, f"{damaged} (it is not valid JSON)."
+    declared = doc.get("providers") if isinstance(doc, dict) else None
+    if not isinstance(declared, dict):
+        return {}, None if isinstance(doc, dict) else f"{damaged} (it is not a JSON object)."
+    import re
+
+    from app.endpoints import check_url
+
+    found, problem = {}, None
+    gateway_logins = [info.id for info in PROVIDERS.values() if info.module == RADIUS_MODULE]
+    for provider_id, config in declared.items():
+        if not isinstance(config, dict) or config.get("oauth") not in gateway_logins:
+            continue
+        base = config.get("baseUrl")
+        if not isinstance(base, str) or not base or not provider_id.isprintable() or " " in provider_id:
+            continue
+        if provider_id in PROVIDERS and PROVIDERS[provider_id].module != RADIUS_MODULE:
+            continue  # a built-in login keeps its own flow
+        gateway = re.sub(r"/v1/?$", "", base.strip())
+        gateway = (
+            gateway if re.match(r"https?://", gateway, re.IGNORECASE) else f"https://{gateway}"
+        ).rstrip("/")
+        try:
+            check_url("baseUrl", gateway)
+        except ConfigError:
+            shown = for_display(provider_id, limit=40)
+            problem = problem or (
+                f"{path}: the gateway of {shown} is not an https:// address (http:// only to this "
+                "machine), so pi-tui does not list it."
+            )
+            continue
+        raw_name = config.get("name")
+        name = for_display(raw_name if isinstance(raw_name, str) and raw_name else provider_id, limit=80)
+        found[provider_id] = ProviderInfo(
+            provider_id,
+            name,
+            RADIUS_MODULE,
+            RADIUS_METHODS,
+            env_vars=RADIUS_KEY,
+            api_key_vars=RADIUS_KEY,
+            env=(("PI_TUI_RADIUS_URL", gateway), ("PI_TUI_RADIUS_NAME", name)),
+        )
+    return found, problem
+
+
 if TYPE_CHECKING:
-    from app.providers import anthropic, github_copilot, kimi_coding, meta, openai_codex, openrouter, xai
+    from app.providers import (
+        anthropic,
+        github_copilot,
+        kimi_coding,
+        meta,
+        openai,
+        openai_codex,
+        openrouter,
+        radius,
+        xai,
+    )
     from app.providers.base import Provider
 
     # mypy checks every registered module against the contract here; nothing imports them at run time.
@@ -162,6 +308,8 @@ if TYPE_CHECKING:
         kimi_coding,
         openrouter,
         meta,
+        openai,
+        radius,
     )
 
 

@@ -142,5 +142,22 @@ CASES: dict[str, Case] = {
             rotates=False,
             revoke=revoke_refresh("meta"),
         ),
+        Case(
+            # Sign in with ChatGPT: the client registered for the login is stored and refreshes.
+            "openai",
+            (("browser", CALLBACK), ("browser", PASTE_URL)),
+            refresh_endpoint="chatgpt.refresh",
+            missing_refresh=REQUIRE,
+            revoke=revoke_refresh("openai"),
+            fields=("clientId", "scopes"),
+        ),
+        Case(
+            "radius",
+            (("browser", CALLBACK), ("browser", PASTE_URL), ("device_code", DEVICE)),
+            refresh_endpoint="radius.refresh",
+            missing_refresh=REQUIRE,
+            revoke=revoke_refresh("radius"),
+            fields=("scope",),
+        ),
     )
 }

@@ -93,7 +93,7 @@ def test_bad_override_is_a_startup_error_naming_the_variable(tmp_path: Path) -> 
 
 
 def test_unknown_provider_lists_known_ones(tmp_path: Path) -> None:
-    out = run_cli("token", "openai", "--agent-dir", str(tmp_path))
+    out = run_cli("token", "mistral", "--agent-dir", str(tmp_path))
     assert out.returncode == 2 and "choose one of: anthropic, github-copilot" in out.stderr
 
 

@@ -139,14 +139,14 @@ async def test_arrow_keys_choose_the_provider_that_r_and_t_act_on(service, make_
 async def test_the_arrow_keys_choose_the_provider_that_r_and_t_act_on(
     service, store, fake, make_app, logged_in
 ):
-    """Seven providers, one line each: r and t act on the selected line, whichever it is."""
+    """Nine providers, one line each: r and t act on the selected line, whichever it is."""
     never = 9_007_199_254_740_991  # pi's "never expires": an OpenRouter key
     seed(store, "openrouter", {"access": "sk-or-v1-" + "k" * 60, "refresh": ""}, expires=never)
     app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         order = [s.provider for s in app.screen.accounts.statuses]
         assert order[:3] == ["anthropic", "openrouter", "github-copilot"]  # logged-in ones first
-        assert len(order) == 7
+        assert len(order) == 9
         openrouter = next(line for line in screen_text(app).splitlines() if "OpenRouter" in line)
         assert openrouter.rstrip().endswith("never")
         await pilot.press("down")

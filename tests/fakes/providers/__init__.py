@@ -11,7 +11,17 @@ named in ``fake=`` and routed by :class:`~tests.fakes.spec.RouteSpec` entries in
 
 from __future__ import annotations
 
-from tests.fakes.providers import anthropic, github_copilot, kimi_coding, meta, openai_codex, openrouter, xai
+from tests.fakes.providers import (
+    anthropic,
+    github_copilot,
+    kimi_coding,
+    meta,
+    openai,
+    openai_codex,
+    openrouter,
+    radius,
+    xai,
+)
 from tests.fakes.spec import ProviderConfig
 
 REGISTRY: tuple[ProviderConfig, ...] = (
@@ -23,4 +33,6 @@ REGISTRY: tuple[ProviderConfig, ...] = (
     kimi_coding.CONFIG,
     openrouter.CONFIG,
     meta.CONFIG,
+    openai.CONFIG,
+    radius.CONFIG,
 )
