@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method
+    from app.providers.base import Usage
+    from app.usage import UsageReport
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
@@ -426,3 +428,37 @@ class AuthService:
                 client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()
             )
         return await self.save_login(provider_id, entry), tuple(details)
+
+    async def usage(self, provider_id: str, *, refresh: bool = False) -> UsageReport:
+        """What the provider's subscription has left (:mod:`app.usage`): cached for a few minutes,
+        else fetched through its ``usage`` hook with the stored login (refreshed first if due).
+
+        Never raises for a fetch that failed: the report carries the sentence and the last good
+        answer. Only a stored OAuth login is asked; an API key or a variable's token is not.
+        """
+        from app import usage
+        from app.credentials import remembered_account
+
+        info = providers.provider(provider_id)
+        hook = providers.load(provider_id).usage
+        found = resolve(info, self.store, self.env)
+        if found.source is None:
+            return usage.unavailable(info, usage.NOT_LOGGED_IN)
+        if found.kind == API_KEY:
+            return usage.unavailable(info, usage.API_KEY_ONLY)
+        if found.entry is None:
+            return usage.unavailable(info, usage.ENV_TOKEN)
+        if hook is None:
+            return usage.unavailable(info, usage.NO_HOOK)
+        book = usage.UsageBook(
+            usage.UsageCache(self.state.path.parent / "usage", self.store.path), clock_ms=self.now_ms
+        )
+
+        async def fetch() -> Usage:
+            assert hook is not None
+            winner, _token = await self._winner(provider_id)  # refreshed under the lock when due
+            async with self.client() as client:
+                return await hook(client, self.endpoints(provider_id), winner.entry or {})
+
+        account = remembered_account(self.store, provider_id, self.state)
+        return await book.report(info, fetch, account=account, refresh=refresh)
