@@ -354,7 +354,8 @@ async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str
     for key, name in USAGE_WINDOWS:
         window = f.obj(data, key)
         used, resets = f.percent(window.get("utilization")), f.iso_ms(window.get("resets_at"))
-        if used is not None or resets is not None:
+        # A window not yet started (nothing used, no reset time) says nothing: left out.
+        if resets is not None or (used is not None and used > 0):
             windows.append(UsageWindow(name, used, resets))
     extra = _extra_usage(f.obj(data, "extra_usage"))
     return Usage(windows=tuple(windows), extra=extra)

@@ -453,14 +453,13 @@ async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str
                 UsageWindow(f.window_name(window.get("limit_window_seconds"), fallback), used, resets)
             )
     notes = ("limit reached",) if limits.get("limit_reached") is True else ()
+    # Credits only when the account has some (most plans answer has_credits false, balance "0").
     credits = f.obj(data, "credits")
     shown_credits: dict[str, Any] = {}
-    if isinstance(credits.get("has_credits"), bool):
-        shown_credits["has_credits"] = credits["has_credits"]
-    if isinstance(credits.get("unlimited"), bool):
-        shown_credits["unlimited"] = credits["unlimited"]
+    if credits.get("unlimited") is True:
+        shown_credits["unlimited"] = True
     balance = f.number(credits.get("balance"))
-    if balance is not None:
+    if credits.get("has_credits") is True and balance is not None:
         shown_credits["balance"] = balance
     plan = f.text(data.get("plan_type")) if isinstance(data, dict) else None
     return Usage(windows=tuple(windows), plan=plan, credits=shown_credits or None, notes=notes)

@@ -96,7 +96,7 @@ CASES: dict[str, Case] = {
             (("browser", CALLBACK), ("browser", PASTE_URL), ("copy_code", PASTE_CODE)),
             refresh_endpoint="anthropic.refresh",
             revoke=revoke_refresh("anthropic"),
-            usage_windows=("5h", "7d", "7d Opus"),
+            usage_windows=("5h", "7d"),
             usage_endpoint="anthropic.usage",
         ),
         Case(
