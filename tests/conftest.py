@@ -80,7 +80,10 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callab
     """Build a PiTuiApp over a service with the fake clipboard and opener and no cursor blink."""
     from app.tui.app import PiTuiApp
 
-    def build(service: Any, *, start: str = "status", provider: str | None = None) -> PiTuiApp:
+    def build(
+        service: Any, *, start: str = "status", provider: str | None = None, usage: bool = False
+    ) -> PiTuiApp:
+        # usage=False: panels built over fake tokens and real endpoints ask no provider for usage.
         return PiTuiApp(
             service,
             start=start,  # type: ignore[arg-type]
@@ -89,6 +92,7 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callab
             opener=opener,
             log_path=home / "logs" / "pi-tui.log",  # shown as ~/logs/pi-tui.log
             cursor_blink=False,
+            usage=usage,
         )
 
     return build

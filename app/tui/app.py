@@ -71,8 +71,10 @@ class PiTuiApp(App[int]):
         opener: Callable[[str], Opened] | None = None,
         log_path: Path | None = None,
         cursor_blink: bool = True,
+        usage: bool = True,
     ) -> None:
         super().__init__()
+        self.read_usage = usage  # the panel reads subscription usage in the background
         self.service = service
         self.start = start
         self.start_provider = provider
@@ -84,7 +86,7 @@ class PiTuiApp(App[int]):
         self._screen_since = 0.0
 
     def get_default_screen(self) -> Screen[None]:
-        return StatusScreen(self.service)
+        return StatusScreen(self.service, usage=self.read_usage)
 
     @property
     def status_screen(self) -> StatusScreen:
