@@ -57,7 +57,7 @@ def age_text(at_ms: int, now_ms: int) -> str:
 
 
 def label(name: str) -> str:
-    """A provider's name without its parenthesis: "Anthropic (Claude Pro/Max)" → "Anthropic"."""
+    """A provider's name without its parenthesis: "Acme (Pro plan)" → "Acme"."""
     return name.split(" (", 1)[0]
 
 
@@ -133,9 +133,9 @@ def report_lines(reports: Sequence[UsageReport], now_ms: int, *, ascii: bool = F
 
 
 def short_line(reports: Iterable[tuple[str, UsageReport]], now_ms: int, *, ascii: bool = False) -> str:
-    """``claude 61%/22% · copilot 20%``: each provider's used percent per window (``short``, report).
+    """``acme 61%/22% · other 20%``: each provider's used percent per window (``short``, report).
 
-    An answer more than an hour old says so (``claude 61% (2h 05m old)``).
+    An answer more than an hour old says so (``acme 61% (2h 05m old)``).
     """
     parts = []
     for short, report in reports:
