@@ -174,3 +174,34 @@ async def test_a_read_only_state_directory_still_gives_usage(
         assert report.available and report.error is None
     finally:
         (state_dir / "usage").chmod(0o700)
+
+
+async def test_a_hook_that_breaks_is_a_sentence_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = UsageCache(tmp_path / "usage", tmp_path / "auth.json")
+    book = UsageBook(cache, clock_ms=lambda: 1_790_000_000_000)
+
+    async def broken() -> Usage:
+        raise KeyError("windows")
+
+    report = await book.report(provider("anthropic"), broken)
+    assert report.error == "Could not read Anthropic (Claude Pro/Max)'s usage (KeyError); see the log."
+    assert report.usage is None and not report.available
+    assert "KeyError" in caplog.text  # the log keeps what happened
+
+
+def test_short_line_and_text_for_a_report_from_the_cache(tmp_path: Path) -> None:
+    from app.usage_text import report_lines, short_line
+
+    cache = UsageCache(tmp_path / "usage", tmp_path / "auth.json")
+    now = 1_790_000_000_000
+    cache.write("anthropic", Record(USAGE, now - 2 * 3_600_000, fresh_until=now))
+    report = UsageBook(cache, clock_ms=lambda: now).cached(provider("anthropic"))
+    assert report is not None and report.cached
+    assert short_line([("claude", report)], now) == "claude 61% (2h 00m old)"
+    assert report_lines([report], now, ascii=True) == [
+        "Anthropic  5h ##########------  61% - resets in 115d 17h",
+        "           plan max",
+        "           as of 2h 00m ago",
+    ]
