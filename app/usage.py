@@ -19,7 +19,6 @@ from __future__ import annotations
 import binascii
 import json
 import os
-import random
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -236,6 +235,8 @@ class UsageCache:
             "failed_at": record.failed_at,
             "fresh_until": record.fresh_until,
         }
+        import random  # only a fetch writes; `--short` reads
+
         target = self.path(provider_id)
         temp = target.with_name(f".{target.name}.{os.getpid()}.{random.getrandbits(32):08x}.tmp")
         try:
@@ -356,6 +357,8 @@ class UsageBook:
                 "usage of %s failed: %s", info.id, type(exc).__name__, exc_info=True
             )
             error = f"Could not read {info.name}'s usage ({type(exc).__name__}); see the log."
+        import random
+
         now = self.clock_ms()
         fresh_until = now + self.period_ms + random.randint(0, self.jitter_ms)
         if error is None:
