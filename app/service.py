@@ -454,11 +454,17 @@ class AuthService:
             usage.UsageCache(self.state.path.parent / "usage", self.store.path), clock_ms=self.now_ms
         )
 
+        account = remembered_account(self.store, provider_id, self.state)
+        used = [found.entry]
+
         async def fetch() -> Usage:
             assert hook is not None
             winner, _token = await self._winner(provider_id)  # refreshed under the lock when due
+            used.append(winner.entry or {})
             async with self.client() as client:
                 return await hook(client, self.endpoints(provider_id), winner.entry or {})
 
-        account = remembered_account(self.store, provider_id, self.state)
-        return await book.report(info, fetch, account=account, refresh=refresh)
+        login = usage.login_key(account, found.entry)
+        return await book.report(
+            info, fetch, login=login, login_after=lambda: usage.login_key(account, used[-1]), refresh=refresh
+        )

@@ -149,7 +149,8 @@ class Record(NamedTuple):
     error: str | None = None
     failed_at: int | None = None
     fresh_until: int = 0
-    account: str | None = None
+    # Whose answer this is (see login_key): another login's answer is never shown.
+    login: str | None = None
 
     @property
     def asked_at(self) -> int:
@@ -209,14 +210,14 @@ class UsageCache:
         if not isinstance(doc, dict) or doc.get("version") != VERSION or doc.get("store") != self.store:
             return None
         error = doc.get("error") if isinstance(doc.get("error"), str) else None
-        account = doc.get("account") if isinstance(doc.get("account"), str) else None
+        login = doc.get("login") if isinstance(doc.get("login"), str) else None
         return Record(
             usage_from_json(doc.get("usage")),
             _int(doc.get("fetched_at")),
             error,
             _int(doc.get("failed_at")),
             _int(doc.get("fresh_until")) or 0,
-            account,
+            login,
         )
 
     def write(self, provider_id: str, record: Record) -> None:
@@ -228,7 +229,7 @@ class UsageCache:
             "version": VERSION,
             "store": self.store,
             "provider": provider_id,
-            "account": record.account,
+            "login": record.login,
             "usage": usage_to_json(record.usage) if record.usage is not None else None,
             "fetched_at": record.fetched_at,
             "error": record.error,
@@ -299,25 +300,35 @@ class UsageBook:
         self.jitter_ms = jitter_ms
         self.lock_wait_s = lock_wait_s
 
-    def cached(self, info: ProviderInfo, *, account: str | None = None) -> UsageReport | None:
-        """What the cache holds for ``info`` (no request), None when nothing for this account."""
-        record = self._record(info.id, account)
+    def cached(self, info: ProviderInfo, *, login: str | None = None) -> UsageReport | None:
+        """What the cache holds for ``info`` (no request), None when nothing for this login."""
+        record = self._record(info.id, login)
         return None if record is None else record.report(info, cached=True)
 
-    def _record(self, provider_id: str, account: str | None) -> Record | None:
+    def _record(self, provider_id: str, login: str | None) -> Record | None:
         record = self.cache.read(provider_id)
-        if record is None or (account and record.account and record.account != account):
-            return None  # another account's answer (a switch or a new login)
+        if record is None or (login is not None and record.login != login):
+            return None  # another login's answer (a new login, another account)
         return record
 
     async def report(
-        self, info: ProviderInfo, fetch: Fetch, *, account: str | None = None, refresh: bool = False
+        self,
+        info: ProviderInfo,
+        fetch: Fetch,
+        *,
+        login: str | None = None,
+        login_after: Callable[[], str | None] | None = None,
+        refresh: bool = False,
     ) -> UsageReport:
-        """The provider's usage: cached while fresh (unless ``refresh``), else fetched once."""
+        """The provider's usage: cached while fresh (unless ``refresh``), else fetched once.
+
+        ``login`` (:func:`login_key`): whose answer to show; None takes any. ``login_after``:
+        whose the fetched answer is, asked after the fetch (a refresh on the way rotates tokens).
+        """
         import asyncio
 
         started = self.clock_ms()
-        record = self._record(info.id, account)
+        record = self._record(info.id, login)
         if record is not None and not refresh and started < record.fresh_until:
             return record.report(info, cached=True)
         fd: int | None = None
@@ -331,17 +342,22 @@ class UsageBook:
             fd = None  # no lock file here (a read-only state directory): ask all the same
         try:
             # Under the lock: another process may have asked while we waited.
-            record = self._record(info.id, account)
+            record = self._record(info.id, login)
             if record is not None:
                 asked_since = record.asked_at > started
                 if asked_since or (not refresh and self.clock_ms() < record.fresh_until):
                     return record.report(info, cached=True)
-            return await self._fetch(info, fetch, record, account)
+            return await self._fetch(info, fetch, record, login, login_after)
         finally:
             _release(fd)
 
     async def _fetch(
-        self, info: ProviderInfo, fetch: Fetch, record: Record | None, account: str | None
+        self,
+        info: ProviderInfo,
+        fetch: Fetch,
+        record: Record | None,
+        login: str | None,
+        login_after: Callable[[], str | None] | None,
     ) -> UsageReport:
         from app.errors import PiTuiError
 
@@ -359,15 +375,24 @@ class UsageBook:
             error = f"Could not read {info.name}'s usage ({type(exc).__name__}); see the log."
         import random
 
+        if login_after is not None:
+            login = login_after()
         now = self.clock_ms()
         fresh_until = now + self.period_ms + random.randint(0, self.jitter_ms)
         if error is None:
-            new = Record(usage, now, None, None, fresh_until, account)
+            new = Record(usage, now, None, None, fresh_until, login)
         else:
             last = record or Record()
-            new = Record(last.usage, last.fetched_at, error, now, fresh_until, account or last.account)
+            new = Record(last.usage, last.fetched_at, error, now, fresh_until, login)
         self.cache.write(info.id, new)
         return new.report(info, cached=False)
+
+
+def login_key(account: str | None, entry: Mapping[str, Any]) -> str:
+    """Whose usage an answer is: the account (when known) and a CRC-32 of the login's refresh
+    token (a new login, or a rotated token, asks anew). Far too little to learn the token from."""
+    token = str(entry.get("refresh") or entry.get("access") or "").encode("utf-8", "replace")
+    return f"{account or ''}#{binascii.crc32(token):08x}"
 
 
 def unavailable(info: ProviderInfo, reason: str) -> UsageReport:

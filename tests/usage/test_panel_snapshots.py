@@ -1,7 +1,7 @@
 """The status panel with usage for several providers, at 80×24 and 40×12.
 
-Fixed clock; the usage answers are in the cache (fresh), so the panel asks no one. Tokens are
-recognisable fakes.
+Fixed clock; the usage answers are in the cache (fresh), so the panel asks no one (every URL
+points at a closed port). Tokens are recognisable fakes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 
 from app.providers.base import Usage, UsageWindow
 from app.service import AuthService
-from app.usage import Record, UsageCache
+from app.usage import Record, UsageCache, login_key
+from tests.fakes.providers import REGISTRY
 from tests.tui.helpers import FAKE_ANTHROPIC, FAKE_COPILOT, HOUR_MS, seed
 
 SIZES = {"normal": (80, 24), "small": (40, 12)}
@@ -29,8 +30,16 @@ def usage_panel(fixed_store: Any, clock: Any) -> AuthService:
     seed(fixed_store, "openai-codex", codex, expires=now + 9 * DAY_MS)
     kimi = {"access": "kimi-FAKEFAKEFAKEFAKE00ff", "refresh": "kimi-FAKEFAKEFAKEFAKE11aa"}
     seed(fixed_store, "kimi-coding", kimi, expires=now + 2 * HOUR_MS)
-    service = AuthService(fixed_store, env={}, clock=clock)
+    # Every provider URL at a closed loopback port: a cache miss fails here, never asks the internet.
+    offline = {name: value for config in REGISTRY for name, value in config.env("http://127.0.0.1:9").items()}
+    service = AuthService(fixed_store, env=offline, clock=clock)
     cache = UsageCache(service.state.path.parent / "usage", fixed_store.path)
+
+    def whose(provider_id: str) -> str:
+        entry = fixed_store.get(provider_id)
+        assert entry is not None
+        return login_key(None, entry)
+
     fresh = now + 10 * MINUTE_MS
     claude = Usage(
         (
@@ -40,23 +49,35 @@ def usage_panel(fixed_store: Any, clock: Any) -> AuthService:
         ),
         extra={"Extra usage": "on · $12.34 of $50.00 used this month (25%)"},
     )
-    cache.write("anthropic", Record(claude, now - 2 * MINUTE_MS, fresh_until=fresh))
+    cache.write("anthropic", Record(claude, now - 2 * MINUTE_MS, fresh_until=fresh, login=whose("anthropic")))
     copilot = Usage(
         (UsageWindow("premium", 20.0, now + 12 * DAY_MS),), plan="individual_pro", notes=("unlimited: chat",)
     )
-    cache.write("github-copilot", Record(copilot, now - 2 * MINUTE_MS, fresh_until=fresh))
+    cache.write(
+        "github-copilot",
+        Record(copilot, now - 2 * MINUTE_MS, fresh_until=fresh, login=whose("github-copilot")),
+    )
     codex_usage = Usage(
         (UsageWindow("5h", 88.0, now + 40 * MINUTE_MS), UsageWindow("7d", 45.0, None)), plan="plus"
     )
     error = "OpenAI had a server error (HTTP 500); try again in a moment."
     cache.write(
         "openai-codex",
-        Record(codex_usage, now - 2 * HOUR_MS, error, now - MINUTE_MS, fresh_until=fresh),
+        Record(
+            codex_usage,
+            now - 2 * HOUR_MS,
+            error,
+            now - MINUTE_MS,
+            fresh_until=fresh,
+            login=whose("openai-codex"),
+        ),
     )
     kimi_usage = Usage(
         (UsageWindow("5h", 30.0, now + 2 * HOUR_MS), UsageWindow("week", 55.0, now + 4 * DAY_MS))
     )
-    cache.write("kimi-coding", Record(kimi_usage, now - MINUTE_MS, fresh_until=fresh))
+    cache.write(
+        "kimi-coding", Record(kimi_usage, now - MINUTE_MS, fresh_until=fresh, login=whose("kimi-coding"))
+    )
     return service
 
 

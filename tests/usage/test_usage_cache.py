@@ -84,6 +84,7 @@ async def test_a_failed_fetch_is_not_retried_before_the_period_ends(
 
 
 async def test_another_accounts_answer_is_not_shown(fake: FakeProviders, tmp_path: Path) -> None:
+    """The same login named by another account (a switch pi-tui learned of): asked anew."""
     service = service_for(fake, tmp_path)
     seed(fake, service.store, "anthropic")
     service.state.update(service.store.path, "anthropic", account="a@example.com")
@@ -91,6 +92,21 @@ async def test_another_accounts_answer_is_not_shown(fake: FakeProviders, tmp_pat
     service.state.update(service.store.path, "anthropic", account="b@example.com")
     report = await service.usage("anthropic")
     assert not report.cached and fake.count("anthropic.usage") == 2
+
+
+async def test_a_new_login_asks_anew_and_a_refresh_on_the_way_keeps_the_answer(
+    fake: FakeProviders, tmp_path: Path
+) -> None:
+    clock = Clock(4_102_444_800.0)  # 2100: the seeded logins are due
+    service = service_for(fake, tmp_path, clock)
+    seed(fake, service.store, "kimi-coding")
+    await service.usage("kimi-coding")  # refreshes first (new tokens), then asks
+    assert (await service.usage("kimi-coding")).cached  # the answer is the refreshed login's
+    assert fake.count("kimi.usage") == 1 and fake.count("kimi.refresh") == 1
+    seed(fake, service.store, "kimi-coding")  # another login, same provider
+    clock.now += 1
+    report = await service.usage("kimi-coding")
+    assert not report.cached and fake.count("kimi.usage") == 2
 
 
 async def test_a_hanging_server_is_given_up_with_a_sentence(fake: FakeProviders, tmp_path: Path) -> None:
