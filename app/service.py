@@ -442,6 +442,8 @@ class AuthService:
         info = providers.provider(provider_id)
         hook = providers.load(provider_id).usage
         found = resolve(info, self.store, self.env)
+        if found.source is None and found.error:
+            raise StoreError(found.error)  # the store cannot be read: not "not logged in"
         if found.source is None:
             return usage.unavailable(info, usage.NOT_LOGGED_IN)
         if found.kind == API_KEY:

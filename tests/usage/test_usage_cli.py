@@ -193,3 +193,16 @@ def test_short_imports_neither_httpx_nor_asyncio_nor_textual(fake: FakeProviders
     result = run_python("-c", probe, str(tmp_path / "agent"), env=fake.env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["claude 61%/22%", "[]"]
+
+
+def test_a_store_that_cannot_be_read_is_said_not_taken_for_no_login(
+    fake: FakeProviders, tmp_path: Path
+) -> None:
+    store = store_in(tmp_path)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text("{not json")
+    store.path.chmod(0o600)
+    code, out, err = usage(fake, tmp_path)
+    assert code == 3 and out == ""
+    assert err.startswith("pi-tui: ") and len(err.strip().splitlines()) == 1
+    assert store.path.read_text() == "{not json"
