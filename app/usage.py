@@ -336,7 +336,11 @@ class UsageBook:
             deadline = asyncio.get_running_loop().time() + self.lock_wait_s
             while (fd := self.cache.try_lock(info.id)) is None:
                 if asyncio.get_running_loop().time() >= deadline:
-                    break
+                    # Another process has been asking for longer than any request may take:
+                    # show what there is rather than ask a second time.
+                    busy = f"Another pi-tui process is still reading {info.name}'s usage; try again."
+                    last = self._record(info.id, login) or Record()
+                    return last._replace(error=busy, failed_at=self.clock_ms()).report(info, cached=True)
                 await asyncio.sleep(LOCK_POLL_S)
         except OSError:
             fd = None  # no lock file here (a read-only state directory): ask all the same

@@ -221,3 +221,24 @@ def test_short_line_and_text_for_a_report_from_the_cache(tmp_path: Path) -> None
         "           plan max",
         "           as of 2h 00m ago",
     ]
+
+
+async def test_a_lock_held_too_long_shows_the_cache_and_asks_no_one(tmp_path: Path) -> None:
+    cache = UsageCache(tmp_path / "usage", tmp_path / "auth.json")
+    now = 1_790_000_000_000
+    cache.write("anthropic", Record(USAGE, now - 3_600_000, fresh_until=now - 1))
+    book = UsageBook(cache, clock_ms=lambda: now, lock_wait_s=0.2)
+    held = cache.try_lock("anthropic")  # another process, stuck on a slow answer
+    assert held is not None
+    asked: list[int] = []
+
+    async def fetch() -> Usage:
+        asked.append(1)
+        return USAGE
+
+    try:
+        report = await book.report(provider("anthropic"), fetch)
+    finally:
+        os.close(held)
+    assert asked == [] and report.usage == USAGE
+    assert report.error is not None and "Another pi-tui process" in report.error
