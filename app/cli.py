@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="refresh first if the token has less left than this (seconds, or 90s, 30m, 2h)",
     )
     command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
+    usage = command("usage", "show how much of each subscription is left")
+    usage.add_argument("provider", nargs="?", help=_provider_ids())
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
+    usage.add_argument("--refresh", action="store_true", help="ask the providers now, not the cache")
+    usage.add_argument(
+        "--short", action="store_true", help="one short line from the cache, no network (for a status bar)"
+    )
     return parser
 
 
@@ -467,7 +474,84 @@ def _run_app(
         gc.enable()
 
 
+def _cmd_usage(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """``usage``: what each stored login's subscription has left (app.usage). Exit 0 even when a
+    provider's usage could not be read; 1 when the provider named has no login."""
+    from app.providers import registry
+
+    store = _store(args, env)
+    infos = (
+        [_provider(args.provider, args, env)]
+        if args.provider
+        else list(registry(store.path.parent, env).values())
+    )
+    if args.short:
+        return _usage_short(store, env, infos)
+    import asyncio
+
+    from app.expiry import current_ms
+    from app.service import AuthService
+    from app.usage import NOT_LOGGED_IN, UsageReport
+
+    service = AuthService(store, env=env)
+
+    async def gather() -> list[UsageReport]:
+        return list(await asyncio.gather(*(service.usage(info.id, refresh=args.refresh) for info in infos)))
+
+    reports = asyncio.run(gather())
+    now_ms = current_ms()
+    missing = args.provider is not None and reports[0].reason == NOT_LOGGED_IN
+    if not args.provider:
+        reports = [r for r in reports if r.reason != NOT_LOGGED_IN]
+    if args.json:
+        print(
+            json.dumps(
+                {"store": str(store.path), "providers": [r.to_json(now_ms=now_ms) for r in reports]}, indent=2
+            )
+        )
+    elif not reports:
+        print(f"No logins in {store.path}; log in with `pi-tui login`.")
+    else:
+        from app.sanitize import strip_escapes
+        from app.usage_text import can_draw, report_lines
+
+        ascii = not can_draw(getattr(sys.stdout, "encoding", None))
+        for line in report_lines(reports, now_ms, ascii=ascii):
+            print(strip_escapes(line))
+    if missing:
+        from app.providers import login_hint
+
+        print(f"pi-tui: {login_hint(infos[0])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _usage_short(store: CredentialStore, env: Mapping[str, str], infos: list[ProviderInfo]) -> int:
+    """``usage --short``: one line from the cache alone; no asyncio, no httpx, no network."""
+    from app.expiry import current_ms
+    from app.sanitize import strip_escapes
+    from app.usage import UsageCache
+    from app.usage_text import can_draw, short_line
+
+    cache = UsageCache.for_store(store.path, env)
+    shown = []
+    for info in infos:
+        record = cache.read(info.id)
+        if record is None:
+            continue
+        try:
+            if store.get(info.id) is None:
+                continue  # logged out since
+        except StoreError:
+            continue
+        shown.append((info.short or info.id, record.report(info, cached=True)))
+    ascii = not can_draw(getattr(sys.stdout, "encoding", None))
+    print(strip_escapes(short_line(shown, current_ms(), ascii=ascii)))
+    return 0
+
+
 _COMMANDS = {
+    "usage": _cmd_usage,
     "token": _cmd_token,
     "status": _cmd_status,
     "logout": _cmd_logout,

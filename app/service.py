@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method, ProviderInfo
+    from app.providers.base import Usage
+    from app.usage import UsageReport
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
@@ -614,3 +616,45 @@ class AuthService:
                 client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()
             )
         return await self.save_login(provider_id, entry), tuple(details)
+
+    async def usage(self, provider_id: str, *, refresh: bool = False) -> UsageReport:
+        """What the provider's subscription has left (:mod:`app.usage`): cached for a few minutes,
+        else fetched through its ``usage`` hook with the stored login (refreshed first if due).
+
+        Never raises for a fetch that failed: the report carries the sentence and the last good
+        answer. Only a stored OAuth login is asked; an API key or a variable's token is not.
+        """
+        from app import usage
+        from app.credentials import remembered_account
+
+        info = self.info(provider_id)
+        hook = providers.load(provider_id).usage
+        found = resolve(info, self.store, self.env)
+        if found.source is None and found.error:
+            raise StoreError(found.error)  # the store cannot be read: not "not logged in"
+        if found.source is None:
+            return usage.unavailable(info, usage.NOT_LOGGED_IN)
+        if found.kind == API_KEY:
+            return usage.unavailable(info, usage.API_KEY_ONLY)
+        if found.entry is None:
+            return usage.unavailable(info, usage.ENV_TOKEN)
+        if hook is None:
+            return usage.unavailable(info, usage.NO_HOOK)
+        book = usage.UsageBook(
+            usage.UsageCache(self.state.path.parent / "usage", self.store.path), clock_ms=self.now_ms
+        )
+
+        account = remembered_account(self.store, provider_id, self.state)
+        used = [found.entry]
+
+        async def fetch() -> Usage:
+            assert hook is not None
+            winner = (await self.token(provider_id)).resolution  # refreshed under the lock when due
+            used.append(winner.entry or {})
+            async with self.client() as client:
+                return await hook(client, self.endpoints(provider_id), winner.entry or {})
+
+        login = usage.login_key(account, found.entry)
+        return await book.report(
+            info, fetch, login=login, login_after=lambda: usage.login_key(account, used[-1]), refresh=refresh
+        )

@@ -14,8 +14,9 @@ The exit status is 0 whatever the numbers (this is a report) unless ``--check`` 
 
 Groups (``--only``): ``token``, ``status`` (each on oauth.json and on auth.json), ``frame``
 (first frame and peak memory, in a pseudo-terminal), ``paste`` (16 KB bracketed paste,
-in-process with Textual's Pilot) and ``refresh`` (32 concurrent ``pi-tui token`` while due,
-against the fake server).
+in-process with Textual's Pilot), ``refresh`` (32 concurrent ``pi-tui token`` while due,
+against the fake server) and ``usage`` (``pi-tui usage --short`` from a cache of two providers,
+the tmux status-line case).
 
 The notes under the table say where a gap comes from: CPU time next to wall time (less
 sensitive to other load on the machine), Textual's own cost for the status screen
@@ -45,7 +46,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-GROUPS = ("token", "status", "frame", "paste", "refresh")
+GROUPS = ("token", "status", "frame", "paste", "refresh", "usage")
 HOUR_MS = 3_600_000
 FRAME_TIMEOUT_S = 30.0
 CONCURRENCY = 32
@@ -624,6 +625,57 @@ def bench_refresh(settings: Settings, workdir: Path) -> list[Row]:
     return [wall, count_row]
 
 
+# --- 7.: usage --short, from the cache -----------------------------------------------------------
+
+
+def bench_usage(settings: Settings, workdir: Path) -> list[Row]:
+    """``pi-tui usage --short`` (two providers' answers cached) against ``python -c pass``."""
+    figure, limit = "7. usage --short (2 cached)", 2.0
+    agent = workdir / "agent-usage"
+    store_path = write_store(agent, both_providers_doc(), "auth.json")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from app.providers.base import Usage, UsageWindow
+        from app.usage import Record, UsageCache
+    finally:
+        sys.path.remove(str(ROOT))
+    cache = UsageCache(Path(_STATE_DIR[0]) / "usage", store_path)
+    now = now_ms()
+    answers = {
+        "anthropic": Usage(
+            (UsageWindow("5h", 61.0, now + HOUR_MS), UsageWindow("7d", 22.0, now + 80 * HOUR_MS))
+        ),
+        "github-copilot": Usage((UsageWindow("premium", 20.0, now + 300 * HOUR_MS),)),
+    }
+    for provider_id, usage in answers.items():
+        cache.write(provider_id, Record(usage, now, fresh_until=now + HOUR_MS))
+    env = clean_env(_OFFLINE_ENV)
+    command, _ = pi_tui_command()
+    argv = [*command, "usage", "--short", "--agent-dir", str(agent)]
+    cpu: dict[str, list[float]] = {"candidate": [], "baseline": []}
+
+    def candidate() -> float:
+        timed = run_timed(argv, env)
+        if "61%/22%" not in timed.stdout or "20%" not in timed.stdout:
+            raise BenchError(f"pi-tui usage --short printed {timed.stdout.strip()!r}, not the cached usage")
+        cpu["candidate"].append(timed.cpu)
+        return timed.wall
+
+    def baseline() -> float:
+        timed = run_timed(baseline_command(), env)
+        cpu["baseline"].append(timed.cpu)
+        return timed.wall
+
+    try:
+        cand, base = alternate(candidate, baseline, settings)
+    except BenchError as exc:
+        return [failed_row(figure, f"≤ {limit:.2f}×", exc)]
+    cpu_cand = statistics.median(cpu["candidate"][-settings.runs :]) * 1000
+    cpu_base = statistics.median(cpu["baseline"][-settings.runs :]) * 1000
+    note = f"CPU (user+sys) {cpu_cand:.1f} ms vs {cpu_base:.1f} ms = {cpu_cand / cpu_base:.2f}×"
+    return [ratio_row(figure, cand, base, unit="ms", limit=limit, scale=1000.0, note=note)]
+
+
 # --- output -------------------------------------------------------------------------------------
 
 
@@ -750,6 +802,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows += bench_paste(settings, work)
             elif group == "refresh":
                 rows += bench_refresh(settings, work)
+            elif group == "usage":
+                rows += bench_usage(settings, work)
     print(format_table(rows))
     print(f"load average at the end: {load_average()}")
     if args.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,22 @@ def process_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv(PROCESS_HOME, str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def pi_tui_logger() -> Iterator[None]:
+    """pi-tui's logger as each test found it: a test that sets up logging (to a file, without
+    propagation) must not take the log away from the next test in the same worker."""
+    import logging
+
+    logger = logging.getLogger("pi_tui")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    for handler in logger.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    logger.handlers[:] = saved[0]
+    logger.propagate, logger.level = saved[1], saved[2]
 
 
 @pytest.fixture
@@ -80,7 +96,10 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callab
     """Build a PiTuiApp over a service with the fake clipboard and opener and no cursor blink."""
     from app.tui.app import PiTuiApp
 
-    def build(service: Any, *, start: str = "status", provider: str | None = None) -> PiTuiApp:
+    def build(
+        service: Any, *, start: str = "status", provider: str | None = None, usage: bool = False
+    ) -> PiTuiApp:
+        # usage=False: panels built over fake tokens and real endpoints ask no provider for usage.
         return PiTuiApp(
             service,
             start=start,  # type: ignore[arg-type]
@@ -89,6 +108,7 @@ def make_app(clipboard: FakeClipboard, opener: FakeOpener, home: Path) -> Callab
             opener=opener,
             log_path=home / "logs" / "pi-tui.log",  # shown as ~/logs/pi-tui.log
             cursor_blink=False,
+            usage=usage,
         )
 
     return build

@@ -75,6 +75,8 @@ class ProviderInfo(NamedTuple):
     api_key_vars: tuple[str, ...] = ()
     # The environment its module runs with, over the user's (a custom gateway's address).
     env: tuple[tuple[str, str], ...] = ()
+    # A word for one-line summaries (``pi-tui usage --short``); the id when empty.
+    short: str = ""
 
     def method(self, method_id: str) -> Method:
         """The method with this id, or a ConfigError listing this provider's methods."""
@@ -103,6 +105,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
         ),
         env_vars=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
         api_key_vars=("ANTHROPIC_API_KEY",),
+        short="claude",
     ),
     "github-copilot": ProviderInfo(
         "github-copilot",
@@ -110,6 +113,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "app.providers.github_copilot",
         (Method("device", "Device code", DEVICE),),
         questions=(Question("host", "GitHub Enterprise URL/domain (blank for github.com):", "github.com"),),
+        short="copilot",
     ),
     "openai": ProviderInfo(
         "openai",
@@ -127,18 +131,21 @@ PROVIDERS: dict[str, ProviderInfo] = {
             Method("browser", "Browser", AUTH_CODE),
             Method("device_code", "Device code (another machine, SSH)", DEVICE, headless=True),
         ),
+        short="codex",
     ),
     "xai": ProviderInfo(
         "xai",
         "xAI (Grok/X subscription)",
         "app.providers.xai",
         (Method("device", "Sign in with SuperGrok or X Premium", DEVICE),),
+        short="grok",
     ),
     "kimi-coding": ProviderInfo(
         "kimi-coding",
         "Kimi Code (subscription)",
         "app.providers.kimi_coding",
         (Method("device", "Sign in with Kimi Code", DEVICE),),
+        short="kimi",
     ),
     "openrouter": ProviderInfo(
         "openrouter",

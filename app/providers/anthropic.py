@@ -16,7 +16,7 @@ from app.errors import AuthError, LoginInputError
 from app.expiry import current_ms
 from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
 from app.http import oauth_error, request_json
-from app.providers.base import stored_account
+from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import entry_from_token_response
 
@@ -301,9 +301,61 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
 check_answer = None
 offers = None
 use_offer = None
 check_options = None
 request_headers = None
+
+
+# -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
+
+USAGE_BETA = "oauth-2025-04-20"
+USAGE_WINDOWS = (
+    ("five_hour", "5h"),
+    ("seven_day", "7d"),
+    ("seven_day_opus", "7d Opus"),
+    ("seven_day_sonnet", "7d Sonnet"),
+)
+
+
+async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> Usage:
+    """``GET {api}/api/oauth/usage``: the 5-hour and weekly windows, and extra usage (paid overage)."""
+    from app.providers import usage_fields as f
+
+    headers = {
+        "Authorization": f"Bearer {entry['access']}",
+        "anthropic-beta": USAGE_BETA,
+        "user-agent": "claude-cli/2.1.322",
+    }
+    data = await f.get_usage_json(client, f"{endpoints.api}/api/oauth/usage", what=WHAT, headers=headers)
+    windows = []
+    for key, name in USAGE_WINDOWS:
+        window = f.obj(data, key)
+        used, resets = f.percent(window.get("utilization")), f.iso_ms(window.get("resets_at"))
+        # A window not yet started (nothing used, no reset time) says nothing: left out.
+        if resets is not None or (used is not None and used > 0):
+            windows.append(UsageWindow(name, used, resets))
+    extra = _extra_usage(f.obj(data, "extra_usage"))
+    return Usage(windows=tuple(windows), extra=extra)
+
+
+def _extra_usage(extra: Mapping[str, Any]) -> dict[str, str] | None:
+    """ "on · $12.34 of $50.00 used this month (25%)" / "off": paid usage beyond the plan."""
+    from app.providers import usage_fields as f
+
+    enabled = extra.get("is_enabled")
+    if not isinstance(enabled, bool):
+        return None
+    if not enabled:
+        return {"Extra usage": "off"}
+    used, limit = f.number(extra.get("used_credits")), f.number(extra.get("monthly_limit"))
+    shown = "on"
+    if used is not None and limit is not None:
+        shown += f" · ${used / 100:.2f} of ${limit / 100:.2f} used this month"
+    elif used is not None:
+        shown += f" · ${used / 100:.2f} used this month"
+    percent = f.percent(extra.get("utilization"))
+    if percent is not None:
+        shown += f" ({percent:.0f}%)"
+    return {"Extra usage": shown}

@@ -16,7 +16,7 @@ from app.endpoints import optional_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.expiry import expires_at_ms
 from app.http import authorized_field, oauth_error, request_json
-from app.providers.base import stored_account
+from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -728,4 +728,51 @@ async def use_offer(
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
+
+
+# -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
+
+USAGE_QUOTAS = (("premium_interactions", "premium"), ("chat", "chat"), ("completions", "completions"))
+
+
+async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> Usage:
+    """``GET {github_api}/copilot_internal/user`` with the GitHub token: the monthly quotas.
+
+    Paid plans list ``quota_snapshots``; the free tier ``limited_user_quotas`` (what is left)
+    against ``monthly_quotas``. An unlimited quota is no window, only a note.
+    """
+    from app.providers import usage_fields as f
+
+    domain = stored_domain(entry)
+    headers = {**COPILOT_HEADERS, "Authorization": f"token {entry['refresh']}"}
+    url = f"{endpoints.github_api_base(domain)}/copilot_internal/user"
+    data = await f.get_usage_json(client, url, what=server_name(domain), headers=headers)
+    resets = f.iso_ms(data.get("quota_reset_date")) if isinstance(data, dict) else None
+    windows: list[UsageWindow] = []
+    unlimited: list[str] = []
+    snapshots = f.obj(data, "quota_snapshots")
+    for key, name in USAGE_QUOTAS:
+        quota = f.obj(snapshots, key)
+        if quota.get("unlimited") is True:
+            unlimited.append(name)
+            continue
+        left = f.percent(quota.get("percent_remaining"))
+        used = 100.0 - left if left is not None else None
+        if used is None:
+            entitlement = f.number(quota.get("entitlement"))
+            remaining = f.number(quota.get("remaining"))
+            if entitlement is not None and remaining is not None:
+                used = f.used_percent(entitlement - remaining, entitlement)
+        if used is not None:
+            windows.append(UsageWindow(name, used, resets))
+    free_left, free_total = f.obj(data, "limited_user_quotas"), f.obj(data, "monthly_quotas")
+    free_resets = f.iso_ms(data.get("limited_user_reset_date")) if isinstance(data, dict) else None
+    for key in ("chat", "completions"):
+        remaining, total = f.number(free_left.get(key)), f.number(free_total.get(key))
+        if remaining is not None and total is not None and all(w.name != key for w in windows):
+            used = f.used_percent(total - remaining, total)
+            if used is not None:
+                windows.append(UsageWindow(key, used, free_resets or resets))
+    plan = f.text(data.get("copilot_plan")) if isinstance(data, dict) else None
+    notes = (f"unlimited: {', '.join(unlimited)}",) if unlimited and (windows or plan) else ()
+    return Usage(windows=tuple(windows), plan=plan, notes=notes)

@@ -14,7 +14,7 @@ from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
 from app.http import JsonResponse, authorized_field, models_available, request_json
-from app.providers.base import stored_account
+from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
 
@@ -204,9 +204,53 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
 check_answer = None
 offers = None
 use_offer = None
 check_options = None
 request_headers = None
+
+
+# -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
+
+MINUTES = {"TIME_UNIT_MINUTE": 60, "TIME_UNIT_HOUR": 3600, "TIME_UNIT_DAY": 86_400, "TIME_UNIT_SECOND": 1}
+
+
+async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> Usage:
+    """``GET {api}/usages``: the 5-hour window (``limits``) and the weekly quota (``usage``).
+
+    Numbers arrive as strings and times as ISO 8601.
+    """
+    from app.providers import usage_fields as f
+
+    url = f"{endpoints.api}/usages"
+    data = await f.get_usage_json(client, url, what=WHAT, headers=auth_headers(endpoints, entry))
+
+    def window(name: str, detail: Any) -> UsageWindow | None:
+        if not isinstance(detail, dict):
+            return None
+        used = f.used_percent(detail.get("used"), detail.get("limit"))
+        if used is None:
+            limit, remaining = f.number(detail.get("limit")), f.number(detail.get("remaining"))
+            if limit is not None and remaining is not None:
+                used = f.used_percent(limit - remaining, limit)
+        resets = f.iso_ms(detail.get("resetTime"))
+        return UsageWindow(name, used, resets) if used is not None or resets is not None else None
+
+    windows = []
+    limits = data.get("limits") if isinstance(data, dict) else None
+    for limit in limits if isinstance(limits, list) else []:
+        span = f.obj(limit, "window")
+        seconds = None
+        duration, unit = f.number(span.get("duration")), MINUTES.get(str(span.get("timeUnit")))
+        if duration is not None and unit is not None:
+            seconds = duration * unit
+        found = window(f.window_name(seconds, "window"), f.obj(limit, "detail"))
+        if found is not None:
+            windows.append(found)
+    weekly = window("week", f.obj(data, "usage"))
+    if weekly is not None:
+        windows.append(weekly)
+    level = f.text(f.obj(data, "user").get("membershipLevel"))
+    plan = level.removeprefix("LEVEL_").lower() if level else None
+    return Usage(windows=tuple(windows), plan=plan)

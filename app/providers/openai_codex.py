@@ -17,7 +17,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
 from app.http import authorized_field, models_available, oauth_error, request_json
-from app.providers.base import stored_account
+from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -389,9 +389,47 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
 check_answer = None
 offers = None
 use_offer = None
 check_options = None
 request_headers = None
+
+
+# -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
+
+
+async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> Usage:
+    """``GET {api}/wham/usage``: the plan, the primary (5 h) and secondary (weekly) windows, credits."""
+    import time
+
+    from app.providers import usage_fields as f
+
+    url = f"{endpoints.api}/wham/usage"
+    data = await f.get_usage_json(client, url, what=WHAT, headers=auth_headers(endpoints, entry))
+    limits = f.obj(data, "rate_limit")
+    windows = []
+    for key, fallback in (("primary_window", "primary"), ("secondary_window", "secondary")):
+        window = f.obj(limits, key)
+        if not window:
+            continue
+        resets = f.epoch_ms(window.get("reset_at"))
+        after = f.number(window.get("reset_after_seconds"))
+        if resets is None and after is not None and 0 <= after < 400 * 86_400:
+            resets = int((time.time() + after) * 1000)
+        used = f.percent(window.get("used_percent"))
+        if used is not None or resets is not None:
+            windows.append(
+                UsageWindow(f.window_name(window.get("limit_window_seconds"), fallback), used, resets)
+            )
+    notes = ("limit reached",) if limits.get("limit_reached") is True else ()
+    # Credits only when the account has some (most plans answer has_credits false, balance "0").
+    credits = f.obj(data, "credits")
+    shown_credits: dict[str, Any] = {}
+    if credits.get("unlimited") is True:
+        shown_credits["unlimited"] = True
+    balance = f.number(credits.get("balance"))
+    if credits.get("has_credits") is True and balance is not None:
+        shown_credits["balance"] = balance
+    plan = f.text(data.get("plan_type")) if isinstance(data, dict) else None
+    return Usage(windows=tuple(windows), plan=plan, credits=shown_credits or None, notes=notes)

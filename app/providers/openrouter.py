@@ -15,7 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
 from app.http import authorized_field, request_json
-from app.providers.base import stored_account
+from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -172,9 +172,43 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
 check_answer = None
 offers = None
 use_offer = None
 check_options = None
 request_headers = None
+
+
+# -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
+
+
+async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> Usage:
+    """``GET /api/v1/key`` (the key's limit) and ``/api/v1/credits`` (the account's balance).
+
+    Either may be forbidden for a key type (403): that part is left out.
+    """
+    from app.providers import usage_fields as f
+
+    headers = auth_headers(endpoints, entry)
+    key = await f.get_usage_json(
+        client, f"{endpoints.api}/key", what=WHAT, headers=headers, forbidden_ok=True
+    )
+    credits = await f.get_usage_json(
+        client, f"{endpoints.api}/credits", what=WHAT, headers=headers, forbidden_ok=True
+    )
+    data, account = f.obj(key, "data"), f.obj(credits, "data")
+    windows = []
+    used = f.used_percent(data.get("usage"), data.get("limit"))
+    if used is not None:
+        windows.append(UsageWindow("key limit", used, None))
+    facts: dict[str, float] = {}
+    for name in ("limit", "limit_remaining", "usage", "usage_daily", "usage_weekly", "usage_monthly"):
+        value = f.number(data.get(name))
+        if value is not None:
+            facts[f"key_{name}"] = value
+    total, spent = f.number(account.get("total_credits")), f.number(account.get("total_usage"))
+    extra = None
+    if total is not None and spent is not None:
+        facts |= {"total_credits": total, "total_usage": spent, "balance": total - spent}
+        extra = {"Credits": f"${total - spent:.2f} left of ${total:.2f}"}
+    return Usage(windows=tuple(windows), credits=facts or None, extra=extra)

@@ -78,8 +78,10 @@ class PiTuiApp(App[int]):
         log_path: Path | None = None,
         cursor_blink: bool = True,
         driver_class: type[Driver] | None = None,
+        usage: bool = True,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        self.read_usage = usage  # the panel reads subscription usage in the background
         self.service = service
         self.start = start
         self.start_provider = provider
@@ -98,7 +100,7 @@ class PiTuiApp(App[int]):
         self.glyphs = glyphs_for(service.env)
 
     def get_default_screen(self) -> Screen[None]:
-        return StatusScreen(self.service)
+        return StatusScreen(self.service, usage=self.read_usage)
 
     @property
     def status_screen(self) -> StatusScreen:

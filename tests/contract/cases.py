@@ -68,6 +68,8 @@ class Case:
     ``token_field``: the field of the provider's token answer that carries the credential.
     ``missing_refresh``: what a rotating provider's refresh answer without a refresh token does.
     ``offer``: sets up a credential another client saved, which the login offers to reuse.
+    ``usage_windows``: the windows the fake's usage answer gives (None: "usage not available");
+    ``usage_endpoint``: the fake endpoint a usage fetch calls (counted by the cache tests).
     """
 
     provider: str
@@ -82,6 +84,8 @@ class Case:
     token_field: str = "access_token"
     missing_refresh: str = KEEP
     offer: Offer | None = None
+    usage_windows: tuple[str, ...] | None = None
+    usage_endpoint: str | None = None
 
 
 CASES: dict[str, Case] = {
@@ -92,6 +96,8 @@ CASES: dict[str, Case] = {
             (("browser", CALLBACK), ("browser", PASTE_URL), ("copy_code", PASTE_CODE)),
             refresh_endpoint="anthropic.refresh",
             revoke=revoke_refresh("anthropic"),
+            usage_windows=("5h", "7d"),
+            usage_endpoint="anthropic.usage",
         ),
         Case(
             "github-copilot",
@@ -102,6 +108,8 @@ CASES: dict[str, Case] = {
             revoke=revoke_refresh("github-copilot"),
             answers={"host": ""},
             offer=copilot_apps_json,
+            usage_windows=("premium",),
+            usage_endpoint="github.usage",
         ),
         Case(
             "openai-codex",
@@ -110,6 +118,8 @@ CASES: dict[str, Case] = {
             missing_refresh=REQUIRE,
             revoke=revoke_refresh("openai-codex"),
             fields=("accountId",),
+            usage_windows=("5h", "7d"),
+            usage_endpoint="codex.usage",
         ),
         Case(
             "xai",
@@ -123,6 +133,8 @@ CASES: dict[str, Case] = {
             refresh_endpoint="kimi.refresh",
             missing_refresh=REQUIRE,
             revoke=revoke_refresh("kimi-coding"),
+            usage_windows=("5h", "week"),
+            usage_endpoint="kimi.usage",
         ),
         Case(
             # A key that never expires: no refresh token, nothing to refresh or revoke.
@@ -132,6 +144,8 @@ CASES: dict[str, Case] = {
             rotates=False,
             secrets=("access",),
             token_field="key",
+            usage_windows=(),
+            usage_endpoint="openrouter.credits",
         ),
         Case(
             # "refresh" mints a new key with the stored identity token, which is kept.

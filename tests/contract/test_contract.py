@@ -486,3 +486,86 @@ async def test_no_raw_token_in_status_errors_or_log(
     assert secrets, "the entry holds no secret to look for"
     for text in shown:
         assert not leaks(text, secrets), text
+
+
+# ---------------------------------------------------------------- subscription usage
+
+WITH_USAGE = [p for p in PROVIDER_IDS if p in CASES and CASES[p].usage_windows is not None]
+
+
+@pytest.mark.parametrize("provider_id", PROVIDER_IDS)
+async def test_usage(service: AuthService, fake: FakeProviders, provider_id: str) -> None:
+    """Each provider's windows from its fake's realistic answer, or "usage not available"; then cached."""
+    case = _case_of(provider_id)
+    entry = await log_in_first(service, fake, provider_id)
+    report = await service.usage(provider_id)
+    doc = report.to_json(now_ms=service.now_ms())
+    assert not leaks(json.dumps(doc) + repr(report), secrets_of(case, entry))
+    if case.usage_windows is None:
+        assert not report.available and report.error is None and report.reason
+        assert doc["available"] is False and doc["windows"] == []
+        return
+    assert report.available and report.error is None, report
+    assert report.usage is not None
+    assert tuple(w.name for w in report.usage.windows) == case.usage_windows
+    for window in report.usage.windows:
+        assert window.used_percent is not None and 0 <= window.used_percent <= 100
+        assert window.resets_at is None or window.resets_at > service.now_ms()
+    assert report.fetched_at is not None and not report.cached
+    assert case.usage_endpoint is not None
+    asked = fake.count(case.usage_endpoint)
+    assert asked == 1
+    again = await service.usage(provider_id)
+    assert again.cached and again.usage == report.usage and fake.count(case.usage_endpoint) == asked
+    await service.usage(provider_id, refresh=True)
+    assert fake.count(case.usage_endpoint) == asked + 1
+    assert service.store.get(provider_id) == entry
+
+
+ODD_SHAPES: list[Any] = [[], "text", {"unexpected": True}, {"five_hour": "61%", "rate_limit": []}, 42]
+
+
+@pytest.mark.parametrize("provider_id", WITH_USAGE)
+@pytest.mark.parametrize("body", ODD_SHAPES, ids=["list", "string", "other-keys", "wrong-types", "number"])
+async def test_usage_answer_of_another_shape_is_not_available(
+    service: AuthService, fake: FakeProviders, provider_id: str, body: Any
+) -> None:
+    entry = await log_in_first(service, fake, provider_id)
+    case = _case_of(provider_id)
+    assert case.usage_endpoint is not None
+    fake.fail(case.usage_endpoint, status=200, body=body, content_type="application/json")
+    if provider_id == "openrouter":
+        fake.fail("openrouter.key", status=200, body=body, content_type="application/json")
+    report = await service.usage(provider_id)
+    assert not report.available, report
+    assert report.error is None or "Traceback" not in report.error
+    assert service.store.get(provider_id) == entry
+    assert service.status(provider_id).state == State.LOGGED_IN
+
+
+@pytest.mark.parametrize("provider_id", WITH_USAGE)
+@pytest.mark.parametrize("status", [401, 403, 429, 500])
+async def test_usage_refused_is_one_sentence_and_keeps_the_login(
+    service: AuthService, fake: FakeProviders, provider_id: str, status: int
+) -> None:
+    """A refused or failed usage request: a sentence, the last good answer kept, the login untouched."""
+    case = _case_of(provider_id)
+    entry = await log_in_first(service, fake, provider_id)
+    good = await service.usage(provider_id)
+    assert good.available
+    assert case.usage_endpoint is not None
+    body = {"error": {"message": "nope", "type": "error"}}
+    fake.fail(case.usage_endpoint, status=status, body=body, headers={"retry-after": "30"})
+    if provider_id == "openrouter":
+        fake.fail("openrouter.key", status=status, body=body)
+    report = await service.usage(provider_id, refresh=True)
+    if provider_id == "openrouter" and status == 403:
+        # Either endpoint may be forbidden for a key type: that part is left out, not an error.
+        assert report.error is None and not report.available
+    else:
+        assert report.error is not None, report
+        assert_sentence(report.error)
+        assert report.usage == good.usage and report.fetched_at == good.fetched_at  # the last good answer
+    assert service.store.get(provider_id) == entry
+    assert service.status(provider_id).state == State.LOGGED_IN
+    assert service.status(provider_id).last_error is None

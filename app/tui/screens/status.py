@@ -25,8 +25,10 @@ from app.tui.widgets.title_bar import TitleBar
 if TYPE_CHECKING:
     from app.service import AuthService
     from app.tui.app import PiTuiApp
+    from app.usage import UsageReport
 
 EMPTY = "Nothing is logged in yet. Press l to log in."
+USAGE_EVERY_MS = 60_000
 
 
 class Said(NamedTuple):
@@ -51,6 +53,7 @@ class StatusScreen(Screen[None]):
         Binding("o", "logout", "Log out", tooltip="Log out of the selected provider"),
         Binding("r", "refresh", "Refresh", tooltip="Refresh the selected login now"),
         Binding("t", "test", "Test", tooltip="Make one real API call with the selected login"),
+        Binding("u", "usage", "Usage", tooltip="Ask every subscription how much is left, now"),
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="Keys, store and log paths"),
         Binding("q", "app.quit", "Quit", tooltip="Leave pi-tui (Ctrl-C too)"),
     ]
@@ -59,9 +62,13 @@ class StatusScreen(Screen[None]):
     message: reactive[str] = reactive("")
     failed: reactive[bool] = reactive(False)
 
-    def __init__(self, service: AuthService) -> None:
+    def __init__(self, service: AuthService, *, usage: bool = True) -> None:
         super().__init__(id="status")
         self.service = service
+        # Subscription usage, fetched in the background after the first frame (False: never).
+        self.usage_on = usage
+        self._usage: dict[str, UsageReport] = {}
+        self._usage_asked_ms: int | None = None
         self._store_stamp: tuple[int, int] | None = None
         self._said = Said(None)
 
@@ -89,6 +96,8 @@ class StatusScreen(Screen[None]):
         self._show_details()
         self._show_store_note()
         self.set_interval(1.0, self._tick)
+        if self.usage_on:
+            self.call_after_refresh(self._fetch_usage)  # never before the first frame
 
     def on_screen_resume(self) -> None:
         # Back from a login or logout: the file changed. (Not on the first show: compose just read it.)
@@ -158,7 +167,9 @@ class StatusScreen(Screen[None]):
         line.display = note is not None
 
     def _show_details(self) -> None:
-        self.query_one(AccountDetails).show(self.accounts.current(), self.accounts.now_ms)
+        current = self.accounts.current()
+        usage = self._usage.get(current.provider) if current is not None else None
+        self.query_one(AccountDetails).show(current, self.accounts.now_ms, usage)
 
     @on(AccountList.Highlighted)
     def _highlighted(self, event: AccountList.Highlighted) -> None:
@@ -176,6 +187,10 @@ class StatusScreen(Screen[None]):
             due = status.next_refresh_ms
             if status.state is State.LOGGED_IN and due is not None and now >= due:
                 stale = True
+        asked = self._usage_asked_ms
+        if self.usage_on and asked is not None and now - asked >= USAGE_EVERY_MS:
+            self._usage_asked_ms = None  # until the fetch below has run
+            self._fetch_usage()  # the cache decides whether that asks anyone
         if stale:
             self.reload()
         else:
@@ -248,3 +263,39 @@ class StatusScreen(Screen[None]):
         else:
             self.say(f"{name}: {result}", about=provider_id)
         self.reload()
+
+    # -- subscription usage --------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The usage key is shown only where usage is read (not in a panel built without it).
+        return self.usage_on if action == "usage" else True
+
+    def action_usage(self) -> None:
+        """Ask every logged-in subscription how much is left, now (not from the cache)."""
+        self.say("Checking usage…")
+        self._fetch_usage(refresh=True)
+
+    @work(exclusive=True, group="usage", exit_on_error=False)
+    async def _fetch_usage(self, refresh: bool = False) -> None:
+        """Each live login's usage, one provider at a time as it arrives; a failure is its line."""
+        import asyncio
+
+        from app.usage import UsageReport
+
+        self._usage_asked_ms = None
+        # A due or failed login is left to r: usage never refreshes behind the user's back.
+        live = [s for s in self.accounts.statuses if s.stored and s.state is State.LOGGED_IN]
+
+        async def one(status: AccountStatus) -> None:
+            try:
+                report = await self.service.usage(status.provider, refresh=refresh)
+            except Exception as exc:
+                report = UsageReport(status.provider, status.name, error=describe(exc))
+            self._usage[status.provider] = report
+            self.accounts.show_usage(self._usage)
+            self._show_details()
+
+        await asyncio.gather(*(one(status) for status in live))
+        self._usage_asked_ms = self.service.now_ms()
+        if refresh and self.message == "Checking usage…":
+            self.say("")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +12,9 @@ from textual.widget import Widget
 from app.credentials import AccountStatus
 from app.tui.glyphs import UNICODE, Glyphs
 from app.tui.widgets.account_text import Row, detail_rows
+
+if TYPE_CHECKING:
+    from app.usage import UsageReport
 
 
 class AccountDetails(Widget):
@@ -24,20 +27,22 @@ class AccountDetails(Widget):
 
     status: reactive[AccountStatus | None] = reactive(None, layout=True)
     now_ms: reactive[int] = reactive(0, layout=True)
+    usage: reactive[UsageReport | None] = reactive(None, layout=True)
 
     def __init__(self, *, glyphs: Glyphs = UNICODE, id: str | None = None) -> None:
         super().__init__(id=id)
         self.glyphs = glyphs
 
-    def show(self, status: AccountStatus | None, now_ms: int) -> None:
-        """Show ``status`` as of ``now_ms``."""
+    def show(self, status: AccountStatus | None, now_ms: int, usage: UsageReport | None = None) -> None:
+        """Show ``status`` (and its subscription ``usage``, when known) as of ``now_ms``."""
         self.now_ms = now_ms
+        self.usage = usage
         self.status = status
         self.border_title = status.name if status else None
 
     def rows(self) -> list[Row]:
         """The lines shown (none when no provider is selected)."""
-        return detail_rows(self.status, self.now_ms, dot=self.glyphs.dot) if self.status else []
+        return detail_rows(self.status, self.now_ms, self.usage, dot=self.glyphs.dot) if self.status else []
 
     def render(self) -> Table:
         grid = Table.grid(padding=(0, 1), expand=True)

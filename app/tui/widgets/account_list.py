@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +15,10 @@ from textual.widget import Widget
 
 from app.credentials import AccountStatus, State
 from app.tui.glyphs import UNICODE, Glyphs
-from app.tui.widgets.account_text import expiry_short, state_style, state_text
+from app.tui.widgets.account_text import expiry_short, state_style, state_text, usage_short
+
+if TYPE_CHECKING:
+    from app.usage import UsageReport
 
 
 def ordered(statuses: list[AccountStatus]) -> list[AccountStatus]:
@@ -41,6 +44,8 @@ class AccountList(Widget, can_focus=True):
     statuses: reactive[tuple[AccountStatus, ...]] = reactive((), layout=True)
     now_ms: reactive[int] = reactive(0)
     selected: reactive[str | None] = reactive(None)
+    # Subscription usage by provider id (filled in the background after the first frame).
+    usage: reactive[dict[str, UsageReport]] = reactive(dict, layout=True)
 
     class Highlighted(Message):
         """The cursor moved to ``provider``."""
@@ -63,6 +68,10 @@ class AccountList(Widget, can_focus=True):
         """New statuses (re-sorted); the cursor stays on the same provider."""
         self.now_ms = now_ms
         self.statuses = tuple(ordered(statuses))
+
+    def show_usage(self, reports: dict[str, UsageReport]) -> None:
+        """New usage reports; the list gains a "Used" column once one has something to show."""
+        self.usage = dict(reports)
 
     def current(self) -> AccountStatus | None:
         """The status under the cursor."""
@@ -110,12 +119,16 @@ class AccountList(Widget, can_focus=True):
         return len(self.statuses) + 1
 
     def columns(self, width: int) -> tuple[str, ...]:
-        """The columns that fit ``width``: the account, then the expiry, go first when narrow."""
+        """The columns that fit ``width``: the account, then the expiry, go first when narrow.
+
+        "Used" (the tightest usage window) only once some provider's usage is known.
+        """
+        used = ("Used",) if any(usage_short(report) for report in self.usage.values()) else ()
         if width >= 64:
-            return ("Provider", "State", "Account", "Expires")
+            return ("Provider", "State", "Account", *used, "Expires")
         if width >= 46:
-            return ("Provider", "State", "Expires")
-        return ("Provider", "State")
+            return ("Provider", "State", *used, "Expires")
+        return ("Provider", "State", *used)
 
     def render(self) -> Table:
         header = self.get_component_rich_style("account-list--header", partial=True)
@@ -133,7 +146,7 @@ class AccountList(Widget, can_focus=True):
                 ratio=1 if title == flexible else None,
                 no_wrap=True,
                 overflow="ellipsis",
-                justify="right" if title == "Expires" else "left",
+                justify="right" if title in ("Expires", "Used") else "left",
             )
         table.add_row(*(Text(title, style=header) for title in columns))
         for status, cells in zip(self.statuses, rows, strict=True):
@@ -149,4 +162,5 @@ class AccountList(Widget, can_focus=True):
             "State": Text(state_text(status, short=True, dot=self.glyphs.dot), style=style),
             "Account": Text(status.account or ""),
             "Expires": Text(expiry_short(status, self.now_ms)),
+            "Used": Text(usage_short(self.usage.get(status.provider))),
         }

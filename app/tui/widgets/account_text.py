@@ -6,11 +6,14 @@ with no change here. Fields the data layer may not provide yet are read with ``g
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.credentials import AccountStatus, State
 from app.expiry import never_expires
 from app.timefmt import duration, expiry
+
+if TYPE_CHECKING:
+    from app.usage import UsageReport
 
 API_KEY = "api_key"
 
@@ -126,8 +129,11 @@ def life_rows(status: AccountStatus, now_ms: int) -> list[Row]:
     return rows
 
 
-def detail_rows(status: AccountStatus, now_ms: int, *, dot: str = "●") -> list[Row]:
-    """Every line of the selected provider's details (``dot`` before the state)."""
+def detail_rows(
+    status: AccountStatus, now_ms: int, usage: UsageReport | None = None, *, dot: str = "●"
+) -> list[Row]:
+    """Every line of the selected provider's details (``dot`` before the state; with its
+    subscription usage, when known)."""
     rows = [Row("State", state_text(status, dot=dot), state_style(status))]
     if status.account:
         rows.append(Row("Account", status.account))
@@ -144,8 +150,45 @@ def detail_rows(status: AccountStatus, now_ms: int, *, dot: str = "●") -> list
         failed_at = getattr(status, "failed_at_ms", None)
         when = f"{ago(failed_at, now_ms)}: " if failed_at else ""
         rows.append(Row("Last error", when + status.last_error, "error"))
+    if usage is not None:
+        rows += usage_rows(usage, now_ms)
     rows += [Row("", hint, "hint") for hint in hints(status)]
     return rows
+
+
+USAGE_BAR = 10
+
+
+def usage_rows(report: UsageReport, now_ms: int) -> list[Row]:
+    """Every window as a bar with its reset countdown, then extra usage, plan, and the answer's
+    standing (its age, or the failure in one line). Nothing here can hide the login's rows."""
+    from app.usage_text import bar, facts_lines, percent_text, reset_text, status_text
+
+    rows: list[Row] = []
+    if report.available and report.usage is not None:
+        width = max(len(w.name) for w in report.usage.windows) if report.usage.windows else 0
+        for window in report.usage.windows:
+            used = window.used_percent
+            value = f"{window.name:<{width}} {bar(used, USAGE_BAR)} {percent_text(used):>4}"
+            reset = reset_text(window.resets_at, now_ms)
+            rows.append(Row("Usage" if not rows else "", f"{value} · {reset}" if reset else value))
+        extra = report.usage.extra or {}
+        rows += [Row(str(name), str(value), "due") for name, value in extra.items()]
+        rows += [Row("" if rows else "Usage", line) for line in facts_lines(report)[len(extra) :]]
+    note = status_text(report, now_ms)
+    if note:
+        rows.append(Row("" if rows else "Usage", note, "error" if report.error else "hint"))
+    return rows
+
+
+def usage_short(report: UsageReport | None) -> str:
+    """The list's usage column: the tightest window's used percent (``61%``), ``?`` on a failure."""
+    if report is None:
+        return ""
+    tightest = report.tightest()
+    if tightest is not None:
+        return f"{tightest.used_percent:.0f}%"
+    return "?" if report.error else ""
 
 
 def hints(status: AccountStatus) -> list[str]:

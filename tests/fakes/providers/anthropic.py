@@ -5,12 +5,14 @@ as the override variables name whole URLs. Quirks: ``code=true`` on the authoriz
 exchange repeats the state (which must not be the verifier), the Messages API insists on the
 OAuth betas and the Claude Code system block. Settings beyond the generic ones: ``email`` (the
 account of new logins), ``api_keys`` (keys the Messages API accepts in ``x-api-key``, without a
-bearer token).
+bearer token), ``usage_body`` (what ``GET /api/oauth/usage`` answers; ``None`` = a realistic
+answer: 5 h at 61 %, 7 d at 22 %, extra usage on).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -45,6 +47,7 @@ class AnthropicFake(ProviderFake):
     def __init__(self, config: ProviderConfig, lock: threading.RLock, peers: dict[str, ProviderFake]) -> None:
         super().__init__(config, lock, peers)
         self.api_keys: set[str] = set()
+        self.usage_body: Any = None
 
     @property
     def email(self) -> str:
@@ -91,6 +94,40 @@ class AnthropicFake(ProviderFake):
                 "usage": {"input_tokens": 12, "output_tokens": 1},
             },
         )
+
+    def handle_usage(self, request: RecordedRequest) -> Reply:
+        """``GET /api/oauth/usage``: Bearer and the ``oauth-2025-04-20`` beta, as Claude Code sends them."""
+        if not self.is_access_valid(bearer(request.headers)):
+            return _error(401, "authentication_error", "invalid bearer token")
+        if "oauth-2025-04-20" not in request.headers.get("anthropic-beta", ""):
+            return _error(401, "authentication_error", "OAuth authentication is currently not supported.")
+        return json_reply(200, self.usage_body if self.usage_body is not None else default_usage())
+
+
+def iso_in(seconds: float) -> str:
+    """An ISO 8601 time ``seconds`` from now, as Anthropic writes it (with microseconds and offset)."""
+    when = time.time() + seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1e6):06d}+00:00"
+
+
+def default_usage() -> dict[str, Any]:
+    """A Max plan 61 % into its 5-hour window and 22 % into its week, extra usage on.
+
+    Resets are 30 s past the whole minute, so "resets in 1h 12m" holds while a test runs.
+    """
+    return {
+        "five_hour": {"utilization": 61.0, "resets_at": iso_in(72 * 60 + 30)},
+        "seven_day": {"utilization": 22.0, "resets_at": iso_in(3 * 86400 + 4 * 3600 + 30)},
+        "seven_day_oauth_apps": None,
+        "seven_day_opus": {"utilization": 0.0, "resets_at": None},
+        "seven_day_sonnet": None,
+        "extra_usage": {
+            "is_enabled": True,
+            "monthly_limit": 5000,
+            "used_credits": 1234,
+            "utilization": 24.68,
+        },
+    }
 
 
 def _messages_problem(headers: dict[str, str], data: Any) -> str | None:
@@ -139,7 +176,10 @@ CONFIG = ProviderConfig(
         scope_includes=("user:inference",),
         state_in_exchange=True,
     ),
-    routes=(RouteSpec("POST", "/v1/messages", "messages", "handle_messages"),),
+    routes=(
+        RouteSpec("POST", "/v1/messages", "messages", "handle_messages"),
+        RouteSpec("GET", "/api/oauth/usage", "usage", "handle_usage"),
+    ),
     fake=AnthropicFake,
     scope="user:inference user:profile",
 )

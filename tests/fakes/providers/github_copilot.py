@@ -5,7 +5,9 @@ Two parts on the fake: ``github`` (the device flow, ``/user``, and the Copilot t
 GitHub answers device-flow errors with HTTP 200 and form bodies unless asked for JSON; its tokens
 never expire and are never refreshed.
 
-GitHub settings (generic names): ``expires_in`` is the device code's lifetime here.
+GitHub settings (generic names): ``expires_in`` is the device code's lifetime here;
+``usage_body`` is what ``/github-api/copilot_internal/user`` answers (``None`` = a Pro plan with
+80 % of its premium requests left).
 Copilot settings: ``mode`` (``"ok"``, ``"no_access"`` → 403, ``"not_found"`` → 404),
 ``token_lifetime`` (seconds, default 1800), ``proxy_ep`` (``None`` leaves it out of the token),
 ``models``. Observations: ``enabled_policies`` (model ids, in order, one per enabling call),
@@ -43,6 +45,8 @@ def _github_token_answer(fake: ProviderFake, session: Session, with_refresh: boo
 class GitHubFake(ProviderFake):
     """GitHub: ``expires_in`` means the device code's lifetime; tokens map to a login."""
 
+    usage_body: Any = None  # what copilot_internal/user answers; None: default_copilot_user()
+
     @property  # type: ignore[override]
     def expires_in(self) -> Any:
         """The device code's lifetime in seconds (GitHub tokens themselves never expire)."""
@@ -70,6 +74,12 @@ class GitHubFake(ProviderFake):
         session = self.session_for(token)
         return session.account if session else None
 
+    def handle_copilot_user(self, request: RecordedRequest) -> Reply:
+        """``GET /github-api/copilot_internal/user`` with ``Authorization: token <GitHub token>``."""
+        if self.login_for(bearer(request.headers, ("token",))) is None:
+            return _bad_credentials()
+        return json_reply(200, self.usage_body if self.usage_body is not None else default_copilot_user())
+
     def handle_user(self, request: RecordedRequest) -> Reply:
         """``GET /github-api/user``."""
         login = self.login_for(bearer(request.headers, ("bearer", "token")))
@@ -82,6 +92,31 @@ class GitHubFake(ProviderFake):
         copilot = self._peers["copilot"]
         assert isinstance(copilot, CopilotFake)
         return copilot.handle_token(request)
+
+
+def default_copilot_user() -> dict[str, Any]:
+    """A Copilot Pro user with 240 of 300 premium requests left, chat and completions unlimited."""
+    reset = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 12 * 86400))
+    unlimited = {"entitlement": 0, "remaining": 0, "percent_remaining": 100.0, "unlimited": True}
+    return {
+        "login": "octocat",
+        "access_type_sku": "plus_monthly_subscriber_quota",
+        "copilot_plan": "individual_pro",
+        "chat_enabled": True,
+        "quota_reset_date": reset,
+        "quota_snapshots": {
+            "chat": {**unlimited, "quota_id": "chat"},
+            "completions": {**unlimited, "quota_id": "completions"},
+            "premium_interactions": {
+                "entitlement": 300,
+                "remaining": 240,
+                "percent_remaining": 80.0,
+                "unlimited": False,
+                "overage_permitted": False,
+                "quota_id": "premium_interactions",
+            },
+        },
+    }
 
 
 def default_models() -> list[dict[str, Any]]:
@@ -254,6 +289,7 @@ GITHUB = ProviderConfig(
     routes=(
         RouteSpec("GET", "/github-api/copilot_internal/v2/token", "copilot_token", "handle_copilot_token"),
         RouteSpec("GET", "/github-api/user", "user", "handle_user"),
+        RouteSpec("GET", "/github-api/copilot_internal/user", "usage", "handle_copilot_user"),
     ),
     fake=GitHubFake,
     account="octocat",

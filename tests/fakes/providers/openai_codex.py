@@ -19,7 +19,8 @@
   ``chatgpt-account-id`` header equal to the token's claim.
 
 Settings beyond the generic ones: ``account_id`` (the claim; ``None`` leaves it out of the JWT),
-``plan_type``, ``device_enabled`` (``False`` → the device API answers 404).
+``plan_type``, ``device_enabled`` (``False`` → the device API answers 404), ``usage_body`` (what
+``/wham/usage`` answers; ``None`` = 12 % of the 5-hour window and 40 % of the week used).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class CodexFake(ProviderFake):
         self.account_id: str | None = "acct_" + secrets.token_hex(8)
         self.plan_type = "plus"
         self.device_enabled = True
+        self.usage_body: Any = None
         self.interval = "5"
         self.device_expires_in = 900
         self.first_poll_free = True
@@ -178,8 +180,28 @@ class CodexFake(ProviderFake):
         problem = self._api_problem(request)
         if problem is not None:
             return problem
-        window = {"used_percent": 12, "limit_window_seconds": 18000, "reset_after_seconds": 3600}
-        return json_reply(200, {"plan_type": self.plan_type, "rate_limit": {"primary_window": window}})
+        if self.usage_body is not None:
+            return json_reply(200, self.usage_body)
+        now = int(time.time())
+        primary = {"used_percent": 12, "limit_window_seconds": 18000, "reset_after_seconds": 3630}
+        secondary = {
+            "used_percent": 40,
+            "limit_window_seconds": 604800,
+            "reset_at": now + 2 * 86400 + 5 * 3600 + 30,
+        }
+        return json_reply(
+            200,
+            {
+                "plan_type": self.plan_type,
+                "rate_limit": {
+                    "allowed": True,
+                    "limit_reached": False,
+                    "primary_window": primary | {"reset_at": now + 3630},
+                    "secondary_window": secondary,
+                },
+                "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
+            },
+        )
 
 
 def _error(status: int, code: str, message: str) -> Reply:

@@ -6,7 +6,9 @@ callback URL (any loopback port, any path) with ``?code=`` only. The exchange is
 ``POST /api/v1/auth/keys`` with JSON ``{code, code_verifier, code_challenge_method: "S256"}``
 answering ``{"key": "sk-or-v1-…", "user_id": …}``. Test calls with the key as Bearer:
 ``GET /api/v1/key`` and ``GET /api/v1/models/user``. Set ``omit_token_fields=["key"]`` for an
-exchange answer without a key.
+exchange answer without a key. ``GET /api/v1/credits`` answers the account's credits (set
+``credits_forbidden`` for a key that may not read them: 403); ``key_data`` is merged into the key
+answer's ``data``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def _key_answer(fake: ProviderFake, session: Session, with_refresh: bool) -> dic
 class OpenRouterFake(ProviderFake):
     """OpenRouter's key test calls; keys never expire."""
 
+    credits_forbidden = False
+    key_data: Any = None
+
     def _unauthorized(self, request: RecordedRequest) -> Reply | None:
         if self.is_access_valid(bearer(request.headers)):
             return None
@@ -38,7 +43,18 @@ class OpenRouterFake(ProviderFake):
         if problem is not None:
             return problem
         data = {"label": "sk-or-v1-…", "limit": None, "usage": 0.0, "is_free_tier": False}
-        return json_reply(200, {"data": data})
+        return json_reply(200, {"data": data | dict(self.key_data or {})})
+
+    def handle_credits(self, request: RecordedRequest) -> Reply:
+        """``GET /api/v1/credits``: what the account bought and spent (403 for some keys)."""
+        problem = self._unauthorized(request)
+        if problem is not None:
+            return problem
+        if self.credits_forbidden:
+            return json_reply(
+                403, {"error": {"message": "Only management keys can fetch credits", "code": 403}}
+            )
+        return json_reply(200, {"data": {"total_credits": 20.0, "total_usage": 7.66}})
 
     def handle_models(self, request: RecordedRequest) -> Reply:
         """``GET /api/v1/models/user``: the models this key's account may use."""
@@ -70,6 +86,7 @@ CONFIG = ProviderConfig(
     routes=(
         RouteSpec("GET", f"{PREFIX}/api/v1/key", "key", "handle_key"),
         RouteSpec("GET", f"{PREFIX}/api/v1/models/user", "models", "handle_models"),
+        RouteSpec("GET", f"{PREFIX}/api/v1/credits", "credits", "handle_credits"),
     ),
     fake=OpenRouterFake,
 )
