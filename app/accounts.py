@@ -104,7 +104,7 @@ class AccountRow(NamedTuple):
 
 
 def _empty() -> dict[str, Any]:
-    return {"version": VERSION, "providers": {}}
+    return {"version": VERSION, "providers": {}, "labels": {}}
 
 
 class AccountVault:
@@ -188,6 +188,7 @@ class VaultTransaction:
             raise RuntimeError("Use the vault transaction inside its `with` block.")
         doc = {"version": VERSION, **{k: v for k, v in doc.items() if k != "version"}}
         doc["providers"] = {p: r for p, r in doc.get("providers", {}).items() if r}
+        doc["labels"] = {p: named for p, named in doc.get("labels", {}).items() if named}
         if doc.get("pending") is None:
             doc.pop("pending", None)
         for records in doc["providers"].values():
@@ -224,7 +225,11 @@ def _parse_vault(path: Path, doc: dict[str, Any] | None) -> dict[str, Any]:
     pending = doc.get("pending")
     if pending is not None and not isinstance(pending, dict):
         raise StoreCorrupt(f"{path}: its pending switch is not an object. {fix}")
-    return {"version": VERSION, "providers": found, **({"pending": pending} if pending else {})}
+    labels = doc.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, dict) for v in labels.values()):
+        raise StoreCorrupt(f"{path}: its labels are not objects keyed by provider. {fix}")
+    parsed = {"version": VERSION, "providers": found, "labels": labels}
+    return parsed | ({"pending": pending} if pending else {})
 
 
 # --- settling a move left half done --------------------------------------------------------------
