@@ -121,15 +121,22 @@ async def test_switch_to_a_due_vault_account_refreshes_it_first(
 async def test_switch_reads_the_active_entry_again_under_the_lock(
     pi_store: CredentialStore, agent: Path, fake: FakeProviders
 ) -> None:
-    """pi rotated the active login after pi-tui listed the accounts: the rotated one is kept."""
-    two_accounts(pi_store, fake)
-    accounts = Accounts(pi_store, env=fake.env())
-    accounts.rows(["anthropic"])  # what a panel would have shown
-    rotated = login_entry(fake, BOB)  # pi's refresh, written after that
-    pi_store.put("anthropic", rotated)
+    """pi rotates the active login after the switch's first look (while it refreshes the due
+    account it switches to): the rotated login is the one kept in the vault."""
+    add_account(pi_store, "anthropic", login_entry(fake, ADA, expires=now_ms() - 1), ADA, env=fake.env())
+    add_account(pi_store, "anthropic", login_entry(fake, BOB), BOB, env=fake.env())
+    rotated = login_entry(fake, BOB)  # pi's refresh answer
+    pi_wrote = []
 
-    await accounts.switch("anthropic", ADA)
+    def pi_refreshes_now(step: str) -> None:
+        if step == "vault:lock-acquired" and not pi_wrote:  # the first vault lock: pi's lock is free
+            pi_wrote.append(True)
+            pi_store.put("anthropic", rotated)
 
+    vault = AccountVault.beside(pi_store, on_step=pi_refreshes_now)
+    await Accounts(pi_store, env=fake.env(), vault=vault).switch("anthropic", ADA)
+
+    assert pi_wrote
     assert [r["entry"] for r in vault_records(agent) if r["account"] == BOB] == [rotated]
 
 
