@@ -252,12 +252,22 @@ def _file_id(store: CredentialStore) -> list[int] | None:
     return [st.st_dev, st.st_ino]
 
 
+class Settled(NamedTuple):
+    """What :func:`settle` did: whether the document changed, and the active account's name
+    when a vault record showed it (a copy of pi's entry is that account's record)."""
+
+    changed: bool
+    active_name: str | None = None
+
+
 def settle(
     doc: dict[str, Any], provider_id: str, active: Mapping[str, Any] | None, file_id: list[int] | None
-) -> bool:
+) -> Settled:
     """Finish or undo a move of ``provider_id`` left half done; drop stale copies of the active
-    entry. Changes ``doc`` in place; True when it changed. See the module's docstring."""
+    entry. Changes ``doc`` in place. See the module's docstring."""
     records: list[dict[str, Any]] = doc["providers"].get(provider_id, [])
+    name: str | None = None
+    went_in_name: str | None = None
     before = len(records)
     changed = False
     pending = doc.get("pending")
@@ -267,6 +277,7 @@ def settle(
         untouched = file_id is not None and file_id == pending.get("file")
         if went_in:  # step 2 happened: the new account's old record goes
             records = [r for r in records if r["account"] != pending.get("to")]
+            went_in_name = pending.get("to") if isinstance(pending.get("to"), str) else None
         elif still_old or untouched:  # step 2 never happened: the copy of the old active goes
             records = [
                 r
@@ -281,11 +292,15 @@ def settle(
         doc.pop("pending", None)
         changed = True
     if active is not None:
+        copies = [r for r in records if same_credential(r["entry"], active)]
+        name = copies[0]["account"] if copies else None
         records = [r for r in records if not same_credential(r["entry"], active)]
+    if went_in_name is not None:
+        name = went_in_name
     if changed or len(records) != before:
         doc["providers"][provider_id] = records
-        return True
-    return False
+        return Settled(True, name)
+    return Settled(False, name)
 
 
 def _secret_of(entry: Mapping[str, Any]) -> str | None:
@@ -375,11 +390,11 @@ def list_accounts(
     for provider_id in ids:
         info = providers.provider(provider_id)
         active = store.entry(provider_id)
-        settle(doc, provider_id, active, _file_id(store))
+        settled = settle(doc, provider_id, active, _file_id(store))
         records = doc["providers"].get(provider_id, [])
         if active is not None:
             status = account_status(info, store, env, now_ms=now_ms, state=state)
-            name = active_account_name(store, provider_id, active, state) or UNNAMED
+            name = settled.active_name or active_account_name(store, provider_id, active, state) or UNNAMED
             rows.append(
                 AccountRow(
                     provider_id,
@@ -473,8 +488,10 @@ class Accounts:
         old active account has in the vault, None when none was moved there."""
         doc = vtx.load()
         active = tx.entry(provider_id)  # re-read under pi's lock: pi may have just rotated it
-        settle(doc, provider_id, active, _file_id(self.store))
+        settled = settle(doc, provider_id, active, _file_id(self.store))
         records = doc["providers"].setdefault(provider_id, [])
+        if active is not None and settled.active_name is not None:
+            self.state.update(self.store.path, provider_id, account=settled.active_name)
         old_name = active_account_name(self.store, provider_id, active, self.state) if active else None
         moving = active is not None and keep_active and not same_credential(active, new_entry)
         if moving and new_name is not None and old_name == new_name:

@@ -315,5 +315,5 @@ def test_settle_keeps_a_login_pi_refreshed_in_place_after_an_interrupted_switch(
             "file": [1, 2],
         },
     }
-    assert settle(doc, "anthropic", rotated, [1, 2])  # same file: pi wrote in place
+    assert settle(doc, "anthropic", rotated, [1, 2]).changed  # same file: pi wrote in place
     assert doc == {"providers": {"anthropic": [{"account": BOB, "entry": bob}]}}
