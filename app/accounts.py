@@ -30,7 +30,6 @@ both records are kept.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -611,11 +610,12 @@ class Accounts:
                 )
         return gone
 
-    async def entry_for(self, provider_id: str, wanted: str) -> dict[str, Any]:
+    async def entry_for(self, provider_id: str, wanted: str, *, min_valid_ms: int = 0) -> dict[str, Any]:
         """The entry (refreshed if due) of the account ``wanted`` names, without switching pi.
 
         The active account's comes from pi's file through :class:`app.service.AuthService`
-        (refreshed under pi's lock); a vault account's is refreshed under the vault's lock.
+        (refreshed under pi's lock); a vault account's is refreshed under the vault's lock, also
+        when it has less than ``min_valid_ms`` left (``token --min-expiry``).
         """
         info = providers.provider(provider_id)
         chosen = self.find(info.id, wanted)
@@ -630,13 +630,24 @@ class Accounts:
             if entry is None:
                 raise NotLoggedIn(providers.login_hint(info))
             return entry
-        return await self._ready_vault_entry(info.id, chosen.account)
+        return await self._ready_vault_entry(info.id, chosen.account, min_valid_ms)
 
-    async def _ready_vault_entry(self, provider_id: str, account: str) -> dict[str, Any]:
-        """The vault account's entry, refreshed under the vault's lock (only) when due."""
+    def fresh_vault_entry(
+        self, provider_id: str, account: str, min_valid_ms: int = 0
+    ) -> dict[str, Any] | None:
+        """The vault account's entry when it needs no refresh; None when it does (or is gone)."""
         record = _record(self.vault.load(), provider_id, account)
-        if record is not None and not _due(record["entry"], self.now_ms()):
-            return dict(record["entry"])
+        if record is None or _due(record["entry"], self.now_ms() + min_valid_ms):
+            return None
+        return dict(record["entry"])
+
+    async def _ready_vault_entry(
+        self, provider_id: str, account: str, min_valid_ms: int = 0
+    ) -> dict[str, Any]:
+        """The vault account's entry, refreshed under the vault's lock (only) when due."""
+        fresh = self.fresh_vault_entry(provider_id, account, min_valid_ms)
+        if fresh is not None:
+            return fresh
         with self.vault.transaction() as vtx:
             doc = vtx.load()
             record = _record(doc, provider_id, account)
@@ -644,13 +655,15 @@ class Accounts:
                 name = providers.provider(provider_id).name
                 raise NotLoggedIn(f"No {name} account {account} in {self.vault.path}.")
             entry: dict[str, Any] = record["entry"]
-            if not _due(entry, self.now_ms()):
+            if not _due(entry, self.now_ms() + min_valid_ms):
                 return dict(entry)  # another process refreshed it while we waited
             return await self._refresh_in_vault(vtx, doc, record, provider_id)
 
     async def _refresh_in_vault(
         self, vtx: VaultTransaction, doc: dict[str, Any], record: dict[str, Any], provider_id: str
     ) -> dict[str, Any]:
+        import asyncio  # only a refresh needs it: `token --account` of a fresh account does not
+
         module = providers.load(provider_id)
         entry = dict(record["entry"])
         now = self.now_ms()
@@ -718,14 +731,32 @@ def add_account(
 
 
 def account_token(
-    store: CredentialStore, provider_id: str, account: str, *, env: Mapping[str, str] | None = None
+    store: CredentialStore,
+    provider_id: str,
+    account: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    min_valid_ms: int = 0,
 ) -> str:
     """A valid token of one account (refreshed if due) without switching pi: ``token --account``,
-    ``get_api_key(…, account=…)`` and ``PiAuth(…, account=…)`` call this (or ``entry_for``)."""
-    from app.api import run_blocking
+    ``get_api_key(…, account=…)`` and ``PiAuth(…, account=…)`` call this (or ``entry_for``).
 
-    entry = run_blocking(Accounts(store, env=env).entry_for(provider_id, account))
-    return str(entry["access"] if entry.get("type") == OAUTH else entry["key"])
+    A stored account that needs no refresh is read without asyncio or httpx.
+    """
+    accounts = Accounts(store, env=env)
+    chosen = accounts.find(provider_id, account)
+    entry = (
+        None if chosen.active else accounts.fresh_vault_entry(chosen.provider, chosen.account, min_valid_ms)
+    )
+    if entry is None:
+        from app.api import run_blocking
+
+        entry = run_blocking(accounts.entry_for(chosen.provider, chosen.account, min_valid_ms=min_valid_ms))
+    if entry.get("type") != OAUTH:
+        from app.keys import resolve_key  # pi's api_key entries: a literal, $VAR or !command
+
+        return resolve_key(entry["key"], accounts.env, chosen.provider, store.path)
+    return str(entry["access"])
 
 
 __all__ = [

@@ -15,7 +15,7 @@ from app.errors import ConfigError, StoreCorrupt, StoreUnsafe
 from app.store import CredentialStore
 from tests.accounts.helpers import ADA, BOB, HOUR_MS, login_entry, now_ms, read, vault_records
 from tests.fakes.server import FakeProviders
-from tests.processes import run_cli
+from tests.processes import run_cli, run_python
 
 
 @pytest.fixture
@@ -317,3 +317,30 @@ def test_settle_keeps_a_login_pi_refreshed_in_place_after_an_interrupted_switch(
     }
     assert settle(doc, "anthropic", rotated, [1, 2]).changed  # same file: pi wrote in place
     assert doc == {"providers": {"anthropic": [{"account": BOB, "entry": bob}]}}
+
+
+def test_token_of_a_fresh_stored_account_loads_neither_textual_nor_httpx_nor_asyncio(
+    pi_store: CredentialStore, agent: Path, fake: FakeProviders
+) -> None:
+    ada, _ = two_accounts(pi_store, fake)
+    probe = (
+        "import sys, json\n"
+        "from app.accounts import account_token\n"
+        "from app.store import CredentialStore\n"
+        f"token = account_token(CredentialStore({str(agent / 'auth.json')!r}), 'anthropic', 'work')\n"
+        "print(json.dumps([token, [m for m in ('textual', 'httpx', 'asyncio') if m in sys.modules]]))"
+    )
+    out = run_python("-c", probe)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [ada["access"], []]
+
+
+async def test_entry_for_refreshes_a_stored_account_with_less_left_than_asked(
+    pi_store: CredentialStore, agent: Path, fake: FakeProviders
+) -> None:
+    ada, _ = two_accounts(pi_store, fake)  # Ada has 8 hours left
+    accounts = Accounts(pi_store, env=fake.env())
+    assert await accounts.entry_for("anthropic", ADA, min_valid_ms=HOUR_MS) == ada
+    fresh = await accounts.entry_for("anthropic", ADA, min_valid_ms=9 * HOUR_MS)
+    assert fresh["access"] != ada["access"] and fake.count("anthropic.refresh") == 1
+    assert vault_records(agent)[0]["entry"] == fresh
