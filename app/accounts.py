@@ -4,8 +4,11 @@ pi keeps one credential per provider (the *active* account, in ``auth.json``/``o
 the others live in ``pi-tui-accounts.json`` in the same agent directory, each entry exactly as
 pi would store it, with its account name and an optional label::
 
-    {"version": 1, "providers": {"anthropic": [
-        {"account": "ada@example.com", "label": "work", "entry": {...pi's entry...}}]}}
+    {"version": 1, "providers": {"<provider id>": [
+        {"account": "ada@example.com", "label": "work", "entry": {...pi's entry...}}]},
+     "labels": {"<provider id>": {"bob@example.com": "home"}}}
+
+(``labels`` holds the active accounts' labels: pi's entries have no room for one.)
 
 The vault gets the store's checks (a regular file of ours, 0600; our own links followed) and
 its atomic writes, and its own lock: an flock on ``pi-tui-accounts.json.lock``, always taken
@@ -53,6 +56,7 @@ from app.store.document import (
     _read_document,
     _remove_stale_temps,
     _replace_file,
+    _write_error,
     real_path,
 )
 
@@ -180,6 +184,22 @@ class VaultTransaction:
     def load(self) -> dict[str, Any]:
         """Re-read the vault under its lock."""
         return _parse_vault(self._vault.path, _read_document(self._target, look_again=False))
+
+    def check_writable(self) -> None:
+        """StoreWriteError now when a write would fail (read-only or full disk): a refresh
+        token is never spent unless its answer can be saved."""
+        probe = self._target.with_name(f".{self._target.name}.{os.urandom(8).hex()}.tmp")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, b" " * 4096)  # room for the answer, too
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise _write_error(self._vault.path, error) from error
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
 
     def write(self, doc: dict[str, Any]) -> None:
         """Replace the vault with ``doc`` atomically (temp file, fsync, rename, fsync dir), 0600."""
@@ -667,6 +687,7 @@ class Accounts:
         module = providers.load(provider_id)
         entry = dict(record["entry"])
         now = self.now_ms()
+        vtx.check_writable()
         log.info("refreshing a %s vault account (token %s)", provider_id, mask(entry.get("access")))
 
         async def exchange_and_store() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.accounts import VAULT_NAME, Accounts, AccountVault, account_token, add_account, settle
-from app.errors import ConfigError, StoreCorrupt, StoreUnsafe
+from app.errors import ConfigError, StoreCorrupt, StoreUnsafe, StoreWriteError
 from app.store import CredentialStore
 from tests.accounts.helpers import ADA, BOB, HOUR_MS, login_entry, now_ms, read, vault_records
 from tests.fakes.server import FakeProviders
@@ -344,3 +345,25 @@ async def test_entry_for_refreshes_a_stored_account_with_less_left_than_asked(
     fresh = await accounts.entry_for("anthropic", ADA, min_valid_ms=9 * HOUR_MS)
     assert fresh["access"] != ada["access"] and fake.count("anthropic.refresh") == 1
     assert vault_records(agent)[0]["entry"] == fresh
+
+
+async def test_no_refresh_token_is_spent_when_the_vault_cannot_take_the_answer(
+    pi_store: CredentialStore, agent: Path, fake: FakeProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = login_entry(fake, ADA, expires=now_ms() - 1)
+    add_account(pi_store, "anthropic", ada, ADA, env=fake.env())
+    add_account(pi_store, "anthropic", login_entry(fake, BOB), BOB, env=fake.env())
+    real_open = os.open
+
+    def read_only_vault_dir(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if VAULT_NAME in str(path) and str(path).endswith(".tmp"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_vault_dir)
+    with pytest.raises(StoreWriteError, match="the file system is read-only"):
+        await Accounts(pi_store, env=fake.env()).switch("anthropic", ADA)
+
+    assert fake.count("anthropic.refresh") == 0
+    assert fake.anthropic.is_refresh_valid(ada["refresh"])
+    assert vault_records(agent)[0]["entry"] == ada
