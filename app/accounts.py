@@ -272,11 +272,13 @@ def _file_id(store: CredentialStore) -> list[int] | None:
 
 
 class Settled(NamedTuple):
-    """What :func:`settle` did: whether the document changed, and the active account's name
-    when a vault record showed it (a copy of pi's entry is that account's record)."""
+    """What :func:`settle` found: whether the document changed; the active account's name when
+    the vault shows it (a move's side, or the record of which pi's entry is a copy); ``unsure``
+    when a move was cut short and pi's file changed since, so that neither side can be told."""
 
     changed: bool
     active_name: str | None = None
+    unsure: bool = False
 
 
 def settle(
@@ -285,18 +287,18 @@ def settle(
     """Finish or undo a move of ``provider_id`` left half done; drop stale copies of the active
     entry. Changes ``doc`` in place. See the module's docstring."""
     records: list[dict[str, Any]] = doc["providers"].get(provider_id, [])
-    name: str | None = None
-    went_in_name: str | None = None
     before = len(records)
-    changed = False
+    name: str | None = None
+    changed = unsure = False
     pending = doc.get("pending")
     if isinstance(pending, dict) and pending.get("provider") == provider_id:
-        went_in = active is not None and pending.get("to_refresh") == _secret_of(active)
-        still_old = active is not None and pending.get("from_refresh") == _secret_of(active)
+        secret = _secret_of(active) if active is not None else None
+        went_in = secret is not None and pending.get("to_refresh") == secret
+        still_old = secret is not None and pending.get("from_refresh") == secret
         untouched = file_id is not None and file_id == pending.get("file")
         if went_in:  # step 2 happened: the new account's old record goes
             records = [r for r in records if r["account"] != pending.get("to")]
-            went_in_name = pending.get("to") if isinstance(pending.get("to"), str) else None
+            name = _text(pending.get("to"))
         elif still_old or untouched:  # step 2 never happened: the copy of the old active goes
             records = [
                 r
@@ -306,20 +308,23 @@ def settle(
                     and _secret_of(r["entry"]) == pending.get("from_refresh")
                 )
             ]
+            name = _text(pending.get("from"))
         else:
             log.warning("a switch of %s was interrupted and pi's file changed since; kept both", provider_id)
+            unsure = True
         doc.pop("pending", None)
         changed = True
     if active is not None:
         copies = [r for r in records if same_credential(r["entry"], active)]
-        name = copies[0]["account"] if copies else None
+        name = copies[0]["account"] if copies else name
         records = [r for r in records if not same_credential(r["entry"], active)]
-    if went_in_name is not None:
-        name = went_in_name
     if changed or len(records) != before:
         doc["providers"][provider_id] = records
-        return Settled(True, name)
-    return Settled(False, name)
+    return Settled(changed or len(records) != before, name, unsure)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _secret_of(entry: Mapping[str, Any]) -> str | None:
@@ -339,7 +344,7 @@ def active_account_name(
 
 
 def _free_name(records: Iterable[Mapping[str, Any]], wanted: str | None) -> str:
-    """``wanted`` (or "unnamed"), with ``-2``, ``-3``… added when another record has that name."""
+    """``wanted`` (or "unnamed"), with ``-2``, ``-3``… added when a record has that name."""
     taken = {r["account"] for r in records}
     base = wanted or UNNAMED
     if base not in taken:
@@ -413,7 +418,10 @@ def list_accounts(
         records = doc["providers"].get(provider_id, [])
         if active is not None:
             status = account_status(info, store, env, now_ms=now_ms, state=state)
-            name = settled.active_name or active_account_name(store, provider_id, active, state) or UNNAMED
+            known = settled.active_name or active_account_name(store, provider_id, active, state)
+            name = known or UNNAMED
+            if known is not None and not settled.unsure:  # an older login of the active account
+                records = [r for r in records if r["account"] != known]
             rows.append(
                 AccountRow(
                     provider_id,
@@ -518,7 +526,11 @@ class Accounts:
         if moving:
             assert active is not None
             label = _active_label(doc, provider_id, old_name or "")
-            old_name = _free_name([r for r in records if r["account"] != new_name], old_name)
+            # A record of the same account (an older login) is replaced, unless a move cut short
+            # left it unclear whose login pi's file holds; an unnamed one gets a name.
+            old_name = _free_name(records, old_name) if settled.unsure or not old_name else old_name
+            older = _record(doc, provider_id, old_name)
+            label = label or (older or {}).get("label")
             records[:] = [r for r in records if r["account"] != old_name]
             records.append({"account": old_name, "label": label, "entry": dict(active)})
         doc["pending"] = {

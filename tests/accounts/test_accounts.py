@@ -367,3 +367,36 @@ async def test_no_refresh_token_is_spent_when_the_vault_cannot_take_the_answer(
     assert fake.count("anthropic.refresh") == 0
     assert fake.anthropic.is_refresh_valid(ada["refresh"])
     assert vault_records(agent)[0]["entry"] == ada
+
+
+def test_logins_no_provider_names_are_kept_apart(
+    pi_store: CredentialStore, agent: Path, fake: FakeProviders
+) -> None:
+    entries = [login_entry(fake, f"user{i}@example.com") for i in range(3)]
+    for entry in entries:  # pi's format: nothing in the entry names the account
+        add_account(pi_store, "anthropic", entry, None, env=fake.env())
+
+    assert read(agent / "auth.json")["anthropic"] == entries[2]
+    assert [(r["account"], r["entry"]) for r in vault_records(agent)] == [
+        ("unnamed", entries[0]),
+        ("unnamed-2", entries[1]),
+    ]
+
+
+async def test_a_plain_login_of_a_stored_account_is_not_kept_twice(
+    pi_store: CredentialStore, agent: Path, fake: FakeProviders
+) -> None:
+    """`pi-tui login --replace` put a new login of Ada, whom the vault holds, in pi's file."""
+    from app.service import AuthService
+
+    two_accounts(pi_store, fake)  # Bob active, Ada stored
+    newer = login_entry(fake, ADA)
+    await AuthService(pi_store, env=fake.env()).save_login("anthropic", newer | {"email": ADA})
+
+    rows = Accounts(pi_store, env=fake.env()).rows(["anthropic"])
+    assert [(r.account, r.active) for r in rows] == [(ADA, True)]
+    carol = login_entry(fake, "carol@example.com")
+    add_account(pi_store, "anthropic", carol, "carol@example.com", env=fake.env())
+
+    assert read(agent / "auth.json")["anthropic"] == carol
+    assert vault_records(agent) == [{"account": ADA, "label": "work", "entry": newer}]
