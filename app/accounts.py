@@ -547,7 +547,8 @@ class Accounts:
         else:
             tx.put(provider_id, new_entry)  # step 2
         labels = doc.setdefault("labels", {}).setdefault(provider_id, {})
-        labels.pop(old_name or "", None)  # the old active's label went into its record
+        if old_name != new_name:  # the old active's label went into its record, or with it
+            labels.pop(old_name or "", None)
         if new_entry is not None:
             records[:] = [r for r in records if r["account"] != new_name]
             if new_label is not None:

@@ -57,11 +57,12 @@ def test_same_account_logged_in_twice_is_one_account(
     pi_store: CredentialStore, agent: Path, fake: FakeProviders
 ) -> None:
     first = login_entry(fake, ADA)
-    add_account(pi_store, "anthropic", first, ADA, env=fake.env())
+    add_account(pi_store, "anthropic", first, ADA, "work", env=fake.env())
     again = login_entry(fake, ADA)
     assert add_account(pi_store, "anthropic", again, ADA, env=fake.env()) is None
     assert read(agent / "auth.json")["anthropic"] == again
     assert vault_records(agent) == []
+    assert [(r.account, r.label) for r in Accounts(pi_store).rows(["anthropic"])] == [(ADA, "work")]
 
     # And an account in the vault logged in again replaces its record, not adds a copy.
     add_account(pi_store, "anthropic", login_entry(fake, BOB), BOB, env=fake.env())
