@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     logout = command("logout", "remove a stored login")
     logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    logout.add_argument("--account", metavar="A", help="the account to log out of (name, label or prefix)")
+    logout.add_argument(
+        "--switch-to", metavar="B", help="after logging out of the active account, make B the active one"
+    )
     status = command("status", "show where each login stands")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
@@ -119,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument(
         "--short", action="store_true", help="one short line from the cache, no network (for a status bar)"
     )
+    accounts = command("accounts", "list every account of each provider, the active one marked")
+    accounts.add_argument("provider", nargs="?", help=_provider_ids())
+    accounts.add_argument("--json", action="store_true", help="machine-readable output")
+    switch = command("switch", "make another stored account the one pi uses")
+    switch.add_argument("provider", help=_provider_ids())
+    switch.add_argument("account", help="the account's name, its label, or a unique prefix")
     return parser
 
 
@@ -321,6 +331,10 @@ def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.account or args.switch_to:
+        from app.accounts_cli import logout_account
+
+        return logout_account(args, env, _store(args, env), _provider(args.provider, args, env).id, _confirm)
     if args.provider is None and not args.yes and sys.stdin.isatty():
         return _run_app(args, env, start="logout")
     provider_id = _provider(args.provider, args, env).id
@@ -550,6 +564,20 @@ def _usage_short(store: CredentialStore, env: Mapping[str, str], infos: list[Pro
     return 0
 
 
+def _cmd_accounts(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.accounts_cli import list_command
+
+    ids = [_provider(args.provider, args, env).id] if args.provider else None
+    return list_command(args, env, _store(args, env), ids)
+
+
+def _cmd_switch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from app.accounts_cli import switch_command
+
+    signal.signal(signal.SIGTERM, _interrupt)  # a refresh answer in flight is saved before exit
+    return switch_command(args, env, _store(args, env), _provider(args.provider, args, env).id)
+
+
 _COMMANDS = {
     "usage": _cmd_usage,
     "token": _cmd_token,
@@ -557,6 +585,8 @@ _COMMANDS = {
     "logout": _cmd_logout,
     "login": _cmd_login,
     "migrate": _cmd_migrate,
+    "accounts": _cmd_accounts,
+    "switch": _cmd_switch,
 }
 
 
