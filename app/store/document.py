@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 16 * 1024 * 1024
 STALE_TEMP_SECONDS = 60.0
-# pi's proper-lockfile settings (here so app.store and app.store.locks share them without a
-# cycle): a lock untouched for 30 s is abandoned; pi's async holder touches it every 15 s and
-# its synchronous path gives up on a lock after 10 s, so ours is touched every 5 s.
-STALE_SECONDS = 30.0
-HEARTBEAT_SECONDS = 5.0
 TORN_READ_PAUSE_SECONDS = 0.05
 WRITE_STEPS = (
     "lock-acquired",
@@ -47,7 +42,7 @@ OAUTH = "oauth"
 API_KEY = "api_key"
 
 # O_NONBLOCK: opening a FIFO put in the file's place must not hang; regular files ignore it.
-_SAFE_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+SAFE_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _READ_CHUNK = 1 << 16
 
 
@@ -70,17 +65,17 @@ def real_path(path: Path) -> Path:
         return path
     euid = os.geteuid()
     if st.st_uid != euid:
-        raise StoreUnsafe(_symlink_message(path, f"the link belongs to another user (uid {st.st_uid})"))
+        raise StoreUnsafe(symlink_message(path, f"the link belongs to another user (uid {st.st_uid})"))
     target = Path(os.path.realpath(path))
     try:
         target_st = os.lstat(target)
     except FileNotFoundError:
-        raise StoreUnsafe(_symlink_message(path, "its target does not exist")) from None
+        raise StoreUnsafe(symlink_message(path, "its target does not exist")) from None
     except OSError as error:
         raise _unreadable(target, error) from error
     if stat.S_ISREG(target_st.st_mode) and target_st.st_uid != euid:
         raise StoreUnsafe(
-            _symlink_message(path, f"its target belongs to another user (uid {target_st.st_uid})")
+            symlink_message(path, f"its target belongs to another user (uid {target_st.st_uid})")
         )
     return target
 
@@ -88,7 +83,7 @@ def real_path(path: Path) -> Path:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_document(path: Path, *, look_again: bool = True) -> dict[str, Any] | None:
+def read_document(path: Path, *, look_again: bool = True) -> dict[str, Any] | None:
     """Parse the store; None when it does not exist. Raises StoreUnsafe or StoreCorrupt.
 
     ``look_again``: on a parse failure, pause and read once more before calling it corrupt
@@ -129,12 +124,12 @@ def _read_bytes(path: Path) -> bytes | None:
     _check_safe(path, st)
     _check_size(path, st.st_size)
     try:
-        fd = os.open(path, os.O_RDONLY | _SAFE_OPEN)
+        fd = os.open(path, os.O_RDONLY | SAFE_OPEN)
     except FileNotFoundError:
         return None
     except OSError as error:
         if error.errno == errno.ELOOP:  # became a symlink since the lstat
-            raise StoreUnsafe(_symlink_message(path)) from error
+            raise StoreUnsafe(symlink_message(path)) from error
         raise _unreadable(path, error) from error
     try:
         st = os.fstat(fd)
@@ -227,19 +222,19 @@ def _unreadable(path: Path, error: OSError) -> StoreCorrupt:
         )
     return StoreCorrupt(
         f"{path} cannot be read ({error.strerror}). It is kept as it is; check the disk and the "
-        f"file's permissions (ls -l {_quote(path)})."
+        f"file's permissions (ls -l {quote(path)})."
     )
 
 
 # --- validation --------------------------------------------------------------------------------
 
 
-def _valid_entry(path: Path, doc: dict[str, Any], provider: str) -> dict[str, Any] | None:
+def valid_entry(path: Path, doc: dict[str, Any], provider: str) -> dict[str, Any] | None:
     """``provider``'s entry (OAuth or API key) or None; StoreCorrupt names what pi can't use."""
     if provider not in doc:
         return None
     entry = doc[provider]
-    problem = _entry_problem(entry)
+    problem = entry_problem(entry)
     if problem is not None:
         raise StoreCorrupt(
             f"The {provider} login in {path} is not in pi's format ({problem}). It is kept as "
@@ -249,7 +244,7 @@ def _valid_entry(path: Path, doc: dict[str, Any], provider: str) -> dict[str, An
     return valid
 
 
-def _entry_problem(entry: object) -> str | None:
+def entry_problem(entry: object) -> str | None:
     """Say what keeps ``entry`` from being a pi credential (never quoting its values)."""
     if not isinstance(entry, dict):
         return "it is not a JSON object"
@@ -267,9 +262,9 @@ def _entry_problem(entry: object) -> str | None:
     return None
 
 
-def _check_storable(provider: str, entry: dict[str, Any]) -> None:
+def check_storable(provider: str, entry: dict[str, Any]) -> None:
     """Raise ValueError (a caller's bug, before any file is touched) for an entry pi can't use."""
-    problem = _entry_problem(entry)
+    problem = entry_problem(entry)
     if problem is None:
         try:
             json.dumps(entry, allow_nan=False)
@@ -279,38 +274,39 @@ def _check_storable(provider: str, entry: dict[str, Any]) -> None:
         raise ValueError(f"Refusing to store the {provider} login: {problem}.")
 
 
-def _check_provider(provider: object) -> None:
+def check_provider(provider: object) -> None:
+    """Raise ValueError unless ``provider`` is a non-empty string (a caller's bug)."""
     if not isinstance(provider, str) or not provider:
         raise ValueError("A provider id must be a non-empty string.")
 
 
 def _check_safe(path: Path, st: os.stat_result) -> None:
     """Raise StoreUnsafe unless ``st`` is a regular file of ours that nobody else can use."""
-    _check_kind_and_owner(path, st)
+    check_kind_and_owner(path, st)
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise StoreUnsafe(
-            f"{path} is {_exposure(mode)} by other users (mode {mode:04o}). Run: chmod 600 {_quote(path)}"
+            f"{path} is {_exposure(mode)} by other users (mode {mode:04o}). Run: chmod 600 {quote(path)}"
         )
 
 
-def _check_kind_and_owner(path: Path, st: os.stat_result) -> None:
+def check_kind_and_owner(path: Path, st: os.stat_result) -> None:
     if stat.S_ISLNK(st.st_mode):
-        raise StoreUnsafe(_symlink_message(path))
+        raise StoreUnsafe(symlink_message(path))
     if not stat.S_ISREG(st.st_mode):
         raise StoreUnsafe(
             f"{path} is {_file_kind(st.st_mode)}, not a regular file. Move it out of the way "
-            f"(mv {_quote(path)} {_quote(str(path) + '.moved')}) so pi-tui can create the file."
+            f"(mv {quote(path)} {quote(str(path) + '.moved')}) so pi-tui can create the file."
         )
     euid = os.geteuid()
     if st.st_uid != euid:
         raise StoreUnsafe(
             f"{path} belongs to another user (uid {st.st_uid}), not to you (uid {euid}). "
-            f"If it is yours, run: sudo chown {euid} {_quote(path)}"
+            f"If it is yours, run: sudo chown {euid} {quote(path)}"
         )
 
 
-def _symlink_message(path: Path, why: str = "it changed while pi-tui was using it") -> str:
+def symlink_message(path: Path, why: str = "it changed while pi-tui was using it") -> str:
     try:
         target = f" to {os.readlink(path)}"
     except OSError:
@@ -318,7 +314,7 @@ def _symlink_message(path: Path, why: str = "it changed while pi-tui was using i
     return (
         f"{path} is a symbolic link{target}, and pi-tui follows a link to credentials only when "
         f"the link and its target are yours: {why}. Replace the link with the file itself (or "
-        f"remove it: rm {_quote(path)})."
+        f"remove it: rm {quote(path)})."
     )
 
 
@@ -345,7 +341,8 @@ def _file_kind(mode: int) -> str:
     return "not a file"
 
 
-def _quote(path: Path | str) -> str:
+def quote(path: Path | str) -> str:
+    """``path`` quoted for a shell command in a fix-it sentence."""
     import shlex  # only error messages need it
 
     return shlex.quote(str(path))
@@ -354,7 +351,7 @@ def _quote(path: Path | str) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _replace_file(path: Path, data: bytes, step: Callable[[str], None]) -> None:
+def replace_file(path: Path, data: bytes, step: Callable[[str], None]) -> None:
     """Atomically make ``data`` the content of ``path``: temp file, fsync, rename, fsync dir."""
     directory = path.parent
     step("before-temp")
@@ -362,7 +359,7 @@ def _replace_file(path: Path, data: bytes, step: Callable[[str], None]) -> None:
     fd: int | None = None
     created = renamed = False
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600)
         created = True
         os.fchmod(fd, 0o600)  # the umask may have taken bits away; it cannot have added any
         _write_all(fd, data)
@@ -379,7 +376,7 @@ def _replace_file(path: Path, data: bytes, step: Callable[[str], None]) -> None:
     except BaseException as error:
         _discard_temp(fd, temp if created and not renamed else None)
         if isinstance(error, OSError):
-            raise _write_error(path, error) from error
+            raise write_error(path, error) from error
         raise
     _fsync_dir(directory)
     step("dir-fsynced")
@@ -414,7 +411,8 @@ def _fsync_dir(directory: Path) -> None:
         pass
 
 
-def _write_error(path: Path, error: OSError, action: str = "save") -> StoreWriteError:
+def write_error(path: Path, error: OSError, action: str = "save") -> StoreWriteError:
+    """The sentence for an ``OSError`` while writing ``path``: why, and that the old file stands."""
     reasons = {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is used up",
@@ -431,7 +429,7 @@ def _write_error(path: Path, error: OSError, action: str = "save") -> StoreWrite
     )
 
 
-def _remove_stale_temps(path: Path) -> None:
+def remove_stale_temps(path: Path) -> None:
     """Delete temp files that a crashed writer left behind more than a minute ago."""
     prefix, cutoff = f".{path.name}.", time.time() - STALE_TEMP_SECONDS
     try:
@@ -450,7 +448,7 @@ def _remove_stale_temps(path: Path) -> None:
             continue
 
 
-def _set_aside(path: Path) -> Path:
+def set_aside(path: Path) -> Path:
     """Keep a damaged store as ``<name>.corrupt-YYYYMMDD-HHMMSS[-N]`` (0600); return it."""
     base = f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
     for attempt in range(1000):
@@ -462,7 +460,7 @@ def _set_aside(path: Path) -> Path:
         except OSError as error:
             raise StoreWriteError(
                 f"{path} is damaged and could not be copied aside ({error.strerror}), so it was "
-                f"not replaced. Move it away yourself (mv {_quote(path)} {_quote(backup)}) and "
+                f"not replaced. Move it away yourself (mv {quote(path)} {quote(backup)}) and "
                 f"try again."
             ) from error
         return backup
@@ -483,9 +481,9 @@ def _copy_exclusive(path: Path, backup: Path) -> None:
 
 
 def _copy_bytes(path: Path, backup: Path) -> None:
-    source = os.open(path, os.O_RDONLY | _SAFE_OPEN)
+    source = os.open(path, os.O_RDONLY | SAFE_OPEN)
     try:
-        target = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN, 0o600)
+        target = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600)
         try:
             while chunk := os.read(source, _READ_CHUNK):
                 _write_all(target, chunk)
@@ -499,7 +497,7 @@ def _copy_bytes(path: Path, backup: Path) -> None:
         os.close(source)
 
 
-def _ensure_dir(directory: Path) -> None:
+def ensure_dir(directory: Path) -> None:
     """Create ``directory`` and missing parents as 0700; an existing one keeps its mode."""
     missing: list[Path] = []
     current = directory
@@ -512,8 +510,8 @@ def _ensure_dir(directory: Path) -> None:
         except FileExistsError:
             continue
         except OSError as error:
-            raise _write_error(folder, error, "create") from error
+            raise write_error(folder, error, "create") from error
         try:
             os.chmod(folder, 0o700)  # the umask may have taken the owner's bits
         except OSError as error:
-            raise _write_error(folder, error, "create") from error
+            raise write_error(folder, error, "create") from error
