@@ -208,6 +208,16 @@ class AuthService:
         others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
 
         async def exchange_and_store() -> dict[str, Any]:
+            # The request spends the refresh token: first make sure its answer can be saved.
+            try:
+                tx.reserve(provider_id)
+            except StoreWriteError as exc:
+                raise StoreWriteError(
+                    f"Could not save {self.store.path}: {exc.reason or 'the write failed'}. The "
+                    f"{providers.provider(provider_id).name} login was not refreshed and is unchanged; "
+                    "fix that and try again.",
+                    reason=exc.reason,
+                ) from None
             try:
                 async with self.client() as client:
                     new = await module.refresh(client, self.endpoints(provider_id), entry, now_ms=now)

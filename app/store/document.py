@@ -169,7 +169,7 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
             f"{path} is not UTF-8 text (bad byte at offset {error.start}). {_kept(path)}"
         ) from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise StoreCorrupt(f"{path} is not valid JSON ({error.msg} at {where}). {_kept(path)}") from None
@@ -192,6 +192,34 @@ def _kept(path: Path) -> str:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(name)
+
+
+class Verbatim(float):
+    """A JSON number no float can hold (``1e400``, an integer of thousands of digits).
+
+    Its value is the nearest float (``±inf`` when out of range), so checks see it as the
+    number it is; :func:`serialise` writes back ``text``, exactly as the file spelled it.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> Verbatim:
+        number = super().__new__(cls, float(text))
+        number.text = text
+        return number
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else Verbatim(text)
+
+
+def _int(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        return Verbatim(text)
 
 
 def _json_kind(value: object) -> str:
@@ -267,7 +295,7 @@ def check_storable(provider: str, entry: dict[str, Any]) -> None:
     problem = entry_problem(entry)
     if problem is None:
         try:
-            json.dumps(entry, allow_nan=False)
+            serialise(entry)
         except (TypeError, ValueError) as error:
             problem = f"it is not plain JSON ({error})"
     if problem is not None:
@@ -351,18 +379,91 @@ def quote(path: Path | str) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def replace_file(path: Path, data: bytes, step: Callable[[str], None]) -> None:
-    """Atomically make ``data`` the content of ``path``: temp file, fsync, rename, fsync dir."""
+def serialise(doc: dict[str, Any]) -> bytes:
+    """The bytes pi-tui writes for ``doc``: two-space JSON, ASCII, a final newline.
+
+    A :class:`Verbatim` number is written as the file spelled it. ValueError for a value JSON
+    cannot hold (NaN, an infinity that was not read from the file), TypeError for a non-JSON type.
+    """
+    kept: list[str] = []
+    marker = f"\x00{os.urandom(8).hex()}:"
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Verbatim):
+            kept.append(value.text)
+            return f"{marker}{len(kept) - 1}"
+        if isinstance(value, dict):
+            return {key: mark(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    text = json.dumps(mark(doc), indent=2, allow_nan=False)
+    for index, number in enumerate(kept):
+        text = text.replace(json.dumps(f"{marker}{index}"), number, 1)
+    return (text + "\n").encode("ascii")
+
+
+class Reservation:
+    """A temp file beside the store, already as large as the write that is to fill it.
+
+    Made before an action that cannot be undone (a refresh spends the refresh token), so that
+    a full disk, a used-up quota or a file-size limit shows before it, not after.
+    """
+
+    def __init__(self, temp: Path, fd: int) -> None:
+        self.temp = temp
+        self.fd: int | None = fd
+
+    def discard(self) -> None:
+        """Close and delete the temp file (the write did not happen)."""
+        fd, self.fd = self.fd, None
+        _discard_temp(fd, self.temp)
+
+
+def reserve(path: Path, size: int) -> Reservation:
+    """Make and fsync a temp file of ``size`` bytes beside ``path``; StoreWriteError if there is no room."""
+    temp = _temp_name(path)
+    fd: int | None = None
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600)
+        os.fchmod(fd, 0o600)
+        _write_all(fd, b" " * size)
+        os.fsync(fd)
+    except OSError as error:
+        _discard_temp(fd, temp if fd is not None else None)
+        raise write_error(path, error) from error
+    return Reservation(temp, fd)
+
+
+def _temp_name(path: Path) -> Path:
+    return path.parent / f".{path.name}.{os.urandom(8).hex()}.tmp"
+
+
+def replace_file(
+    path: Path, data: bytes, step: Callable[[str], None], reserved: Reservation | None = None
+) -> None:
+    """Atomically make ``data`` the content of ``path``: temp file, fsync, rename, fsync dir.
+
+    ``reserved``: the temp file to write into (see :func:`reserve`); it is used up either way.
+    """
     directory = path.parent
     step("before-temp")
-    temp = directory / f".{path.name}.{os.urandom(8).hex()}.tmp"
+    temp = _temp_name(path) if reserved is None else reserved.temp
     fd: int | None = None
     created = renamed = False
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600)
-        created = True
-        os.fchmod(fd, 0o600)  # the umask may have taken bits away; it cannot have added any
-        _write_all(fd, data)
+        if reserved is not None and reserved.fd is not None:
+            fd, reserved.fd = reserved.fd, None
+            created = True
+            os.lseek(fd, 0, os.SEEK_SET)
+            _write_all(fd, data)
+            os.ftruncate(fd, len(data))
+        else:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600)
+            created = True
+            os.fchmod(fd, 0o600)  # the umask may have taken bits away; it cannot have added any
+            _write_all(fd, data)
         step("temp-written")
         step("before-fsync")
         os.fsync(fd)
@@ -420,6 +521,7 @@ def write_error(path: Path, error: OSError, action: str = "save") -> StoreWriteE
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
         errno.EIO: "an I/O error",
+        errno.EFBIG: "the file size limit is reached (ulimit -f)",
     }
     reason = reasons.get(error.errno or 0, error.strerror or "an unexpected error")
     code = errno.errorcode.get(error.errno or 0, "?")

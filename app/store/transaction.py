@@ -10,7 +10,6 @@ Only the standard library is imported here (asyncio only by ``async with`` calle
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from app.errors import StoreCorrupt
 from app.store.document import (
     OAUTH,
+    Reservation,
     check_provider,
     check_storable,
     entry_problem,
     read_document,
     remove_stale_temps,
     replace_file,
+    reserve,
+    serialise,
     set_aside,
     valid_entry,
 )
@@ -64,9 +66,8 @@ def oauth_only(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     return entry if entry is not None and entry.get("type") == OAUTH else None
 
 
-def serialise(doc: dict[str, Any]) -> bytes:
-    """The bytes pi-tui writes for ``doc``: two-space JSON, ASCII, a final newline."""
-    return (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode("ascii")
+# Room kept for a new entry beyond twice the old one's size (tokens grow, keys are added).
+RESERVE_MARGIN = 4096
 
 
 class StoreTransaction:
@@ -84,6 +85,7 @@ class StoreTransaction:
         self._target = store.path
         self._entered = False
         self._counted = False
+        self._reserved: Reservation | None = None
         # Hands the lock from the worker thread to the task; see __aenter__.
         self._handoff = threading.Lock()
 
@@ -185,6 +187,32 @@ class StoreTransaction:
         self._write(doc)
         return removed
 
+    def reserve(self, provider: str) -> None:
+        """Make sure the next write can be saved, before something that cannot be undone.
+
+        Re-reads the document, checks that it can be written back (StoreCorrupt names what
+        cannot), and writes a temp file beside it as large as the document with ``provider``'s
+        entry grown to twice its size and more; the next write goes into that file.
+        StoreWriteError, with nothing changed, when the disk, the quota or a file-size limit
+        leaves no room.
+        """
+        self._check_held()
+        doc = self.load()
+        try:
+            size = len(serialise(doc)) + 2 * len(serialise({provider: doc.get(provider)}))
+        except (TypeError, ValueError):
+            raise StoreCorrupt(
+                f"{self._store.path} holds a value pi-tui cannot write back as JSON, so it is "
+                "kept as it is and nothing was changed; fix it by hand."
+            ) from None
+        self._discard_reservation()
+        self._reserved = reserve(self._target, size + RESERVE_MARGIN)
+
+    def _discard_reservation(self) -> None:
+        reserved, self._reserved = self._reserved, None
+        if reserved is not None:
+            reserved.discard()
+
     def _begin(self) -> None:
         if self._entered:
             raise RuntimeError("A store transaction can be entered once; start a new one.")
@@ -214,6 +242,7 @@ class StoreTransaction:
     def _release(self) -> None:
         with self._handoff:
             lock, self._lock = self._lock, None
+        self._discard_reservation()
         if self._counted:
             self._counted = False
             self._store._holding -= 1
@@ -243,5 +272,6 @@ class StoreTransaction:
         assert self._lock is not None
         data = serialise(doc)
         self._lock.check()  # another process took the lock over: its write wins, ours is dropped
-        replace_file(self._target, data, self._store._step)
+        reserved, self._reserved = self._reserved, None
+        replace_file(self._target, data, self._store._step, reserved)
         remove_stale_temps(self._target)

@@ -337,17 +337,19 @@ def assert_set_aside_then_replaced(outcome: Outcome, case_id: str) -> None:
 def test_refresh_whose_answer_cannot_be_saved_loses_a_rotating_login(
     tmp_path: Path, fake: FakeProviders
 ) -> None:
-    """Disk full after the server rotated the refresh token: the old file is intact but dead.
+    """The save fails after the server rotated the refresh token: the old file is intact but dead.
 
-    Nothing can be written, so the login cannot be kept: the sentence says so and tells the user
-    to log in again once there is space, instead of "try again", which could not work.
+    (A full disk shows before the request, and then none is sent: tests/store. Here the last
+    step, the rename, fails.) Nothing can be written, so the login cannot be kept: the sentence
+    says so and tells the user to log in again once the file can be saved, instead of "try
+    again", which could not work.
     """
     path = tmp_path / "agent" / "oauth.json"
     doc = valid_document(fake, due=True)
     good(path, doc)
     before = path.read_bytes()
 
-    result = run(CASES["enospc-write"], "token", path.parent, fake.env())
+    result = run(CASES["eio-rename"], "token", path.parent, fake.env())
 
     assert result.returncode == 3
     assert "refresh token in the file is now used up" in result.stderr
