@@ -209,6 +209,7 @@ class AuthService:
 
         async def exchange_and_store() -> dict[str, Any]:
             # The request spends the refresh token: first make sure its answer can be saved.
+            self.state.check()
             try:
                 tx.reserve(provider_id)
             except StoreWriteError as exc:
@@ -299,6 +300,7 @@ class AuthService:
     def remove(self, provider_id: str) -> str | None:
         """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
         providers.provider(provider_id)
+        self.state.check()
         with self.store.transaction() as tx:
             try:
                 entry = tx.entry(provider_id)
@@ -368,6 +370,7 @@ class AuthService:
         StoreUnsafe (e.g. a 0644 file) keeps its own sentence; a directory that takes no new
         file is StoreWriteError. A damaged file is no obstacle: saving sets it aside.
         """
+        self.state.check()
         try:
             self.store.check_writable()
         except StoreWriteError as exc:

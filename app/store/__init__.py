@@ -28,6 +28,7 @@ from app.store.document import (
     STALE_TEMP_SECONDS,
     TORN_READ_PAUSE_SECONDS,
     WRITE_STEPS,
+    check_private_dir,
     read_document,
     real_path,
     valid_entry,
@@ -209,6 +210,8 @@ class CredentialStore:
         directory = target.parent
         while not os.path.lexists(directory) and directory != directory.parent:
             directory = directory.parent
+        if directory == target.parent:
+            check_private_dir(directory)  # a missing one is made 0700
         probe = directory / f".{target.name}.{os.urandom(8).hex()}.tmp"
         try:
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, 0o600))

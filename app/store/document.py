@@ -599,6 +599,15 @@ def _copy_bytes(path: Path, backup: Path) -> None:
         os.close(source)
 
 
+def check_private_dir(directory: Path) -> None:
+    """StoreUnsafe when other users can change ``directory``, where a write makes its files."""
+    from app.paths import others_can_write
+
+    refusal = others_can_write(directory, "write credentials")
+    if refusal is not None:
+        raise StoreUnsafe(refusal)
+
+
 def ensure_dir(directory: Path) -> None:
     """Create ``directory`` and missing parents as 0700; an existing one keeps its mode."""
     missing: list[Path] = []

@@ -18,6 +18,7 @@ from app.errors import StoreCorrupt
 from app.store.document import (
     OAUTH,
     Reservation,
+    check_private_dir,
     check_provider,
     check_storable,
     entry_problem,
@@ -219,6 +220,7 @@ class StoreTransaction:
         self._entered = True
         # The link is resolved once: the lock, the reads and the write all go to one file.
         self._target = self._store.real_path
+        check_private_dir(self._target.parent)
 
     def _acquire_unless(self, abandoned: threading.Event) -> None:
         lock = acquire(self._store, self._target, abandoned.is_set)
