@@ -363,7 +363,8 @@ def test_a_link_to_a_file_readable_by_others_is_refused_with_the_fix(
     target.chmod(0o644)
     agent.mkdir()
     path.symlink_to(target)
-    with pytest.raises(StoreUnsafe, match=f"chmod 600 {target}"):
+    # The fix names the link the user has (chmod follows it to the file).
+    with pytest.raises(StoreUnsafe, match=rf"^{path} \(a link to {target}\) .* chmod 600 {path}$"):
         CredentialStore(path).get("anthropic")
 
 

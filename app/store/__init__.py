@@ -157,10 +157,10 @@ class CredentialStore:
         """
         target = self.real_path
         if not self.uses_pi_lock:
-            doc = read_document(target)
+            doc = read_document(target, name=self.path)
             return {} if doc is None else doc
         try:
-            doc = read_document(target, look_again=False)
+            doc = read_document(target, look_again=False, name=self.path)
         except StoreCorrupt:
             if self._holding:
                 raise  # we hold the lock, so nobody is writing: the file is damaged
@@ -172,7 +172,7 @@ class CredentialStore:
             except StoreError:
                 # No lock to be had (a read-only directory, a stuck lock): a second look a
                 # moment later is the next best way to tell a torn read from a damaged file.
-                doc = read_document(target)
+                doc = read_document(target, name=self.path)
         return {} if doc is None else doc
 
     def entry(self, provider: str) -> dict[str, Any] | None:
@@ -206,7 +206,7 @@ class CredentialStore:
         obstacle: a save sets it aside. Creates nothing that stays; takes no lock."""
         target = self.real_path  # StoreUnsafe for a link pi-tui must not follow
         with contextlib.suppress(StoreCorrupt):
-            read_document(target, look_again=False)
+            read_document(target, look_again=False, name=self.path)
         directory = target.parent
         while not os.path.lexists(directory) and directory != directory.parent:
             directory = directory.parent

@@ -83,46 +83,47 @@ def real_path(path: Path) -> Path:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def read_document(path: Path, *, look_again: bool = True) -> dict[str, Any] | None:
+def read_document(path: Path, *, look_again: bool = True, name: Path | None = None) -> dict[str, Any] | None:
     """Parse the store; None when it does not exist. Raises StoreUnsafe or StoreCorrupt.
 
     ``look_again``: on a parse failure, pause and read once more before calling it corrupt
     (oauth.json, which old pi writes in place without a lock). For auth.json the caller
-    retries under pi's lock instead, which is exact.
+    retries under pi's lock instead, which is exact. ``name``: the path the user has, when
+    ``path`` is the target of that link; sentences name it, and their commands act on it.
     """
-    data = _read_bytes(path)
+    data = _read_bytes(path, name)
     if data is None:
         return None
     try:
-        return _parse(path, data)
+        return _parse(path, data, name)
     except StoreCorrupt:
         if not look_again:
             raise
         # pi writes oauth.json in place (truncate, then write), so a read can land inside one of
         # its writes. A second look a moment later tells a torn read from a damaged file.
         _pause_for_other_writer()
-        again = _read_bytes(path)
+        again = _read_bytes(path, name)
         if again is None:
             return None
         if again == data:
             raise
-        return _parse(path, again)
+        return _parse(path, again, name)
 
 
 def _pause_for_other_writer() -> None:
     time.sleep(TORN_READ_PAUSE_SECONDS)
 
 
-def _read_bytes(path: Path) -> bytes | None:
+def _read_bytes(path: Path, name: Path | None = None) -> bytes | None:
     """Return the file's bytes after the safety checks; None when it does not exist."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise _unreadable(path, error) from error
-    _check_safe(path, st)
-    _check_size(path, st.st_size)
+        raise _unreadable(path, error, name) from error
+    _check_safe(path, st, name)
+    _check_size(path, st.st_size, name)
     try:
         fd = os.open(path, os.O_RDONLY | SAFE_OPEN)
     except FileNotFoundError:
@@ -130,14 +131,14 @@ def _read_bytes(path: Path) -> bytes | None:
     except OSError as error:
         if error.errno == errno.ELOOP:  # became a symlink since the lstat
             raise StoreUnsafe(symlink_message(path)) from error
-        raise _unreadable(path, error) from error
+        raise _unreadable(path, error, name) from error
     try:
         st = os.fstat(fd)
-        _check_safe(path, st)
-        _check_size(path, st.st_size)
+        _check_safe(path, st, name)
+        _check_size(path, st.st_size, name)
         return _read_all(fd)
     except OSError as error:
-        raise _unreadable(path, error) from error
+        raise _unreadable(path, error, name) from error
     finally:
         os.close(fd)
 
@@ -154,32 +155,37 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(path: Path, data: bytes) -> dict[str, Any]:
+def _parse(path: Path, data: bytes, name: Path | None = None) -> dict[str, Any]:
     """Decode the store's bytes into its document, or raise StoreCorrupt saying why not."""
-    _check_size(path, len(data))
+    _check_size(path, len(data), name)
+    label = _label(path, name)
     if data.startswith(BOM):
         data = data[len(BOM) :]  # pi strips it too; an editor on Windows may have added it
     if b"\x00" in data:
-        raise StoreCorrupt(f"{path} contains NUL bytes, so it is not JSON text. {_kept(path)}")
+        raise StoreCorrupt(f"{label} contains NUL bytes, so it is not JSON text. {_kept(path)}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         # `from None` throughout: these errors carry the whole document, tokens included.
         raise StoreCorrupt(
-            f"{path} is not UTF-8 text (bad byte at offset {error.start}). {_kept(path)}"
+            f"{label} is not UTF-8 text (bad byte at offset {error.start}). {_kept(path)}"
         ) from None
     try:
         doc = json.loads(text, parse_constant=_reject_constant, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
-        raise StoreCorrupt(f"{path} is not valid JSON ({error.msg} at {where}). {_kept(path)}") from None
+        raise StoreCorrupt(f"{label} is not valid JSON ({error.msg} at {where}). {_kept(path)}") from None
     except ValueError:
-        raise StoreCorrupt(f"{path} uses NaN or Infinity, which JSON does not allow. {_kept(path)}") from None
+        raise StoreCorrupt(
+            f"{label} uses NaN or Infinity, which JSON does not allow. {_kept(path)}"
+        ) from None
     except RecursionError:
-        raise StoreCorrupt(f"{path} is nested too deeply to be pi's credential file. {_kept(path)}") from None
+        raise StoreCorrupt(
+            f"{label} is nested too deeply to be pi's credential file. {_kept(path)}"
+        ) from None
     if not isinstance(doc, dict):
         kind = _json_kind(doc)
-        raise StoreCorrupt(f"{path} holds a JSON {kind}, not an object keyed by provider. {_kept(path)}")
+        raise StoreCorrupt(f"{label} holds a JSON {kind}, not an object keyed by provider. {_kept(path)}")
     return doc
 
 
@@ -232,15 +238,20 @@ def _json_kind(value: object) -> str:
     return "number"
 
 
-def _check_size(path: Path, size: int) -> None:
+def _label(path: Path, name: Path | None) -> str:
+    """How a sentence names the file: the path the user has, and the link's target if it is one."""
+    return str(path) if name is None or name == path else f"{name} (a link to {path})"
+
+
+def _check_size(path: Path, size: int, name: Path | None = None) -> None:
     if size > MAX_BYTES:
         raise StoreCorrupt(
-            f"{path} is {size} bytes, more than the {MAX_BYTES // (1024 * 1024)} MiB a "
+            f"{_label(path, name)} is {size} bytes, more than the {MAX_BYTES // (1024 * 1024)} MiB a "
             f"credential file can be. {_kept(path)}"
         )
 
 
-def _unreadable(path: Path, error: OSError) -> StoreCorrupt:
+def _unreadable(path: Path, error: OSError, name: Path | None = None) -> StoreCorrupt:
     if error.errno == errno.ENOTDIR:
         # A file where the agent directory should be: a mistake in the path, not in the disk.
         blocker = next((p for p in path.parents if os.path.isfile(p)), path.parent)
@@ -249,8 +260,8 @@ def _unreadable(path: Path, error: OSError) -> StoreCorrupt:
             "(or $PI_CODING_AGENT_DIR) at pi's agent directory, e.g. ~/.pi/agent."
         )
     return StoreCorrupt(
-        f"{path} cannot be read ({error.strerror}). It is kept as it is; check the disk and the "
-        f"file's permissions (ls -l {quote(path)})."
+        f"{_label(path, name)} cannot be read ({error.strerror}). It is kept as it is; check the "
+        f"disk and the file's permissions (ls -lL {quote(name or path)})."
     )
 
 
@@ -308,29 +319,32 @@ def check_provider(provider: object) -> None:
         raise ValueError("A provider id must be a non-empty string.")
 
 
-def _check_safe(path: Path, st: os.stat_result) -> None:
+def _check_safe(path: Path, st: os.stat_result, name: Path | None = None) -> None:
     """Raise StoreUnsafe unless ``st`` is a regular file of ours that nobody else can use."""
-    check_kind_and_owner(path, st)
+    check_kind_and_owner(path, st, name)
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise StoreUnsafe(
-            f"{path} is {_exposure(mode)} by other users (mode {mode:04o}). Run: chmod 600 {quote(path)}"
+            f"{_label(path, name)} is {_exposure(mode)} by other users (mode {mode:04o}). "
+            f"Run: chmod 600 {quote(name or path)}"
         )
 
 
-def check_kind_and_owner(path: Path, st: os.stat_result) -> None:
+def check_kind_and_owner(path: Path, st: os.stat_result, name: Path | None = None) -> None:
+    """Raise StoreUnsafe unless ``st`` is a regular file of ours (``name``: see read_document)."""
     if stat.S_ISLNK(st.st_mode):
         raise StoreUnsafe(symlink_message(path))
+    shown = name or path
     if not stat.S_ISREG(st.st_mode):
         raise StoreUnsafe(
-            f"{path} is {_file_kind(st.st_mode)}, not a regular file. Move it out of the way "
-            f"(mv {quote(path)} {quote(str(path) + '.moved')}) so pi-tui can create the file."
+            f"{_label(path, name)} is {_file_kind(st.st_mode)}, not a regular file. Move it out of "
+            f"the way (mv {quote(shown)} {quote(str(shown) + '.moved')}) so pi-tui can create the file."
         )
     euid = os.geteuid()
     if st.st_uid != euid:
         raise StoreUnsafe(
-            f"{path} belongs to another user (uid {st.st_uid}), not to you (uid {euid}). "
-            f"If it is yours, run: sudo chown {euid} {quote(path)}"
+            f"{_label(path, name)} belongs to another user (uid {st.st_uid}), not to you (uid {euid}). "
+            f"If it is yours, run: sudo chown {euid} {quote(shown)}"
         )
 
 

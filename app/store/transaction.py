@@ -138,7 +138,7 @@ class StoreTransaction:
     def load(self) -> dict[str, Any]:
         """Re-read the whole document under the lock; ``{}`` when the file does not exist."""
         self._check_held()
-        doc = read_document(self._target, look_again=not self._store.uses_pi_lock)
+        doc = read_document(self._target, look_again=not self._store.uses_pi_lock, name=self._store.path)
         return {} if doc is None else doc
 
     def entry(self, provider: str) -> dict[str, Any] | None:
@@ -259,7 +259,7 @@ class StoreTransaction:
         """Return the document to change and whether the file had to be set aside first."""
         store = self._store
         try:
-            doc = read_document(self._target, look_again=not store.uses_pi_lock)
+            doc = read_document(self._target, look_again=not store.uses_pi_lock, name=store.path)
         except StoreCorrupt:
             store.last_backup = set_aside(self._target)
             return {}, True
