@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from app import __version__
-from app.errors import Cancelled, ConfigError, PiTuiError, StoreError
+from app.errors import Cancelled, ConfigError, PiTuiError, StoreCorrupt, StoreError
 
 if TYPE_CHECKING:
     from app.providers import ProviderInfo
@@ -273,7 +273,12 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _run_app(args, env, start="logout")
     provider_id = _provider(args.provider).id
     store = _store(args, env)
-    if _stored_kind(store, provider_id) is None:
+    try:
+        stored = _stored_kind(store, provider_id)
+    except StoreCorrupt:
+        store.load()  # a damaged file, not just this entry, keeps its sentence (a login replaces it)
+        stored = "damaged"
+    if stored is None:
         print(f"Not logged in to {provider_id} in {store.path}; nothing to do.")
         return 0
     if not args.yes:
@@ -284,6 +289,10 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.service import AuthService
 
     kind = AuthService(store, env=env).remove(provider_id)
+    if stored == "damaged":
+        kept = f"; the file as it was is kept as {store.last_backup}" if store.last_backup else ""
+        print(f"Logged out of {provider_id}. Removed its damaged entry from {store.path}{kept}")
+        return 0
     what = {"oauth": "OAuth login", "api_key": "API key entry"}.get(kind or "", "entry")
     print(f"Logged out of {provider_id}. Removed its {what} from {store.path}")
     return 0
@@ -325,7 +334,10 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         # An unknown method is a sentence before anything else; a login found on this machine
         # (a token another client saved) is one too.
         PlainLogin.named_method(info, service.offers(provider_id), args.method)
-    existing = store.entry(provider_id)
+    try:
+        existing = store.entry(provider_id)
+    except StoreCorrupt:
+        existing = None  # damaged: nothing to keep; saving sets the file aside, as its sentence says
     if existing is not None and not args.yes:
         if existing["type"] == OAUTH:
             remembered = remembered_account(store, provider_id, state_file(env))
@@ -351,6 +363,8 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         print(file=sys.stderr)
         raise Cancelled("Login cancelled; nothing was changed.") from None
     print(result.message, file=sys.stderr)
+    if store.last_backup is not None:
+        print(f"The damaged file was kept as {store.last_backup}.", file=sys.stderr)
     return 0
 
 
