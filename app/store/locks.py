@@ -148,6 +148,31 @@ def _unlock(fd: int) -> None:
         os.close(fd)
 
 
+def remove_lock_file(lock_path: Path) -> None:
+    """Delete the flock file of an ``oauth.json`` that is gone (``pi-tui migrate``), unless
+    someone holds it or it is not a plain file of ours. Holding it while deleting it means no
+    process is inside a transaction on it at that moment."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_path, os.O_RDWR | SAFE_OPEN)
+    except OSError:
+        return  # gone, a link, or not ours to open
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # held (or cannot be): leave it
+        st = os.fstat(fd)
+        here = _lstat(lock_path)
+        same = here is not None and _stamp(here)[:2] == _stamp(st)[:2]
+        if same and stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+    finally:
+        os.close(fd)  # drops the flock
+
+
 # --- pi's directory lock (auth.json) -----------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.errors import StoreError, StoreWriteError
 from app.store.document import entry_problem
+from app.store.locks import remove_lock_file
 
 if TYPE_CHECKING:
     from app.store import CredentialStore
@@ -85,6 +86,7 @@ def migrate(store: CredentialStore) -> tuple[Migration, Path | None]:
         if not missing:
             return Migration(old.path, store.path, ()), None
         tx.put_many(missing)
+        lock = old.lock_path
         renamed = _free_name(old.real_path.with_name(old.real_path.name + MIGRATED_SUFFIX))
         try:
             os.rename(old.real_path, renamed)
@@ -93,6 +95,8 @@ def migrate(store: CredentialStore) -> tuple[Migration, Path | None]:
                 f"The logins were copied into {store.path}, but {old.path} could not be renamed "
                 f"({error.strerror}); rename it yourself (mv {old.path} {renamed})."
             ) from error
+    # Its lock went with it (pi never made one: old pi-tui versions did).
+    remove_lock_file(lock)
     return Migration(old.path, store.path, tuple(missing)), renamed
 
 
