@@ -327,11 +327,13 @@ def test_logout_removes_either_kind_and_says_which(
     assert out.returncode == 0 and "nothing to do" in out.stdout
 
 
-def test_logout_of_an_entry_pi_cannot_use_is_a_sentence_and_keeps_it(agent: Path, path: Path) -> None:
+def test_logout_of_an_entry_pi_cannot_use_removes_it_and_keeps_a_copy(agent: Path, path: Path) -> None:
     data = write(path, {"anthropic": {"type": "mystery"}, "other": {"k": 1}})
     out = run_cli("logout", "anthropic", "--yes", "--agent-dir", str(agent))
-    assert out.returncode == 3 and "not in pi's format" in out.stderr, out.stderr
-    assert path.read_bytes() == data
+    assert out.returncode == 0 and "Removed its damaged entry" in out.stdout, out.stderr
+    assert json.loads(path.read_text()) == {"other": {"k": 1}}
+    (copy,) = agent.glob("auth.json.corrupt-*")
+    assert copy.read_bytes() == data
 
 
 # --- symlinks ----------------------------------------------------------------------------------------

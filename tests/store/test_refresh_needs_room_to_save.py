@@ -56,7 +56,8 @@ def test_no_refresh_is_sent_when_the_answer_could_not_be_saved(tmp_path: Path, f
         f"{provider('anthropic').name} login was not refreshed and is unchanged; fix that and try again."
     )
     assert path.read_bytes() == before
-    assert sorted(os.listdir(agent)) == [name, name + ".lock"] if name == "oauth.json" else [name]
+    left = [name, f"{name}.lock"] if name == "oauth.json" else [name]  # no temp file is left
+    assert sorted(os.listdir(agent)) == left
 
 
 def test_the_refresh_is_saved_when_there_is_room(tmp_path: Path, fake: Any) -> None:
