@@ -322,7 +322,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
     import asyncio
 
     from app.credentials import OAUTH, account_label, remembered_account, state_file
-    from app.logs import setup_logging
+    from app.logs import LogRefused, setup_logging
     from app.opener import open_url
     from app.plain_login import LineReader, PlainLogin
     from app.service import AuthService
@@ -350,7 +350,10 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         if not _confirm(question):
             raise Cancelled("Cancelled; the existing login was kept.")
     with contextlib.suppress(OSError):  # no writable log directory: log nothing, as the app does
-        setup_logging(env)
+        try:
+            setup_logging(env)
+        except LogRefused as exc:
+            print(f"pi-tui: no log: {exc}", file=sys.stderr)
     plain = PlainLogin(
         service,
         err=sys.stderr,

@@ -31,6 +31,10 @@ class MaskSecretsFilter(logging.Filter):
         return True
 
 
+class LogRefused(PermissionError):
+    """pi-tui will not log where it was asked to; ``str()`` is the sentence saying why and the fix."""
+
+
 class _PrivateLogHandler(logging.StreamHandler):
     """Writes to a log file pi-tui opened itself (no link followed); closing closes the file."""
 
@@ -46,25 +50,25 @@ class _PrivateLogHandler(logging.StreamHandler):
 def setup_logging(env: Mapping[str, str] | None = None, *, level: int = logging.INFO) -> Path:
     """Send pi-tui's logs to a private file in the log directory; returns its path.
 
-    PermissionError, whose text is the sentence to show, when other users can change the log
-    directory or the log is not a plain file of the user's (a link planted there is never
-    followed); callers then run without a log.
+    LogRefused (a PermissionError) when other users can change the log directory or the log
+    is not a plain file of the user's (a link planted there is never followed); callers then
+    run without a log.
     """
     directory = log_dir(env)
     refusal = others_can_write(directory, "keep its log")
     if refusal is not None:
-        raise PermissionError(refusal)
+        raise LogRefused(refusal)
     path = directory / LOG_NAME
     # Created 0600 (a log can name accounts and hosts), never through a link.
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as error:
-        raise PermissionError(_not_a_log(path, "it is a symbolic link or cannot be opened")) from error
+        raise LogRefused(_not_a_log(path, "it is a symbolic link or cannot be opened")) from error
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
         os.close(fd)
-        raise PermissionError(_not_a_log(path, "it is not a plain file of yours"))
+        raise LogRefused(_not_a_log(path, "it is not a plain file of yours"))
     handler = _PrivateLogHandler(os.fdopen(fd, "a", encoding="utf-8"))
     handler.addFilter(MaskSecretsFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

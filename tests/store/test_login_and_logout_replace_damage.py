@@ -7,48 +7,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.processes import ROOT, clean_env, run_cli
-from tests.store.helpers import agent_dir, now_ms, write_private
+from tests.processes import run_cli
+from tests.store.helpers import agent_dir, log_in_to_anthropic, now_ms, write_private
 
 HOUR_MS = 3_600_000
 XAI = {"type": "oauth", "access": "xai-a", "refresh": "xai-r", "expires": 1}
-
-
-def plain_login(agent: Path, fake: Any, provider: str) -> subprocess.Popen[str]:
-    env = fake.env() | {
-        "PI_TUI_CALLBACK_PORT": "off",
-        "BROWSER": "true",
-        "PI_TUI_LOG_DIR": str(agent.parent / "logs"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "login", provider, "--no-tui", "--agent-dir", str(agent)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(env),
-        cwd=ROOT,
-    )
-
-
-def log_in_to_anthropic(agent: Path, fake: Any) -> tuple[int, str]:
-    proc = plain_login(agent, fake, "anthropic")
-    assert proc.stderr is not None
-    seen = []
-    while not (line := proc.stderr.readline()).startswith("http"):
-        if not line:
-            proc.kill()
-            _, rest = proc.communicate()
-            return proc.returncode, "".join(seen) + rest
-        seen.append(line)
-    code, state = fake.anthropic.authorize(line.strip())
-    _out, err = proc.communicate(f"{code}#{state}\n", timeout=60)
-    return proc.returncode, "".join(seen) + line + err
 
 
 def corrupt_copies(agent: Path) -> list[Path]:

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from app.errors import ConfigError
 from app.logs import LOGGER, setup_logging
 from app.state import STATE_NAME, StateFile
 from tests.processes import run_cli
-from tests.store.helpers import agent_dir, now_ms, write_private
+from tests.store.helpers import agent_dir, log_in_to_anthropic, now_ms, write_private
 
 VICTIM_TEXT = "precious: not pi-tui's\n"
 HOUR_MS = 3_600_000
@@ -142,3 +143,20 @@ def test_a_log_of_ones_own_is_written_as_before(tmp_path: Path, no_log_handlers:
         handler.flush()
     assert "hello" in path.read_text()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_plain_login_says_why_it_keeps_no_log_and_still_logs_in(tmp_path: Path, fake: Any) -> None:
+    agent = agent_dir(tmp_path)
+    logs = tmp_path / "shared-logs"
+    logs.mkdir()
+    os.chmod(logs, 0o777)
+
+    code, err = log_in_to_anthropic(agent, fake, logs)
+
+    assert code == 0, err
+    assert (
+        f"pi-tui: no log: {logs} can be changed by any user (mode 0777), so pi-tui will not keep "
+        f"its log there. Run: chmod go-w {logs}\n"
+    ) in err
+    assert os.listdir(logs) == []
+    assert "anthropic" in json.loads((agent / "auth.json").read_text())
