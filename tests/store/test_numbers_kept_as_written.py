@@ -128,3 +128,16 @@ def test_migrate_function_keeps_them_too(tmp_path: Path) -> None:
     done, renamed = migrate(store)
     assert done.providers == ("other-tool",) and renamed is not None
     assert numbers_of_other_entry(store.path.read_text()) == OTHER_NUMBERS
+
+
+def test_a_file_in_pi_tuis_own_layout_is_written_back_byte_for_byte(tmp_path: Path) -> None:
+    from app.store.document import read_document, serialise
+
+    doc_text = (
+        '{\n  "other-tool": {\n    "limits": [\n      1e400,\n      -1E+999,\n      '
+        f'{HUGE_INT},\n      0.5\n    ],\n    "note": "\\u0000:0 looks like nothing special"\n  }}\n}}\n'
+    )
+    path = write_private(agent_dir(tmp_path) / "auth.json", doc_text)
+    doc = read_document(path)
+    assert doc is not None
+    assert serialise(doc) == doc_text.encode()
