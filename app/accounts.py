@@ -50,14 +50,14 @@ from app.providers.base import ACCOUNT_KEYS
 from app.state import StateFile
 from app.store import OAUTH, CredentialStore, StoreTransaction
 from app.store.document import (
-    _check_storable,
-    _ensure_dir,
-    _entry_problem,
-    _read_document,
-    _remove_stale_temps,
-    _replace_file,
-    _write_error,
+    check_storable,
+    ensure_dir,
+    entry_problem,
+    read_document,
     real_path,
+    remove_stale_temps,
+    replace_file,
+    write_error,
 )
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class AccountVault:
 
     def load(self) -> dict[str, Any]:
         """The whole vault document, checked; an empty one when the file does not exist. No lock."""
-        return _parse_vault(self.path, _read_document(self.real_path, look_again=False))
+        return _parse_vault(self.path, read_document(self.real_path, look_again=False))
 
     def records(self, provider_id: str) -> list[dict[str, Any]]:
         """``provider_id``'s vault records as stored (not settled against pi's file)."""
@@ -183,7 +183,7 @@ class VaultTransaction:
 
     def load(self) -> dict[str, Any]:
         """Re-read the vault under its lock."""
-        return _parse_vault(self._vault.path, _read_document(self._target, look_again=False))
+        return _parse_vault(self._vault.path, read_document(self._target, look_again=False))
 
     def check_writable(self) -> None:
         """StoreWriteError now when a write would fail (read-only or full disk): a refresh
@@ -196,7 +196,7 @@ class VaultTransaction:
             finally:
                 os.close(fd)
         except OSError as error:
-            raise _write_error(self._vault.path, error) from error
+            raise write_error(self._vault.path, error) from error
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(probe)
@@ -212,11 +212,11 @@ class VaultTransaction:
             doc.pop("pending", None)
         for records in doc["providers"].values():
             for record in records:
-                _check_storable("vault", record["entry"])
+                check_storable("vault", record["entry"])
         data = (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode("ascii")
-        _ensure_dir(self._target.parent)
-        _replace_file(self._target, data, self._vault._step)
-        _remove_stale_temps(self._target)
+        ensure_dir(self._target.parent)
+        replace_file(self._target, data, self._vault._step)
+        remove_stale_temps(self._target)
 
 
 def _parse_vault(path: Path, doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -235,7 +235,7 @@ def _parse_vault(path: Path, doc: dict[str, Any] | None) -> dict[str, Any]:
                 raise StoreCorrupt(f"{path}: an account of {provider_id!r} has no name. {fix}")
             if record.get("label") is not None and not isinstance(record["label"], str):
                 raise StoreCorrupt(f"{path}: the label of {record['account']!r} is not text. {fix}")
-            problem = _entry_problem(record.get("entry"))
+            problem = entry_problem(record.get("entry"))
             if problem is not None:
                 raise StoreCorrupt(
                     f"{path}: the {provider_id} account {record['account']!r} is not in pi's format "

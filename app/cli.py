@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from app.errors import Cancelled, ConfigError, PiTuiError, StoreError
+from app.errors import Cancelled, ConfigError, PiTuiError, StoreCorrupt, StoreError
 from app.version import __version__
 
 if TYPE_CHECKING:
@@ -339,7 +339,12 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _run_app(args, env, start="logout")
     provider_id = _provider(args.provider, args, env).id
     store = _store(args, env)
-    if _stored_kind(store, provider_id) is None:
+    try:
+        stored = _stored_kind(store, provider_id)
+    except StoreCorrupt:
+        store.load()  # a damaged file, not just this entry, keeps its sentence (a login replaces it)
+        stored = "damaged"
+    if stored is None:
         print(f"Not logged in to {provider_id} in {store.path}; nothing to do.")
         return 0
     if not args.yes:
@@ -350,6 +355,10 @@ def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from app.service import AuthService
 
     kind = AuthService(store, env=env).remove(provider_id)
+    if stored == "damaged":
+        kept = f"; the file as it was is kept as {store.last_backup}" if store.last_backup else ""
+        print(f"Logged out of {provider_id}. Removed its damaged entry from {store.path}{kept}")
+        return 0
     what = {"oauth": "OAuth login", "api_key": "API key entry"}.get(kind or "", "entry")
     print(f"Logged out of {provider_id}. Removed its {what} from {store.path}")
     return 0
@@ -435,18 +444,22 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
     import asyncio
 
     from app.login import named_method
-    from app.logs import setup_logging
+    from app.logs import LogRefused, setup_logging
     from app.opener import open_url
     from app.plain_login import LineReader, PlainLogin
     from app.service import AuthService
 
     info = _provider(provider_id, args, env)
-    service = AuthService(_store(args, env), env=env)
+    store = _store(args, env)
+    service = AuthService(store, env=env)
     if args.method and all(m.id != args.method for m in info.methods):
         # An unknown method is a sentence before anything else is asked.
         named_method(info, service.offers(provider_id), args.method)
     with contextlib.suppress(OSError):  # no writable log directory: log nothing, as the app does
-        setup_logging(env)
+        try:
+            setup_logging(env)
+        except LogRefused as exc:
+            print(f"pi-tui: no log: {exc}", file=sys.stderr)
     plain = PlainLogin(
         service,
         err=sys.stderr,
@@ -459,6 +472,8 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         print(file=sys.stderr)
         raise Cancelled("Login cancelled; nothing was changed.") from None
     print(result.message, file=sys.stderr)
+    if store.last_backup is not None:
+        print(f"The damaged file was kept as {store.last_backup}.", file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,7 @@ Resolution for the agent directory: ``--agent-dir`` (passed in) → ``$PI_CODING
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +28,47 @@ def display_path(path: str | os.PathLike[str]) -> str:
     if home and home != "~" and (text == home or text.startswith(home + os.sep)):
         return "~" + text[len(home) :]
     return text
+
+
+def others_can_write(directory: str | os.PathLike[str], what: str) -> str | None:
+    """The sentence refusing to ``what`` in ``directory`` when other users can change it, else None.
+
+    Someone who can write there can plant a link where pi-tui is about to create a file, or
+    swap a file pi-tui made; group-writable counts when the group is not the user's own private
+    group. None too when the directory does not exist (it is then made 0700).
+    """
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    if st.st_uid not in (os.geteuid(), 0):
+        return (
+            f"{display_path(directory)} belongs to another user (uid {st.st_uid}), so pi-tui will "
+            f"not {what} there. Use a directory of your own."
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & stat.S_IWOTH and not (mode & stat.S_IWGRP and not _own_group(st.st_gid)):
+        return None
+    import shlex  # only this sentence needs it
+
+    who = "any user" if mode & stat.S_IWOTH else "other users in its group"
+    return (
+        f"{display_path(directory)} can be changed by {who} (mode {mode:04o}), so pi-tui will not "
+        f"{what} there. Run: chmod go-w {shlex.quote(os.fspath(directory))}"
+    )
+
+
+def _own_group(gid: int) -> bool:
+    """True for the user's private group (named after the user, no other members)."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return group.gr_name == user and set(group.gr_mem) <= {user}
 
 
 def log_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -367,6 +367,17 @@ class AuthService:
         others: list[dict[str, Any]] = []  # an entry another process stored meanwhile
 
         async def exchange_and_store() -> dict[str, Any]:
+            # The request spends the refresh token: first make sure its answer can be saved.
+            self.state.check()
+            try:
+                tx.reserve(provider_id)
+            except StoreWriteError as exc:
+                raise StoreWriteError(
+                    f"Could not save {self.store.path}: {exc.reason or 'the write failed'}. The "
+                    f"{providers.provider(provider_id).name} login was not refreshed and is unchanged; "
+                    "fix that and try again.",
+                    reason=exc.reason,
+                ) from None
             try:
                 async with self.client() as client:
                     new = await module.refresh(client, self.endpoints(provider_id), entry, now_ms=now)
@@ -463,6 +474,7 @@ class AuthService:
     def remove(self, provider_id: str) -> str | None:
         """Remove the stored entry of either kind; its kind (``oauth``/``api_key``), None if none."""
         self.info(provider_id)
+        self.state.check()
         with self.store.transaction() as tx:
             try:
                 entry = tx.entry(provider_id)
@@ -549,6 +561,7 @@ class AuthService:
         StoreUnsafe (e.g. a 0644 file) keeps its own sentence; a directory that takes no new
         file is StoreWriteError. A damaged file is no obstacle: saving sets it aside.
         """
+        self.state.check()
         try:
             self.store.check_writable()
         except StoreWriteError as exc:

@@ -7,6 +7,8 @@ credential file's real path and then by provider id. It never holds a token.
 
 Writes are read-modify-write with an atomic replace and no lock: two processes recording at
 the same instant can lose one of the two notes, which costs a line of history, never a login.
+No link is followed, and nothing is written in a directory other users can change
+(:meth:`StateFile.check` says so before a login, a refresh or a logout).
 Only the standard library is imported here (``platformdirs`` on first use of the default path).
 """
 
@@ -14,10 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from app.errors import ConfigError
 
 STATE_NAME = "state.json"
 VERSION = 1
@@ -58,6 +63,33 @@ class StateFile:
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
 
+    def problem(self) -> str | None:
+        """Why pi-tui must not write this file (a directory others can change, a link), or None."""
+        from app.paths import others_can_write
+
+        refusal = others_can_write(self.path.parent, "write its state file")
+        if refusal is not None:
+            return refusal
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return None
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+            return None
+        import shlex
+
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a plain file of yours"
+        return (
+            f"pi-tui's state file {self.path} is {kind}, and pi-tui does not write through it. "
+            f"Remove it (rm {shlex.quote(str(self.path))}); pi-tui makes a new one."
+        )
+
+    def check(self) -> None:
+        """ConfigError with the sentence of :meth:`problem`, if there is one."""
+        problem = self.problem()
+        if problem is not None:
+            raise ConfigError(problem)
+
     def get(self, store_path: Path, provider: str) -> dict[str, Any]:
         """What is remembered about ``provider`` in the credential file ``store_path`` ({} if nothing)."""
         found = self._load().get("stores", {}).get(_key(store_path), {}).get(provider)
@@ -89,10 +121,18 @@ class StateFile:
 
     def _load(self) -> dict[str, Any]:
         try:
-            with open(self.path, "rb") as handle:
-                doc = json.loads(handle.read(1 << 20) or b"{}")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return {"version": VERSION, "stores": {}}
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return {"version": VERSION, "stores": {}}  # not ours: its notes are not trusted
+            doc = json.loads(os.read(fd, 1 << 20) or b"{}")
         except (OSError, ValueError):
             return {"version": VERSION, "stores": {}}
+        finally:
+            os.close(fd)
         if not isinstance(doc, dict) or not isinstance(doc.get("stores"), dict):
             return {"version": VERSION, "stores": {}}
         return doc
@@ -106,15 +146,21 @@ class StateFile:
         stores = doc["stores"]
         for gone in [key for key in stores if key != keep and not os.path.lexists(key)]:
             del stores[gone]
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        if self.problem() is not None:
+            return  # said before the action that wanted the note (check); a note is not worth a risk
+        temp = self.path.with_name(f".{self.path.name}.{os.urandom(8).hex()}.tmp")
+        created = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(temp, flags, 0o600)
+            created = True
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(doc, handle, indent=2, sort_keys=True)
             os.replace(temp, self.path)
         except OSError:
-            temp.unlink(missing_ok=True)
+            if created:
+                temp.unlink(missing_ok=True)
 
 
 def _key(store_path: Path) -> str:

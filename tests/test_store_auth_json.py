@@ -327,11 +327,13 @@ def test_logout_removes_either_kind_and_says_which(
     assert out.returncode == 0 and "nothing to do" in out.stdout
 
 
-def test_logout_of_an_entry_pi_cannot_use_is_a_sentence_and_keeps_it(agent: Path, path: Path) -> None:
+def test_logout_of_an_entry_pi_cannot_use_removes_it_and_keeps_a_copy(agent: Path, path: Path) -> None:
     data = write(path, {"anthropic": {"type": "mystery"}, "other": {"k": 1}})
     out = run_cli("logout", "anthropic", "--yes", "--agent-dir", str(agent))
-    assert out.returncode == 3 and "not in pi's format" in out.stderr, out.stderr
-    assert path.read_bytes() == data
+    assert out.returncode == 0 and "Removed its damaged entry" in out.stdout, out.stderr
+    assert json.loads(path.read_text()) == {"other": {"k": 1}}
+    (copy,) = agent.glob("auth.json.corrupt-*")
+    assert copy.read_bytes() == data
 
 
 # --- symlinks ----------------------------------------------------------------------------------------
@@ -363,7 +365,8 @@ def test_a_link_to_a_file_readable_by_others_is_refused_with_the_fix(
     target.chmod(0o644)
     agent.mkdir()
     path.symlink_to(target)
-    with pytest.raises(StoreUnsafe, match=f"chmod 600 {target}"):
+    # The fix names the link the user has (chmod follows it to the file).
+    with pytest.raises(StoreUnsafe, match=rf"^{path} \(a link to {target}\) .* chmod 600 {path}$"):
         CredentialStore(path).get("anthropic")
 
 

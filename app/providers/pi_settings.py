@@ -25,10 +25,10 @@ MAX_BYTES = 4 * 1024 * 1024
 
 def _read(path: Path) -> dict[str, Any] | None:
     """The settings object; None when there is no file. ConfigError for one pi cannot read either."""
-    from app.store.document import _SAFE_OPEN, BOM
+    from app.store.document import BOM, SAFE_OPEN
 
     try:
-        fd = os.open(path, os.O_RDONLY | _SAFE_OPEN)
+        fd = os.open(path, os.O_RDONLY | SAFE_OPEN)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -79,7 +79,7 @@ def device_id(agent_dir: Path) -> str:
 def _create(agent_dir: Path, path: Path) -> str:
     import uuid
 
-    from app.store.document import _replace_file
+    from app.store.document import replace_file
     from app.store.locks import acquire_dir_lock
 
     # pi locks ``settings.json`` itself (realpath: false), so the lock is beside the link.
@@ -97,7 +97,7 @@ def _create(agent_dir: Path, path: Path) -> str:
         except FileNotFoundError:
             mode = None
         held.check()
-        _replace_file(path, json.dumps(doc, indent=2, ensure_ascii=False).encode(), lambda step: None)
+        replace_file(path, json.dumps(doc, indent=2, ensure_ascii=False).encode(), lambda step: None)
         if mode is not None:
             os.chmod(path, mode)  # the file keeps the permissions it had
         return str(doc["deviceId"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import signal
 import stat
 import threading
@@ -27,19 +26,27 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import StoreLockLost, StoreLockTimeout, StoreUnsafe, StoreWriteError
 from app.store.document import (
-    _SAFE_OPEN,
-    HEARTBEAT_SECONDS,
-    STALE_SECONDS,
-    _check_kind_and_owner,
-    _ensure_dir,
-    _quote,
-    _symlink_message,
-    _write_error,
+    SAFE_OPEN,
+    check_kind_and_owner,
+    ensure_dir,
+    quote,
+    symlink_message,
+    write_error,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+LOCK_SUFFIX = ".lock"
+# How long a writer waits for the lock. pi waits up to 30 s for its lock directory; pi-tui
+# waits a little longer. An flock is held by a pi-tui for milliseconds, or for one refresh.
+DIR_LOCK_TIMEOUT = 35.0
+FLOCK_TIMEOUT = 10.0
+# pi's proper-lockfile settings: a lock untouched for 30 s is abandoned; pi's async holder
+# touches it every 15 s and its synchronous path gives up on a lock after 10 s, so ours is
+# touched every 5 s.
+STALE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.025
 BACKOFF_FIRST = 0.02
 BACKOFF_MAX = 0.1
@@ -97,33 +104,33 @@ def _wait_for_flock(fd: int, lock_path: Path, timeout: float, stop: Callable[[],
         if remaining <= 0:
             raise StoreLockTimeout(
                 f"Another pi-tui or pi process has held {lock_path} for {timeout:g} s; try "
-                f"again, or see which process holds it with: lsof {_quote(lock_path)}"
+                f"again, or see which process holds it with: lsof {quote(lock_path)}"
             )
         time.sleep(min(LOCK_POLL_SECONDS, remaining))
 
 
 def _open_lock_file(lock_path: Path) -> int:
     """Open (creating 0600 if needed) the permanent lock file; refuse a link or a stranger's."""
-    _ensure_dir(lock_path.parent)
+    ensure_dir(lock_path.parent)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN, 0o600)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | SAFE_OPEN, 0o600)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise StoreUnsafe(_symlink_message(lock_path)) from error
+            raise StoreUnsafe(symlink_message(lock_path)) from error
         if error.errno == errno.EISDIR:
             raise StoreUnsafe(
                 f"{lock_path} is a directory, not a lock file. Remove it "
-                f"(rmdir {_quote(lock_path)}) if no other program is using it."
+                f"(rmdir {quote(lock_path)}) if no other program is using it."
             ) from error
-        raise _write_error(lock_path, error, "create") from error
+        raise write_error(lock_path, error, "create") from error
     try:
         st = os.fstat(fd)
-        _check_kind_and_owner(lock_path, st)
+        check_kind_and_owner(lock_path, st)
         if stat.S_IMODE(st.st_mode) != 0o600:
             os.fchmod(fd, 0o600)  # it holds nothing, so fixing it is safe and saves the user a step
     except OSError as error:
         os.close(fd)
-        raise _write_error(lock_path, error, "prepare") from error
+        raise write_error(lock_path, error, "prepare") from error
     except BaseException:
         os.close(fd)
         raise
@@ -139,6 +146,31 @@ def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def remove_lock_file(lock_path: Path) -> None:
+    """Delete the flock file of an ``oauth.json`` that is gone (``pi-tui migrate``), unless
+    someone holds it or it is not a plain file of ours. Holding it while deleting it means no
+    process is inside a transaction on it at that moment."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_path, os.O_RDWR | SAFE_OPEN)
+    except OSError:
+        return  # gone, a link, or not ours to open
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # held (or cannot be): leave it
+        st = os.fstat(fd)
+        here = _lstat(lock_path)
+        same = here is not None and _stamp(here)[:2] == _stamp(st)[:2]
+        if same and stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+    finally:
+        os.close(fd)  # drops the flock
 
 
 # --- pi's directory lock (auth.json) -----------------------------------------------------------
@@ -239,7 +271,9 @@ def acquire_dir_lock(
     mtime is older than ``stale`` seconds, and gives up after ``timeout`` seconds with a
     sentence naming the directory (StoreLockTimeout).
     """
-    _ensure_dir(lock_path.parent)
+    import random  # only a writer of auth.json that has to wait needs the jitter
+
+    ensure_dir(lock_path.parent)
     deadline = time.monotonic() + timeout
     delay = BACKOFF_FIRST
     while True:
@@ -248,7 +282,7 @@ def acquire_dir_lock(
         except FileExistsError:
             pass
         except OSError as error:
-            raise _write_error(lock_path, error, "create") from error
+            raise write_error(lock_path, error, "create") from error
         else:
             try:
                 return DirLockHeld(lock_path, heartbeat)
@@ -272,7 +306,7 @@ def acquire_dir_lock(
             raise StoreLockTimeout(
                 f"Another pi or pi-tui process has held the lock {lock_path} for {timeout:g} s; "
                 f"try again. If no pi is running, the lock was left behind: remove it "
-                f"(rmdir {_quote(lock_path)})."
+                f"(rmdir {quote(lock_path)})."
             )
         time.sleep(min(remaining, delay * (0.5 + random.random())))
         delay = min(delay * 2, BACKOFF_MAX)
@@ -290,18 +324,18 @@ def _check_lock_dir(lock_path: Path, st: os.stat_result) -> None:
     if stat.S_ISLNK(st.st_mode):
         raise StoreUnsafe(
             f"{lock_path} is a symbolic link, not pi's lock directory. If no pi is running, "
-            f"remove it (rm {_quote(lock_path)})."
+            f"remove it (rm {quote(lock_path)})."
         )
     if not stat.S_ISDIR(st.st_mode):
         raise StoreUnsafe(
             f"{lock_path} is a plain file, not pi's lock directory, so neither pi nor pi-tui can "
-            f"take the lock. If no pi is running, remove it (rm {_quote(lock_path)})."
+            f"take the lock. If no pi is running, remove it (rm {quote(lock_path)})."
         )
     euid = os.geteuid()
     if st.st_uid != euid:
         raise StoreUnsafe(
             f"The lock {lock_path} belongs to another user (uid {st.st_uid}), not to you "
-            f"(uid {euid}). If no pi is running as that user, remove it (sudo rmdir {_quote(lock_path)})."
+            f"(uid {euid}). If no pi is running as that user, remove it (sudo rmdir {quote(lock_path)})."
         )
 
 
@@ -330,7 +364,7 @@ def _take_over(lock_path: Path, stale: float, deadline: float) -> None:
         except FileNotFoundError:
             return
         except OSError as error:
-            raise _write_error(lock_path, error, "take over") from error
+            raise write_error(lock_path, error, "take over") from error
         moved = _lstat(aside)
         if moved is not None and _stamp(moved) != _stamp(seen) and not os.path.lexists(lock_path):
             with contextlib.suppress(OSError):
@@ -356,7 +390,7 @@ def _one_taker_at_a_time(directory: Path, deadline: float) -> Iterator[bool]:
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as error:
-        raise _write_error(directory, error, "lock") from error
+        raise write_error(directory, error, "lock") from error
     try:
         while True:
             try:

@@ -53,6 +53,8 @@ EXITS = {
     # Readable, but every write fails.
     "unwritable": {"status": 0, "token": 3, "logout": 3, "login": 3},
 }
+# Only Anthropic's entry is damaged: logging out of it removes it (the file is copied aside first).
+ENTRY_DAMAGE = ("wrong-types", "entry-not-object")
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,8 @@ def test_store_fault_gets_a_sentence_an_exit_code_and_no_damage(
 
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
-    assert result.returncode == EXITS[case.kind][operation], output
+    removes_the_damage = operation == "logout" and case_id in ENTRY_DAMAGE
+    assert result.returncode == (0 if removes_the_damage else EXITS[case.kind][operation]), output
     if operation == "status":
         if case.kind in ("damaged", "unsafe"):
             assert sentence(case, path) in result.stdout  # under each row it makes unreadable
@@ -313,6 +316,9 @@ def test_store_fault_gets_a_sentence_an_exit_code_and_no_damage(
         return  # nothing was unreadable; the command did its job
     if case.kind == "damaged" and operation == "login":
         assert_set_aside_then_replaced(outcome, case_id)
+        return
+    if removes_the_damage:
+        assert_set_aside_then_removed(outcome)
         return
     assert outcome.after == outcome.before, "something pi-tui could not use was changed"
 
@@ -334,20 +340,31 @@ def assert_set_aside_then_replaced(outcome: Outcome, case_id: str) -> None:
     assert {k: v for k, v in after.items() if k not in ("agent/oauth.json", backups[0])} == unchanged
 
 
+def assert_set_aside_then_removed(outcome: Outcome) -> None:
+    """The file was kept byte for byte as oauth.json.corrupt-*, then written without the entry."""
+    path, doc, before, after = outcome.path, outcome.doc, outcome.before, outcome.after
+    backups = [name for name in after if name.startswith("agent/oauth.json.corrupt-")]
+    assert len(backups) == 1, after
+    assert after[backups[0]][2] == before["agent/oauth.json"][2], "the copy aside is not the damaged file"
+    assert json.loads(path.read_bytes()) == {k: v for k, v in doc.items() if k != "anthropic"}
+
+
 def test_refresh_whose_answer_cannot_be_saved_loses_a_rotating_login(
     tmp_path: Path, fake: FakeProviders
 ) -> None:
-    """Disk full after the server rotated the refresh token: the old file is intact but dead.
+    """The save fails after the server rotated the refresh token: the old file is intact but dead.
 
-    Nothing can be written, so the login cannot be kept: the sentence says so and tells the user
-    to log in again once there is space, instead of "try again", which could not work.
+    (A full disk shows before the request, and then none is sent: tests/store. Here the last
+    step, the rename, fails.) Nothing can be written, so the login cannot be kept: the sentence
+    says so and tells the user to log in again once the file can be saved, instead of "try
+    again", which could not work.
     """
     path = tmp_path / "agent" / "oauth.json"
     doc = valid_document(fake, due=True)
     good(path, doc)
     before = path.read_bytes()
 
-    result = run(CASES["enospc-write"], "token", path.parent, fake.env())
+    result = run(CASES["eio-rename"], "token", path.parent, fake.env())
 
     assert result.returncode == 3
     assert "refresh token in the file is now used up" in result.stderr
