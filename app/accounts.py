@@ -550,9 +550,11 @@ class Accounts:
         if old_name != new_name:  # the old active's label went into its record, or with it
             labels.pop(old_name or "", None)
         if new_entry is not None:
+            # The same account's vault record goes (never kept twice); its label stays with it.
+            kept = next((r.get("label") for r in records if r["account"] == new_name), None)
             records[:] = [r for r in records if r["account"] != new_name]
-            if new_label is not None:
-                labels[new_name or UNNAMED] = new_label
+            if new_label is not None or kept:
+                labels[new_name or UNNAMED] = new_label or kept
             self.state.update(
                 self.store.path,
                 provider_id,
@@ -587,6 +589,23 @@ class Accounts:
         self.state.update(self.store.path, provider_id, logged_in_at=self.now_ms())
         log.info("added a %s account (token %s)", provider_id, mask(entry.get("access")))
         return moved
+
+    def replace_account(
+        self,
+        provider_id: str,
+        new_entry: dict[str, Any],
+        account: str | None,
+        label: str | None = None,
+    ) -> None:
+        """Store a new login as the active account in place of the stored one (which is not
+        kept); a vault record of the same account goes, so it is never kept twice."""
+        provider_id = providers.provider(provider_id).id
+        account = account or providers.load(provider_id).account(new_entry)
+        entry = pi_format(new_entry)
+        with self.store.transaction() as tx, self.vault.transaction() as vtx:
+            self._activate(tx, vtx, provider_id, entry, account, label, keep_active=False)
+        self.state.update(self.store.path, provider_id, logged_in_at=self.now_ms())
+        log.info("replaced the %s login (token %s)", provider_id, mask(entry.get("access")))
 
     async def switch(self, provider_id: str, wanted: str) -> tuple[AccountRow, str | None]:
         """Make the vault account ``wanted`` names the active one (refreshed first if due).

@@ -50,9 +50,14 @@ async def aget_credential(
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     min_valid_ms: int = 0,
+    account: str | None = None,
 ) -> Credential:
-    """The winning credential for ``provider_id``, refreshed if due (async form)."""
-    issued = await _service(agent_dir, env).token(provider_id, min_valid_ms=min_valid_ms)
+    """The winning credential for ``provider_id``, refreshed if due (async form).
+
+    ``account``: another stored account of the provider (name, label or unique prefix), used
+    without switching pi to it.
+    """
+    issued = await _service(agent_dir, env).token(provider_id, min_valid_ms=min_valid_ms, account=account)
     return _credential(provider_id, issued)
 
 
@@ -62,9 +67,10 @@ def get_credential(
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     min_valid_ms: int = 0,
+    account: str | None = None,
 ) -> Credential:
     """Blocking form of :func:`aget_credential`; safe to call from inside a running event loop."""
-    issued = _service(agent_dir, env).token_sync(provider_id, min_valid_ms=min_valid_ms)
+    issued = _service(agent_dir, env).token_sync(provider_id, min_valid_ms=min_valid_ms, account=account)
     return _credential(provider_id, issued)
 
 
@@ -74,6 +80,11 @@ def get_api_key(
     agent_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     min_valid_ms: int = 0,
+    account: str | None = None,
 ) -> str:
-    """A valid token for ``provider_id`` (a registry id), refreshed if due."""
-    return get_credential(provider_id, agent_dir=agent_dir, env=env, min_valid_ms=min_valid_ms).token
+    """A valid token for ``provider_id`` (a registry id), refreshed if due (``account``: another
+    stored account's, without switching pi)."""
+    found = get_credential(
+        provider_id, agent_dir=agent_dir, env=env, min_valid_ms=min_valid_ms, account=account
+    )
+    return found.token

@@ -36,8 +36,12 @@ class PiAuth(httpx.Auth):
 
     requires_request_body = True  # the body must be replayable for the retry
 
-    def __init__(self, service: AuthService, provider_id: str, **options: Any) -> None:
+    def __init__(
+        self, service: AuthService, provider_id: str, *, account: str | None = None, **options: Any
+    ) -> None:
         self.service = service
+        # Another stored account's credential, without switching pi (see app.accounts).
+        self.account = account
         self.provider_id = service.info(provider_id).id
         self.module = providers.load(provider_id)
         check = self.module.check_options
@@ -55,12 +59,13 @@ class PiAuth(httpx.Auth):
         provider_id: str,
         *,
         env: Mapping[str, str] | None = None,
+        account: str | None = None,
         **options: Any,
     ) -> PiAuth:
         """Build one over ``store`` (and the ``PI_TUI_*`` overrides in ``env``) without a service at hand."""
         from app.service import AuthService
 
-        return cls(AuthService(store, env=env), provider_id, **options)
+        return cls(AuthService(store, env=env), provider_id, account=account, **options)
 
     def base_url(self) -> str:
         """The provider's API base for the stored login (no network)."""
@@ -79,10 +84,16 @@ class PiAuth(httpx.Auth):
         if not self._signs(request):
             yield request
             return
-        issued = await self.service.token(self.provider_id)
-        self._sign(request, issued.token, kind=issued.resolution.kind, asynchronous=True)
+        issued = await self.service.token(self.provider_id, account=self.account)
+        self._sign(
+            request,
+            issued.token,
+            kind=issued.resolution.kind,
+            asynchronous=True,
+            source=issued.resolution.entry,
+        )
         response = yield request
-        if response.status_code != 401 or issued.resolution.kind == "api_key":
+        if response.status_code != 401 or issued.resolution.kind == "api_key" or self.account is not None:
             return
         log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(issued.token))
         entry = await self.service.refresh_entry(self.provider_id, seen={"access": issued.token}, force=True)
@@ -94,10 +105,10 @@ class PiAuth(httpx.Auth):
         if not self._signs(request):
             yield request
             return
-        issued = self.service.token_sync(self.provider_id)
-        self._sign(request, issued.token, kind=issued.resolution.kind)
+        issued = self.service.token_sync(self.provider_id, account=self.account)
+        self._sign(request, issued.token, kind=issued.resolution.kind, source=issued.resolution.entry)
         response = yield request
-        if response.status_code != 401 or issued.resolution.kind == "api_key":
+        if response.status_code != 401 or issued.resolution.kind == "api_key" or self.account is not None:
             return
         log.info("%s answered 401 for token %s; refreshing once", self.provider_id, mask(issued.token))
         entry = run_blocking(
@@ -117,11 +128,20 @@ class PiAuth(httpx.Auth):
         return False
 
     def _sign(
-        self, request: httpx.Request, token: str, *, kind: str | None = "oauth", asynchronous: bool = False
+        self,
+        request: httpx.Request,
+        token: str,
+        *,
+        kind: str | None = "oauth",
+        asynchronous: bool = False,
+        source: Mapping[str, Any] | None = None,
     ) -> None:
+        entry: Mapping[str, Any]
         if kind == "api_key":
             # Stored or from the environment: the provider decides how a key is sent.
-            entry: dict[str, Any] = {"type": "api_key", "key": token, "access": token}
+            entry = {"type": "api_key", "key": token, "access": token}
+        elif source is not None and source.get("access") == token:
+            entry = source  # the entry the token came from (another account's, too)
         else:
             stored = self.service.store.get(self.provider_id)
             # An environment token (no stored login, or another one) is signed as a bare token.

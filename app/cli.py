@@ -91,12 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="store an API key instead of logging in, read from stdin (hidden on a terminal), "
         "as pi's api_key entry",
     )
-    login.add_argument(
+    stored = login.add_mutually_exclusive_group()
+    stored.add_argument(
+        "--replace",
         "--yes",
         "-y",
+        dest="yes",
         action="store_true",
         help="replace an existing login without asking (with --no-tui or --api-key)",
     )
+    stored.add_argument(
+        "--add", action="store_true", help="keep an existing login as another account, without asking"
+    )
+    login.add_argument("--name", metavar="LABEL", help="a label for the new account (see `pi-tui accounts`)")
     logout = command("logout", "remove a stored login")
     logout.add_argument("provider", nargs="?", help=_provider_ids())
     logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -108,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     token = command("token", "print a valid access token")
     token.add_argument("provider", help=_provider_ids())
+    token.add_argument("--account", metavar="A", help="another stored account's token, without switching pi")
     token.add_argument(
         "--min-expiry",
         metavar="DURATION",
@@ -211,7 +219,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     service = AuthService(_store(args, env), env=env, actor=BY_TOKEN)
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
     signal.signal(signal.SIGTERM, _interrupt)
-    issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say)
+    issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say, account=args.account)
     if issued.warning:
         _say(issued.warning)
     found = issued.resolution
@@ -467,7 +475,8 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
         opener=lambda url: open_url(url, env=env),
     )
     try:
-        result = asyncio.run(plain.run(provider_id, args.method, replace=args.yes))
+        mode = "add" if args.add else "replace" if args.yes else None
+        result = asyncio.run(plain.run(provider_id, args.method, mode=mode, label=args.name))
     except KeyboardInterrupt:
         print(file=sys.stderr)
         raise Cancelled("Login cancelled; nothing was changed.") from None

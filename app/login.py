@@ -14,7 +14,12 @@ from app.errors import Cancelled, ConfigError, PiTuiError
 from app.providers import OFFER, Method, ProviderInfo, Question
 
 if TYPE_CHECKING:
+    from app.flows.auth_code import AuthCodeLogin
+    from app.flows.device import DeviceLogin
     from app.service import AuthService, LoginResult
+
+REPLACE = "replace"
+ADD = "add"
 
 
 class LoginDone(NamedTuple):
@@ -31,13 +36,22 @@ class SwitchMethod(NamedTuple):
 
 
 class LoginRequest(NamedTuple):
-    """One flow to run: the provider, the method, the answers to its questions, the title."""
+    """One flow to run: the provider, the method, the answers to its questions, the title, and
+    how its login is saved (``add``: as another account, keeping the one stored; ``label``)."""
 
     service: AuthService
     provider_id: str
     method: Method
     title: str
     answers: dict[str, str]
+    add: bool = False
+    label: str | None = None
+
+    async def start(self) -> AuthCodeLogin[LoginResult] | DeviceLogin[LoginResult]:
+        """Start this flow (:meth:`AuthService.start_login`), saving the way it was asked."""
+        return await self.service.start_login(
+            self.provider_id, self.method.id, self.answers, add=self.add, label=self.label
+        )
 
 
 Outcome = LoginDone | SwitchMethod | None
@@ -46,8 +60,8 @@ Outcome = LoginDone | SwitchMethod | None
 class Prompter(Protocol):
     """How the sequence talks to the user. ``None`` from a step means the user backed out."""
 
-    async def confirm(self, question: str) -> bool:
-        """Yes or no (no by default)."""
+    async def decide(self, question: str, answers: tuple[tuple[str, str], ...]) -> str | None:
+        """One of ``answers`` (``(id, label)``, the safe one last) by its id; None to back out."""
         ...
 
     async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
@@ -70,17 +84,28 @@ class Prompter(Protocol):
         ...
 
 
-def replace_question(service: AuthService, provider_id: str) -> str | None:
-    """The question to ask before replacing a stored login, or None when there is none."""
+def existing_question(
+    service: AuthService, provider_id: str
+) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """What to ask before a login over a stored one, and its answers; None when none is stored.
+
+    An OAuth login can be replaced or kept beside the new one as another account; an API key
+    entry can only be replaced.
+    """
     info = service.info(provider_id)
     existing = service.existing_login(provider_id)
     if existing is None:
         return None
     kind, account = existing
     if kind != "oauth":
-        return f"{service.store.path.name} holds an API key for {info.name}. Replace it with a login?"
+        question = f"{service.store.path.name} holds an API key for {info.name}. Replace it with a login?"
+        return question, ((REPLACE, "Replace"),)
     whose = account or "an account pi-tui cannot name"
-    return f"You are logged in to {info.name} as {whose}. Replace that login?"
+    question = (
+        f"You are logged in to {info.name} as {whose}. "
+        "Replace that login, or add the new one as another account?"
+    )
+    return question, ((REPLACE, "Replace"), (ADD, "Add another account"))
 
 
 async def run_login(
@@ -89,18 +114,23 @@ async def run_login(
     provider_id: str,
     *,
     method_id: str | None = None,
-    replace: bool = False,
+    mode: str | None = None,
+    label: str | None = None,
 ) -> LoginDone | None:
     """Log in to ``provider_id`` through ``prompter``; None when the user backed out.
 
-    ``replace``: replace a stored login without asking (``--yes``). ``method_id``: run that
-    method (or a login found on this machine) instead of asking.
+    ``mode``: :data:`REPLACE` or :data:`ADD` a stored login without asking (``--replace``,
+    ``--add``); ``label`` names the new account. ``method_id``: run that method (or a login
+    found on this machine) instead of asking.
     """
     info = service.info(provider_id)
     title = f"Log in to {info.name}"
-    question = None if replace else replace_question(service, provider_id)
-    if question is not None and not await prompter.confirm(question):
-        raise Cancelled("Cancelled; the existing login was kept.")
+    existing = existing_question(service, provider_id)
+    if existing is not None and mode is None:
+        mode = await prompter.decide(*existing)
+        if mode is None:
+            raise Cancelled("Cancelled; the existing login was kept.")
+    add = existing is not None and mode == ADD
     answers: dict[str, str] = {}
     for asked in info.questions:
 
@@ -114,17 +144,18 @@ async def run_login(
     offers = service.offers(provider_id, answers)
     method = named_method(info, offers, method_id) if method_id else service.default_method(provider_id)
     if not method_id:
-        chosen = await _choose(service, prompter, info, offers, method)
+        chosen = await _choose(service, prompter, info, offers, method, add=add, label=label)
         if chosen is None or isinstance(chosen, LoginDone):
             return chosen
         method = chosen
     elif method.kind == OFFER:
         await prompter.notice(f"Checking it with the server: {method.label}…")
-        result, details = await service.use_offer(provider_id, method.id)
+        result, details = await service.use_offer(provider_id, method.id, add=add, label=label)
         return LoginDone(result, details)
     while True:
         other = next((m for m in info.methods if m.id != method.id and m.kind == method.kind), None)
-        outcome = await prompter.run_flow(LoginRequest(service, provider_id, method, title, answers), other)
+        request = LoginRequest(service, provider_id, method, title, answers, add=add, label=label)
+        outcome = await prompter.run_flow(request, other)
         if isinstance(outcome, SwitchMethod):
             method = info.method(outcome.method_id)
             continue
@@ -132,7 +163,14 @@ async def run_login(
 
 
 async def _choose(
-    service: AuthService, prompter: Prompter, info: ProviderInfo, offers: list[Method], default: Method
+    service: AuthService,
+    prompter: Prompter,
+    info: ProviderInfo,
+    offers: list[Method],
+    default: Method,
+    *,
+    add: bool,
+    label: str | None,
 ) -> Method | LoginDone | None:
     """The method the user picks (a login found here is used at once, once its server accepts it)."""
     why = "(No browser can open here, so the default is the headless way.)" if default.headless else ""
@@ -148,7 +186,7 @@ async def _choose(
             return info.method(chosen)
         await prompter.notice(f"Checking it with the server: {offer.label}…")
         try:
-            result, details = await service.use_offer(info.id, offer.id)
+            result, details = await service.use_offer(info.id, offer.id, add=add, label=label)
         except (Cancelled, ConfigError):
             raise
         except PiTuiError as exc:

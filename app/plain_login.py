@@ -100,10 +100,16 @@ class PlainLogin:
         self.say(self.opener(url).message)
 
     async def run(
-        self, provider_id: str, method_id: str | None = None, *, replace: bool = False
+        self,
+        provider_id: str,
+        method_id: str | None = None,
+        *,
+        mode: str | None = None,
+        label: str | None = None,
     ) -> LoginResult:
-        """Log in to ``provider_id`` through the one login sequence, with this Prompter."""
-        done = await run_login(self.service, self, provider_id, method_id=method_id, replace=replace)
+        """Log in to ``provider_id`` through the one login sequence, with this Prompter
+        (``mode``: replace or add a stored login without asking)."""
+        done = await run_login(self.service, self, provider_id, method_id=method_id, mode=mode, label=label)
         if done is None:
             raise Cancelled("Login cancelled; nothing was changed.")
         for line in done.details:
@@ -112,11 +118,23 @@ class PlainLogin:
 
     # -- the Prompter ---------------------------------------------------------------------
 
-    async def confirm(self, question: str) -> bool:
-        """y/yes on a terminal; without one there is nobody to ask: ConfigError names ``--yes``."""
+    async def decide(self, question: str, answers: tuple[tuple[str, str], ...]) -> str | None:
+        """An answer by its first letter (or its id) on a terminal; Enter backs out. Without a
+        terminal there is nobody to ask: ConfigError names the options that decide it."""
         if not os.isatty(self.reader.fd):
-            raise ConfigError(f"{question} Add --yes to replace it without a prompt.")
-        return (await self.ask(f"{question} [y/N] ")).strip().lower() in ("y", "yes")
+            flags = " or ".join(f"--{answer_id}" for answer_id, _label in answers)
+            raise ConfigError(f"{question} Add {flags} to decide without a prompt.")
+        keys = " / ".join(f"[{label[0].lower()}]{label[1:].lower()}" for _id, label in answers)
+        while True:
+            text = (await self.ask(f"{question} {keys}, Enter to cancel: ")).strip().lower()
+            if not text:
+                return None
+            for answer_id, label in answers:
+                if text in (answer_id, label.lower(), label[0].lower()):
+                    return answer_id
+            self.say(
+                f"Type {' or '.join(label[0].lower() for _id, label in answers)}, or press Enter to cancel."
+            )
 
     async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
         """Ask one of the provider's questions until the answer passes its check."""
@@ -169,7 +187,7 @@ class PlainLogin:
 
     async def run_flow(self, request: LoginRequest, other: Method | None) -> Outcome:
         """Start the flow and run it in lines: the link and a paste, or the code and polling."""
-        login = await self.service.start_login(request.provider_id, request.method.id, request.answers)
+        login = await request.start()
         try:
             if login.kind == "device":
                 return await self.device(login)

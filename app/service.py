@@ -18,6 +18,7 @@ from app import providers
 from app.credentials import (
     API_KEY,
     AccountStatus,
+    Resolution,
     account_label,
     account_status,
     fingerprint,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from app.credentials import Resolution
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method, ProviderInfo
@@ -222,9 +222,17 @@ class AuthService:
         token = ready_token(info, found, now_ms=self.now_ms(), state=self.state, min_valid_ms=min_valid_ms)
         return found, token
 
-    async def token(self, provider_id: str, *, min_valid_ms: int = 0) -> Issued:
+    async def token(self, provider_id: str, *, min_valid_ms: int = 0, account: str | None = None) -> Issued:
         """A valid token by the resolution order, refreshed under the lock when due or when it
         has less than ``min_valid_ms`` left. The async form of :meth:`token_sync`."""
+        if account is not None:
+            from app.accounts import Accounts
+
+            accounts = Accounts(self.store, env=self.env, state=self.state)
+            chosen = accounts.find(provider_id, account)
+            if not chosen.active:
+                entry = await accounts.entry_for(chosen.provider, chosen.account, min_valid_ms=min_valid_ms)
+                return self._account_issued(provider_id, chosen.account, entry)
         found, token = self._ready(provider_id, min_valid_ms)
         if token is not None:
             return Issued(found, token)
@@ -239,7 +247,12 @@ class AuthService:
         return Issued(found._replace(entry=entry, token=str(entry["access"])), str(entry["access"]))
 
     def token_sync(
-        self, provider_id: str, *, min_valid_ms: int = 0, on_wait: Callable[[str], None] | None = None
+        self,
+        provider_id: str,
+        *,
+        min_valid_ms: int = 0,
+        on_wait: Callable[[str], None] | None = None,
+        account: str | None = None,
     ) -> Issued:
         """:meth:`token` for synchronous callers, and the fast path of ``pi-tui token``: neither
         asyncio nor httpx is imported unless a refresh is due.
@@ -247,7 +260,20 @@ class AuthService:
         While it waits for the lock, the file is re-read at every poll: when another process has
         refreshed meanwhile, its token is used and the lock is never taken (many processes asking
         at once make one request). ``on_wait`` gets one sentence once the wait passes a second.
+        ``account``: another stored account's token (:mod:`app.accounts`), without switching pi.
         """
+        if account is not None:
+            from app.accounts import Accounts
+
+            accounts = Accounts(self.store, env=self.env, state=self.state)
+            chosen = accounts.find(provider_id, account)
+            if not chosen.active:
+                entry = accounts.fresh_vault_entry(chosen.provider, chosen.account, min_valid_ms)
+                if entry is None:
+                    entry = run_blocking(
+                        accounts.entry_for(chosen.provider, chosen.account, min_valid_ms=min_valid_ms)
+                    )
+                return self._account_issued(provider_id, chosen.account, entry)
         found, token = self._ready(provider_id, min_valid_ms)
         if token is not None:
             return Issued(found, token)
@@ -288,6 +314,19 @@ class AuthService:
             return self._stand_in(found, exc, min_valid_ms)
         entry = fresh[-1]
         return Issued(found._replace(entry=entry, token=str(entry["access"])), str(entry["access"]))
+
+    def _account_issued(self, provider_id: str, account: str, entry: dict[str, Any]) -> Issued:
+        """A vault account's entry as a token handed out (an API key entry's key resolved as pi would)."""
+        from app.accounts import VAULT_NAME
+
+        source = f"{VAULT_NAME} ({account})"
+        if entry.get("type") == API_KEY:
+            from app.keys import resolve_key
+
+            token = resolve_key(entry["key"], self.env, provider_id, self.store.path)
+            return Issued(Resolution(provider_id, source, (), entry, token, kind=API_KEY), token)
+        token = str(entry["access"])
+        return Issued(Resolution(provider_id, source, (), entry, token, kind="oauth"), token)
 
     def _stand_in(self, found: Resolution, exc: PiTuiError, min_valid_ms: int) -> Issued:
         """After a refresh that failed for a passing reason, the old token when it still works.
@@ -489,12 +528,30 @@ class AuthService:
         kind = entry.get("type") if entry is not None else None
         return kind if isinstance(kind, str) else "entry"
 
-    async def save_login(self, provider_id: str, entry: dict[str, Any]) -> LoginResult:
-        """Store a new login under the lock, exactly as pi writes it, and describe it."""
+    async def save_login(
+        self, provider_id: str, entry: dict[str, Any], *, add: bool = False, label: str | None = None
+    ) -> LoginResult:
+        """Store a new login under the lock, exactly as pi writes it, and describe it.
+
+        ``add``: the login stored before stays as another account (in pi-tui's vault beside the
+        store). Without it the new login replaces the stored one; when a vault exists, through it,
+        so the same account is never kept twice.
+        """
         account = providers.load(provider_id).account(entry)
-        entry = self._as_pi_writes_it(provider_id, entry)
-        async with self.store.transaction() as tx:
-            tx.put(provider_id, entry)
+        # pi's keys only; the account is remembered below, once the stored login it replaces
+        # has been named (moved to the vault under its own name).
+        entry = {key: value for key, value in entry.items() if key not in ACCOUNT_KEYS}
+        from app.accounts import Accounts, AccountVault
+
+        if add or label is not None or AccountVault.beside(self.store).path.exists():
+            import asyncio
+
+            accounts = Accounts(self.store, env=self.env, state=self.state)
+            save = accounts.add_account if add else accounts.replace_account
+            await asyncio.to_thread(save, provider_id, entry, account, label)
+        else:
+            async with self.store.transaction() as tx:
+                tx.put(provider_id, entry)
         self._errors.pop(provider_id, None)
         self.state.update(
             self.store.path,
@@ -578,12 +635,15 @@ class AuthService:
         provider_id: str,
         method_id: str | None = None,
         answers: Mapping[str, str] | None = None,
+        *,
+        add: bool = False,
+        label: str | None = None,
     ) -> Login:
         """Begin a login: an :class:`AuthCodeLogin` or a :class:`DeviceLogin`, by the method's flow kind.
 
         ``method_id`` None: :meth:`default_method`. ``answers`` answer the provider's questions
         (blank when missing); each is checked before any request is made. The login saves
-        through :meth:`save_login` once it completes.
+        through :meth:`save_login` once it completes (``add``: as another account).
         """
         info = self.info(provider_id)
         method = info.method(method_id) if method_id else providers.default_method(info, self.env)
@@ -594,7 +654,7 @@ class AuthService:
         spec = module.login(method.id, self.endpoints(provider_id), checked)
 
         async def finish(entry: dict[str, Any]) -> LoginResult:
-            return await self.save_login(provider_id, entry)
+            return await self.save_login(provider_id, entry, add=add, label=label)
 
         from app.flows.auth_code import AuthCodeLogin, AuthCodeSpec
         from app.flows.device import DeviceLogin
@@ -617,7 +677,9 @@ class AuthService:
             for offer_id, label in find(self.env, answers or {})
         ]
 
-    async def use_offer(self, provider_id: str, offer_id: str) -> tuple[LoginResult, tuple[str, ...]]:
+    async def use_offer(
+        self, provider_id: str, offer_id: str, *, add: bool = False, label: str | None = None
+    ) -> tuple[LoginResult, tuple[str, ...]]:
         """Log in with a chosen offer: the provider checks it with its server first, and only a
         login that passed is saved. AuthError with a sentence otherwise (nothing saved)."""
         use = providers.load(provider_id).use_offer
@@ -628,7 +690,7 @@ class AuthService:
             entry, details = await use(
                 client, self.endpoints(provider_id), offer_id, self.env, now_ms=self.now_ms()
             )
-        return await self.save_login(provider_id, entry), tuple(details)
+        return await self.save_login(provider_id, entry, add=add, label=label), tuple(details)
 
     async def usage(self, provider_id: str, *, refresh: bool = False) -> UsageReport:
         """What the provider's subscription has left (:mod:`app.usage`): cached for a few minutes,

@@ -23,12 +23,13 @@ class ScreenPrompter:
     def __init__(self, app: PiTuiApp) -> None:
         self.app = app
 
-    async def confirm(self, question: str) -> bool:
-        """A yes/no dialog (No has the focus)."""
-        from app.tui.screens.confirm import ConfirmScreen
+    async def decide(self, question: str, answers: tuple[tuple[str, str], ...]) -> str | None:
+        """A dialog with a button (and a key: the label's first letter) per answer; Esc backs out."""
+        from app.tui.screens.confirm import ChoiceScreen
 
-        answer: bool = await self.app.push_screen_wait(ConfirmScreen(question, yes="Replace"))
-        return answer
+        keyed = tuple((answer_id, label, label[0].lower()) for answer_id, label in answers)
+        chosen: str | None = await self.app.push_screen_wait(ChoiceScreen(question, keyed))
+        return chosen
 
     async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
         """The question screen; it shows ``check``'s sentence and asks again."""

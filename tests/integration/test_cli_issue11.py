@@ -350,7 +350,8 @@ def test_no_tui_asks_before_replacing_a_login_and_names_it(tmp_path: Path, fake:
     assert proc.returncode == 2
     assert err == (
         "pi-tui: You are logged in to Anthropic (Claude Pro/Max) as me@example.com. "
-        "Replace that login? Add --yes to replace it without a prompt.\n"
+        "Replace that login, or add the new one as another account? "
+        "Add --replace or --add to decide without a prompt.\n"
     )
     assert store.get("anthropic") == before and fake.count("anthropic.exchange") == 0
 

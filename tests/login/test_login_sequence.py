@@ -19,13 +19,15 @@ from tests.tui.helpers import seed_fake_anthropic, wait_for_screen, wait_until
 class ScriptedPrompter:
     """A Prompter that answers from a script and records every step it was asked."""
 
-    def __init__(self, *, confirm: bool = True, answer: str = "", method: str | None = None) -> None:
+    def __init__(
+        self, *, decide: str | None = "replace", answer: str = "", method: str | None = None
+    ) -> None:
         self.steps: list[str] = []
-        self._confirm, self._answer, self._method = confirm, answer, method
+        self._decide, self._answer, self._method = decide, answer, method
 
-    async def confirm(self, question: str) -> bool:
-        self.steps.append(f"confirm: {question}")
-        return self._confirm
+    async def decide(self, question: str, answers: tuple[tuple[str, str], ...]) -> str | None:
+        self.steps.append(f"decide: {question} {[a for a, _ in answers]}")
+        return self._decide
 
     async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
         self.steps.append(f"answer: {question.id}")
@@ -59,7 +61,8 @@ async def test_a_stored_login_is_asked_about_before_anything_else(service: AuthS
     done = await run_login(service, prompter, "anthropic")
     assert done is not None
     assert prompter.steps == [
-        "confirm: You are logged in to Anthropic (Claude Pro/Max) as ada@example.com. Replace that login?",
+        "decide: You are logged in to Anthropic (Claude Pro/Max) as ada@example.com. "
+        "Replace that login, or add the new one as another account? ['replace', 'add']",
         "choose: browser,copy_code (default copy_code)",
         "flow: copy_code {}",
     ]
@@ -69,7 +72,7 @@ async def test_saying_no_to_replace_keeps_the_login_and_asks_nothing_more(
     service: AuthService, fake: Any
 ) -> None:
     entry = seed_anthropic(service.store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
-    prompter = ScriptedPrompter(confirm=False)
+    prompter = ScriptedPrompter(decide=None)
     with pytest.raises(Cancelled, match="existing login was kept"):
         await run_login(service, prompter, "anthropic")
     assert len(prompter.steps) == 1 and service.store.get("anthropic") == entry
@@ -77,7 +80,7 @@ async def test_saying_no_to_replace_keeps_the_login_and_asks_nothing_more(
 
 async def test_replace_given_asks_nothing_and_questions_come_before_the_method(service: AuthService) -> None:
     prompter = ScriptedPrompter(answer="https://Company.GHE.com/")
-    await run_login(service, prompter, "github-copilot", replace=True)
+    await run_login(service, prompter, "github-copilot", mode="replace")
     assert prompter.steps == ["answer: host", "flow: device {'host': 'company.ghe.com'}"]
 
 
@@ -86,7 +89,7 @@ async def test_an_unknown_method_is_one_sentence(service: AuthService) -> None:
         await run_login(service, ScriptedPrompter(), "anthropic", method_id="pigeon")
 
 
-async def test_the_app_asks_before_replacing_a_login_and_no_keeps_it(
+async def test_the_app_asks_before_replacing_a_login_and_esc_keeps_it(
     store: Any, service: Any, make_app: Any
 ) -> None:
     seed_fake_anthropic(store, expires=now_ms() + HOUR_MS)
@@ -96,8 +99,8 @@ async def test_the_app_asks_before_replacing_a_login_and_no_keeps_it(
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
-        await wait_for_screen(pilot, "ConfirmScreen")
-        await pilot.press("n")
+        await wait_for_screen(pilot, "ChoiceScreen")
+        await pilot.press("escape")
         await wait_for_screen(pilot, "StatusScreen")
         await wait_until(
             pilot, lambda: any("existing login was kept" in str(n.message) for n in app._notifications)

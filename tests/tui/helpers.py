@@ -131,7 +131,9 @@ def fixed_anthropic_login(service: AuthService, *, listening: bool = True) -> Ca
 
     real = service.start_login
 
-    async def start(provider_id: str, method_id: str | None = None, answers: Any = None) -> Any:
+    async def start(
+        provider_id: str, method_id: str | None = None, answers: Any = None, **saving: Any
+    ) -> Any:
         if provider_id != "anthropic":
             return await real(provider_id, method_id, answers)
         method = method_id or service.default_method(provider_id).id
@@ -217,7 +219,9 @@ def scripted_copilot(
     made: list[ScriptedCopilotLogin] = []
     real = service.start_login
 
-    async def start(provider_id: str, method_id: str | None = None, answers: Any = None) -> Any:
+    async def start(
+        provider_id: str, method_id: str | None = None, answers: Any = None, **saving: Any
+    ) -> Any:
         if provider_id != "github-copilot":
             return await real(provider_id, method_id, answers)
         host = (answers or {}).get("host") or "github.com"

@@ -54,8 +54,8 @@ async def test_quitting_a_login_before_it_is_made_exits_cancelled(service, make_
     # The login already in the file is not one made now.
     app = make_app(service, start="login", provider="anthropic")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_screen(pilot, "ConfirmScreen")  # replace the stored login?
-        await pilot.press("y")
+        await wait_for_screen(pilot, "ChoiceScreen")  # replace the stored login, or add?
+        await pilot.press("r")
         await wait_for_screen(pilot, "MethodChoiceScreen")
         await pilot.press("ctrl+c")
         await pilot.pause()

@@ -294,9 +294,9 @@ async def test_ctrl_c_is_listed_on_every_screen(service, store, clock, make_app)
         await pilot.press("l")
         await wait_for_screen(pilot, "ProviderSelectScreen")
         await pilot.press("enter")
-        await wait_for_screen(pilot, "ConfirmScreen")  # a login is stored: replace it?
+        await wait_for_screen(pilot, "ChoiceScreen")  # a login is stored: replace it, or add?
         await wait_until(pilot, lambda: "^c Quit" in screen_text(app))
-        await pilot.press("y")
+        await pilot.press("r")
         await wait_for_screen(pilot, "MethodChoiceScreen")
         await wait_until(pilot, lambda: "^c Quit" in screen_text(app))
         await pilot.press("enter")

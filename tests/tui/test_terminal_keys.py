@@ -92,12 +92,12 @@ def test_enters_typed_ahead_keep_the_login_and_the_logout_confirmation_open(
     terminal.keys("l")
     terminal.wait_for("Select provider to login:")
     # The first Enter chooses Anthropic; the two typed with it came before the question
-    # "replace that login?" existed, so they must not answer it for the user.
+    # "replace that login, or add?" existed, so they must not answer it for the user.
     burst(terminal, "Enter", "Enter", "Enter")
-    terminal.wait_for("Replace that login?")
+    terminal.wait_for("Replace that login, or add the new one")
     time.sleep(0.5)
-    assert "Replace that login?" in terminal.screen()  # still asking
-    terminal.keys("y")
+    assert "Replace that login, or add the new one" in terminal.screen()  # still asking
+    terminal.keys("r")
     # The method choice came after the answer: the Enters typed before it chose nothing.
     terminal.wait_for("How do you want to log in")
     time.sleep(0.5)

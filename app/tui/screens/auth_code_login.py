@@ -160,9 +160,7 @@ class AuthCodeScreen(Screen[Outcome]):
         """Get a fresh link (a new PKCE pair and state), show it, copy it, open it."""
         await self._close()
         try:
-            login = await self.service.start_login(
-                self.provider_id, self.request.method.id, self.request.answers
-            )
+            login = await self.request.start()
         except Exception as exc:
             self.query_one("#url", Static).update("No link: the login could not start.")
             self._feedback(describe(exc), error=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -51,3 +51,47 @@ class ConfirmScreen(ModalScreen[bool]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.action_answer(event.button.id == "yes")
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with a few answers, one button (and key) each; dismisses with the chosen
+    answer's id, or None on Esc. The last answer has the focus (the safe one goes last)."""
+
+    CSS_PATH = SCREENS_CSS
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "choose('')", "Cancel"),
+        Binding("left,right,tab", "app.focus_next", show=False),
+    ]
+
+    def __init__(self, question: str, answers: tuple[tuple[str, str, str], ...]) -> None:
+        super().__init__(id="choice")
+        self.question = question
+        self.answers = answers  # (id, label, key)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question", markup=False)
+            with Horizontal(id="buttons"):
+                for answer_id, label, key in self.answers:
+                    yield Button(f"{label} ({key})", id=f"answer-{answer_id}")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query(Button).last().focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """An answer's key chooses it (the buttons show which)."""
+        for answer_id, _label, key in self.answers:
+            if event.key == key:
+                event.stop()
+                self.action_choose(answer_id)
+
+    def action_choose(self, answer_id: str) -> None:
+        """Close the dialog with ``answer_id`` ("" for none)."""
+        if self.is_active:  # once, and only while on top (a queued second key must not leak)
+            self.dismiss(answer_id or None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_choose((event.button.id or "").removeprefix("answer-"))

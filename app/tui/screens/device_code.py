@@ -119,9 +119,7 @@ class DeviceCodeScreen(Screen[Outcome]):
         await self._close()
         self._show("progress", "")
         try:
-            login = await self.service.start_login(
-                self.provider_id, self.request.method.id, self.request.answers
-            )
+            login = await self.request.start()
             assert login.kind == "device"
             self.login = login
             first_interval = login.interval
