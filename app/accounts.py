@@ -663,25 +663,16 @@ class Accounts:
         return gone
 
     async def entry_for(self, provider_id: str, wanted: str, *, min_valid_ms: int = 0) -> dict[str, Any]:
-        """The entry (refreshed if due) of the account ``wanted`` names, without switching pi.
-
-        The active account's comes from pi's file through :class:`app.service.AuthService`
-        (refreshed under pi's lock); a vault account's is refreshed under the vault's lock, also
-        when it has less than ``min_valid_ms`` left (``token --min-expiry``).
+        """The entry (refreshed if due) of the stored account ``wanted`` names, without switching
+        pi: refreshed under the vault's lock, also when it has less than ``min_valid_ms`` left.
+        The active account's token is :meth:`app.service.AuthService.token`'s job.
         """
         info = providers.provider(provider_id)
         chosen = self.find(info.id, wanted)
         if chosen.active:
-            from app.service import AuthService
-
-            service = AuthService(
-                self.store, env=self.env, state=self.state, client_factory=self._client_factory
+            raise ConfigError(
+                f"{chosen.account} is the active {info.name} account: its token comes from pi's file."
             )
-            await service.get_token(info.id)
-            entry = self.store.entry(info.id)
-            if entry is None:
-                raise NotLoggedIn(providers.login_hint(info))
-            return entry
         return await self._ready_vault_entry(info.id, chosen.account, min_valid_ms)
 
     def fresh_vault_entry(
@@ -783,41 +774,11 @@ def add_account(
     return Accounts(store, env=env, state=state).add_account(provider_id, new_entry, account, label)
 
 
-def account_token(
-    store: CredentialStore,
-    provider_id: str,
-    account: str,
-    *,
-    env: Mapping[str, str] | None = None,
-    min_valid_ms: int = 0,
-) -> str:
-    """A valid token of one account (refreshed if due) without switching pi: ``token --account``,
-    ``get_api_key(…, account=…)`` and ``PiAuth(…, account=…)`` call this (or ``entry_for``).
-
-    A stored account that needs no refresh is read without asyncio or httpx.
-    """
-    accounts = Accounts(store, env=env)
-    chosen = accounts.find(provider_id, account)
-    entry = (
-        None if chosen.active else accounts.fresh_vault_entry(chosen.provider, chosen.account, min_valid_ms)
-    )
-    if entry is None:
-        from app.api import run_blocking
-
-        entry = run_blocking(accounts.entry_for(chosen.provider, chosen.account, min_valid_ms=min_valid_ms))
-    if entry.get("type") != OAUTH:
-        from app.keys import resolve_key  # pi's api_key entries: a literal, $VAR or !command
-
-        return resolve_key(entry["key"], accounts.env, chosen.provider, store.path)
-    return str(entry["access"])
-
-
 __all__ = [
     "VAULT_NAME",
     "AccountRow",
     "AccountVault",
     "Accounts",
-    "account_token",
     "add_account",
     "choose",
     "list_accounts",

@@ -344,21 +344,21 @@ def token_life(
     """What the state file knows about this login, checked against the entry in the file now.
 
     An entry that changed since pi-tui last saw it was written by another process (pi): that
-    is noted as a refresh by ``another process`` at the file's modification time, and a failure
-    remembered for the old entry no longer applies. Never raises: the state file is a nicety.
+    is shown as a refresh by ``another process`` at the file's modification time, and a failure
+    remembered for the old entry no longer applies. Never raises and never writes: the state
+    file is a nicety.
     """
     record = state.get(store.path, provider_id)
     seen, now_seen = record.get("seen"), fingerprint(entry)
     failure = record.get("last_failure") if isinstance(record.get("last_failure"), dict) else None
     refresh = record.get("last_refresh") if isinstance(record.get("last_refresh"), dict) else None
+    # Worked out on every read, never written: reading status changes no file. The service
+    # records the next login or refresh it makes itself.
     if seen != now_seen:
-        changes: dict[str, Any] = {"seen": now_seen}
         if seen is not None:  # first sight of a login pi made: nothing to say about who
             refresh = {"at": _mtime_ms(store), "by": BY_OTHER}
-            changes["last_refresh"] = refresh
         if failure is not None and failure.get("entry") != now_seen:
-            failure, changes["last_failure"] = None, None
-        state.update(store.path, provider_id, **changes)
+            failure = None
     return {
         "logged_in_at_ms": _int(record.get("logged_in_at")),
         "refreshed_at_ms": _int(refresh.get("at")) if refresh else None,

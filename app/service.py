@@ -462,7 +462,10 @@ class AuthService:
             # "will refresh". Tied to this entry, so a later change of it (pi) clears it.
             failure = {"at": now, "message": str(exc), "dead": bool(getattr(exc, "revoked", False))}
             self.state.update(
-                self.store.path, provider_id, last_failure={**failure, "entry": fingerprint(entry)}
+                self.store.path,
+                provider_id,
+                seen=fingerprint(entry),  # what was tried: a later change of it is another process's
+                last_failure={**failure, "entry": fingerprint(entry)},
             )
             raise
         self._errors.pop(provider_id, None)

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from app.accounts import VAULT_NAME, Accounts, AccountVault, account_token, add_account, settle
+from app.accounts import VAULT_NAME, Accounts, AccountVault, add_account, settle
 from app.errors import ConfigError, StoreCorrupt, StoreUnsafe, StoreWriteError
+from app.service import AuthService
 from app.store import CredentialStore
 from tests.accounts.helpers import ADA, BOB, HOUR_MS, login_entry, now_ms, read, vault_records
 from tests.fakes.server import FakeProviders
@@ -210,10 +211,9 @@ async def test_entry_of_a_vault_account_without_switching(
     assert fake.anthropic.is_access_valid(entry["access"]) and entry["access"] != ada["access"]
     assert vault_records(agent)[0]["entry"] == entry, "the refreshed login is kept in the vault"
     assert (agent / "auth.json").read_bytes() == before
-    assert (
-        account_token(pi_store, "anthropic", "ada", env=fake.env()) == entry["access"]
-    )  # not refreshed again
-    assert account_token(pi_store, "anthropic", BOB, env=fake.env()) == bob["access"]
+    service = AuthService(pi_store, env=fake.env())  # the one token path, with account=
+    assert service.token_sync("anthropic", account="ada").token == entry["access"]  # not refreshed again
+    assert service.token_sync("anthropic", account=BOB).token == bob["access"]
     assert fake.count("anthropic.refresh") == 1
 
 
@@ -327,9 +327,10 @@ def test_token_of_a_fresh_stored_account_loads_neither_textual_nor_httpx_nor_asy
     ada, _ = two_accounts(pi_store, fake)
     probe = (
         "import sys, json\n"
-        "from app.accounts import account_token\n"
+        "from app.service import AuthService\n"
         "from app.store import CredentialStore\n"
-        f"token = account_token(CredentialStore({str(agent / 'auth.json')!r}), 'anthropic', 'work')\n"
+        f"service = AuthService(CredentialStore({str(agent / 'auth.json')!r}))\n"
+        "token = service.token_sync('anthropic', account='work').token\n"
         "print(json.dumps([token, [m for m in ('textual', 'httpx', 'asyncio') if m in sys.modules]]))"
     )
     out = run_python("-c", probe)
