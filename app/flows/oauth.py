@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from app.errors import AuthError, NetworkError, RefreshError
+from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.http import JsonResponse, oauth_error, request_json
 from app.sanitize import for_display
 from app.tokens import entry_from_token_response
@@ -119,6 +119,24 @@ async def refresh_grant(
         raise RefreshError(str(exc)) from None
 
 
-def login_refused(what: str, detail: str) -> AuthError:
-    """The sentence for a refused code exchange that a new paste cannot fix."""
-    return AuthError(f"{what} refused the login ({detail}). Start the login again.")
+async def code_grant(
+    client: httpx.AsyncClient,
+    endpoint: TokenEndpoint,
+    body: Mapping[str, str],
+    *,
+    rejected: str = "{what} rejected that code: it has expired or was already used. "
+    "Open the link again and authorize.",
+    send: Send = post,
+) -> Any:
+    """The authorization code grant (RFC 6749 §4.1.3): the answer's body, for the provider to
+    make its entry of. Never retried: a code is single-use.
+
+    LoginInputError ``rejected`` on invalid_grant (the same link may still work), AuthError
+    "… refused the login (…)" on any other refusal.
+    """
+    answer = await token_request(client, endpoint, {"grant_type": "authorization_code", **body}, send=send)
+    if answer.error == "invalid_grant":
+        raise LoginInputError(rejected.format(what=endpoint.what, detail=answer.detail))
+    if answer.error:
+        raise AuthError(f"{endpoint.what} refused the login ({answer.detail}). Start the login again.")
+    return answer.data

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, LoginInputError
+from app.errors import AuthError
 from app.expiry import current_ms
-from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
+from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
 from app.http import oauth_error, request_json
 from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
@@ -156,26 +156,15 @@ async def exchange_code(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens. Never retried: a code is single-use."""
-    answer = await token_request(
+    data = await code_grant(
         client,
         token_endpoint(endpoints),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "state": state,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-        },
-    )
-    if answer.error == "invalid_grant":
+        {"code": code, "state": state, "redirect_uri": redirect_uri, "code_verifier": verifier},
         # Anthropic says the same for a code that never existed, was used, or expired: don't guess.
-        raise LoginInputError(
-            f"Anthropic did not accept that code ({answer.detail}). Check that you pasted the whole "
-            "code the page showed; if you did, open the link again, authorize, and paste the new one."
-        )
-    if answer.error:
-        raise login_refused(WHAT, answer.detail)
-    return _entry_from_token_response(answer.data, None, current_ms() if now_ms is None else now_ms)
+        rejected="Anthropic did not accept that code ({detail}). Check that you pasted the whole "
+        "code the page showed; if you did, open the link again, authorize, and paste the new one.",
+    )
+    return _entry_from_token_response(data, None, current_ms() if now_ms is None else now_ms)
 
 
 async def refresh(

@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
-from app.http import authorized_field, models_available, request_json
+from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
+from app.http import authorized_field, models_available
 from app.providers.base import stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 
@@ -103,29 +104,13 @@ def entry_from_tokens(data: Any, client_id: str, *, now_ms: int) -> dict[str, An
     }
 
 
-async def _token_request(
-    client: httpx.AsyncClient, endpoints: Endpoints, body: dict[str, str]
-) -> tuple[Any, str, str]:
-    """POST a form to the token URL; ``(data, error, detail)`` with ``error`` "" on success."""
-    response = await request_json(
-        client,
-        "POST",
+def token_endpoint(endpoints: Endpoints) -> TokenEndpoint:
+    """The token endpoint (forms; the client id is each login's own, so the caller sends it)."""
+    return TokenEndpoint(
+        WHAT,
         f"{endpoints.auth}/api/accounts/oauth/token",
-        what=WHAT,
-        data={**body, "resource": RESOURCE},
-        headers={"Accept": "application/json"},
+        dead=frozenset({*DEAD_REFRESH, "invalid_client"}),
     )
-    data = response.data
-    error, message = "", ""
-    if isinstance(data, dict):
-        raw = data.get("error")
-        if isinstance(raw, dict):
-            error, message = str(raw.get("code") or raw.get("type") or ""), str(raw.get("message") or "")
-        else:
-            error, message = str(raw or ""), str(data.get("error_description") or "")
-    if response.status >= 400 and not error:
-        error = f"HTTP {response.status}"
-    return data, error, for_display(message or error, limit=200)
 
 
 def _email(id_token: str) -> str | None:
@@ -146,24 +131,8 @@ async def exchange_code(
     now_ms: int,
 ) -> dict[str, Any]:
     """Trade the code with the issued client id; the answer must carry an id token (its email kept)."""
-    data, error, detail = await _token_request(
-        client,
-        endpoints,
-        {
-            "grant_type": "authorization_code",
-            "client_id": client_id,
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-        },
-    )
-    if error == "invalid_grant":
-        raise LoginInputError(
-            f"{WHAT} rejected that code: it has expired or was already used. "
-            "Open the link again and authorize."
-        )
-    if error:
-        raise AuthError(f"{WHAT} refused the login ({detail}). Start the login again.")
+    body = {"client_id": client_id, "code": code, "code_verifier": verifier, "redirect_uri": redirect_uri}
+    data = await code_grant(client, token_endpoint(endpoints), {**body, "resource": RESOURCE})
     id_token = data.get("id_token") if isinstance(data, dict) else None
     if not isinstance(id_token, str) or not id_token.strip():
         raise NetworkError(f"{WHAT}'s answer had no ID token; nothing was saved. Try again.")
@@ -185,22 +154,14 @@ async def refresh(
             "log in again to reconnect ChatGPT.",
             revoked=True,
         )
-    data, error, detail = await _token_request(
-        client,
-        endpoints,
-        {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": str(entry["refresh"])},
-    )
-    if error in DEAD_REFRESH or error in ("invalid_client", "HTTP 401"):
-        raise RefreshError(
-            f"{WHAT} no longer accepts this login (it was revoked or replaced). Log in again to continue.",
-            revoked=True,
-        )
-    if error:
-        raise RefreshError(f"{WHAT} refused the refresh ({detail}); try again later.")
-    try:
+
+    def to_entry(data: Any, previous: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
         return entry_from_tokens(data, client_id, now_ms=now_ms)
-    except AuthError as exc:
-        raise RefreshError(str(exc)) from None
+
+    extra = {"client_id": client_id, "resource": RESOURCE}
+    return await refresh_grant(
+        client, token_endpoint(endpoints), entry, now_ms=now_ms, to_entry=to_entry, extra=extra
+    )
 
 
 # -- login -----------------------------------------------------------------------------

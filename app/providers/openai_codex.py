@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
-from app.flows.oauth import TokenEndpoint, login_refused, refresh_grant, token_request
+from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
+from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
 from app.http import authorized_field, models_available, oauth_error, request_json
 from app.providers.base import Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
@@ -146,24 +146,12 @@ async def exchange_code(
     now_ms: int,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens (form body). Never retried: a code is single-use."""
-    answer = await token_request(
+    data = await code_grant(
         client,
         token_endpoint(endpoints),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-        },
+        {"code": code, "code_verifier": verifier, "redirect_uri": redirect_uri},
     )
-    if answer.error == "invalid_grant":
-        raise LoginInputError(
-            f"{WHAT} rejected that code: it has expired or was already used. "
-            "Open the link again and authorize."
-        )
-    if answer.error:
-        raise login_refused(WHAT, answer.detail)
-    return entry_from_tokens(answer.data, None, now_ms)
+    return entry_from_tokens(data, None, now_ms)
 
 
 async def refresh(

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, DeviceFlowError, LoginInputError
-from app.flows.oauth import ToEntry, TokenEndpoint, login_refused, refresh_grant, token_request
+from app.errors import AuthError, DeviceFlowError
+from app.flows.oauth import ToEntry, TokenEndpoint, code_grant, refresh_grant
 from app.http import authorized_field, models_available, request_json
 from app.providers.base import stored_account
 from app.sanitize import for_display
@@ -158,20 +158,12 @@ def _browser_login(endpoints: Endpoints) -> AuthCodeSpec:
         client: httpx.AsyncClient, code: str, pkce: Pkce, redirect_uri: str, now_ms: int
     ) -> dict[str, Any]:
         body = {
-            "grant_type": "authorization_code",
             "redirect_uri": redirect_uri,
             "code": code,
             "code_verifier": pkce.verifier,
         }
-        answer = await token_request(client, token_endpoint(endpoints), body)
-        if answer.error == "invalid_grant":
-            raise LoginInputError(
-                f"{endpoints.name} rejected that code: it has expired or was already used. "
-                "Open the link again and authorize."
-            )
-        if answer.error:
-            raise login_refused(endpoints.name, answer.detail)
-        return entry_from_tokens(answer.data, endpoints, now_ms=now_ms)
+        data = await code_grant(client, token_endpoint(endpoints), body)
+        return entry_from_tokens(data, endpoints, now_ms=now_ms)
 
     return AuthCodeSpec(
         provider=endpoints.name,
