@@ -46,7 +46,7 @@ from app.credentials import State, account_status, fingerprint, remembered_accou
 from app.errors import ConfigError, NotLoggedIn, RefreshError, StoreCorrupt, StoreError
 from app.expiry import current_ms, is_due, never_expires
 from app.mask import mask
-from app.providers.base import ACCOUNT_KEYS
+from app.providers import ACCOUNT_KEYS
 from app.state import StateFile
 from app.store import OAUTH, CredentialStore, StoreTransaction
 from app.store.document import (

@@ -21,8 +21,7 @@ from typing import Any, NamedTuple
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
 from app.expiry import current_ms, is_due, never_expires, refresh_due_ms
 from app.mask import mask
-from app.providers import ProviderInfo, login_hint, registry
-from app.providers.base import stored_account
+from app.providers import ProviderInfo, login_hint, registry, stored_account
 from app.state import BY_OTHER, StateFile
 from app.store import API_KEY, OAUTH, CredentialStore
 

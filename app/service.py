@@ -41,7 +41,7 @@ from app.errors import (
 )
 from app.expiry import never_expires
 from app.mask import mask
-from app.providers.base import ACCOUNT_KEYS
+from app.providers import ACCOUNT_KEYS
 from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 

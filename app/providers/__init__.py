@@ -29,7 +29,7 @@ import importlib
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from app.errors import ConfigError
 
@@ -163,6 +163,18 @@ PROVIDERS: dict[str, ProviderInfo] = {
         "radius", "Radius", RADIUS_MODULE, RADIUS_METHODS, env_vars=RADIUS_KEY, api_key_vars=RADIUS_KEY
     ),
 }
+
+
+# Keys older pi-tui wrote into pi's entries (pi's own entries never carry them), and that a
+# login's entry carries until the service moves them to pi-tui's state file.
+ACCOUNT_KEYS = ("email", "login")
+
+
+def stored_account(entry: Mapping[str, Any]) -> str | None:
+    """The account an entry names by pi-tui's account keys: its email, or ``@login``."""
+    if isinstance(entry.get("email"), str):
+        return str(entry["email"])
+    return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
 
 
 def provider(provider_id: str, agent_dir: str | os.PathLike[str] | None = None) -> ProviderInfo:

@@ -16,6 +16,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from app.providers import ACCOUNT_KEYS, stored_account
+
+__all__ = ["ACCOUNT_KEYS", "Provider", "Usage", "UsageWindow", "stored_account"]
+
 if TYPE_CHECKING:
     import httpx
 
@@ -50,18 +54,6 @@ class Usage(NamedTuple):
     credits: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
-
-
-# Keys older pi-tui wrote into pi's entries (pi's own entries never carry them), and that a
-# login's entry carries until the service moves them to pi-tui's state file.
-ACCOUNT_KEYS = ("email", "login")
-
-
-def stored_account(entry: Mapping[str, Any]) -> str | None:
-    """The account an entry names by pi-tui's account keys: its email, or ``@login``."""
-    if isinstance(entry.get("email"), str):
-        return str(entry["email"])
-    return f"@{entry['login']}" if isinstance(entry.get("login"), str) else None
 
 
 UsageHook = Callable[["httpx.AsyncClient", Any, Entry], Awaitable[Usage]]
