@@ -19,7 +19,7 @@ from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 MORE_KEYS = (
-    ("↑ ↓ / j k", "Select a provider"),
+    ("↑ ↓ / j k", "Select a provider, or one of its stored accounts"),
     ("ctrl+c", "Leave pi-tui, from any screen"),
     ("ctrl+p", "Command palette: every action by name"),
     ("esc", "Back, or cancel a login in progress"),
