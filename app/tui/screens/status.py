@@ -401,8 +401,8 @@ class StatusScreen(Screen[None]):
         from app.tui.screens.confirm import ConfirmScreen
 
         question = (
-            f"Log out of {self._shown(stored)} ({stored.name})? This deletes its tokens from "
-            f"{display_path(self.vault_path)}; pi's file is not changed."
+            f"Log out of the {stored.name} account {self._shown(stored)}? This deletes its tokens "
+            f"from {display_path(self.vault_path)}; pi's file is not changed."
         )
         self.app.push_screen(
             ConfirmScreen(question, yes="Log out"),
@@ -439,10 +439,9 @@ class StatusScreen(Screen[None]):
         self._stored_usage.pop((provider_id, account), None)
         self.reload()
         where = display_path(self.vault_path)
-        self.say(
-            f"Logged out of {self._shown(gone)} ({gone.name}). Its tokens were deleted from {where}.",
-            about=provider_id,
-        )
+        text = f"Logged out of the {gone.name} account {self._shown(gone)}; its tokens were deleted "
+        text += f"from {where}."
+        self.say(text, about=provider_id)
 
     def action_add_account(self, quiet: bool = False) -> None:
         """Log in to another account of the selected provider (its login asks: replace, or add).

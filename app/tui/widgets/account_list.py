@@ -226,13 +226,17 @@ class AccountList(Widget, can_focus=True):
         cursor = self.get_component_rich_style("account-list--cursor", partial=True)
         columns = self.columns(self.content_region.width or self.size.width)
         lines = self.lines()
-        rows = [self._cells(line, "Account" in columns) for line in lines]
+        rows = [self._cells(line) for line in lines]
         table = Table.grid(padding=(0, 1), expand=True)
         # Widths from the content, so names and states are not cut while there is room; the
-        # account (or, when narrow, the name) takes what is left and is the one cut.
+        # account (or, when narrow, the name) takes what is left and is the one cut. A stored
+        # account's name, under its provider's, is cut at the width of the providers' names.
         flexible = "Account" if "Account" in columns else "Provider"
         for title in columns:
-            widest = max([len(title), *(row[title].cell_len for row in rows)])
+            counted = [
+                row for line, row in zip(lines, rows, strict=True) if title != "Provider" or not line.stored
+            ]
+            widest = max([len(title), *(row[title].cell_len for row in counted)])
             table.add_column(
                 width=None if title == flexible else widest,
                 ratio=1 if title == flexible else None,
@@ -242,16 +246,16 @@ class AccountList(Widget, can_focus=True):
             )
         table.add_row(*(Text(title, style=header) for title in columns))
         here = (self.selected, self.selected_account)
-        for line, cells in zip(lines, rows, strict=True):
+        for line, row in zip(lines, rows, strict=True):
             row_style = cursor if line.key == here and self.has_focus else None
-            table.add_row(*(cells[title] for title in columns), style=row_style)
+            table.add_row(*(row[title] for title in columns), style=row_style)
         return table
 
-    def _cells(self, line: Line, with_account: bool) -> dict[str, Text]:
+    def _cells(self, line: Line) -> dict[str, Text]:
         marker = f"{self.glyphs.cursor} " if line.key == (self.selected, self.selected_account) else "  "
         status, stored = line
         if stored is not None:
-            return self._stored_cells(marker, stored, with_account)
+            return self._stored_cells(marker, stored)
         style = self.get_component_rich_style(f"account-list--{state_style(status)}", partial=True)
         return {
             "Provider": Text(marker + status.name),
@@ -261,19 +265,17 @@ class AccountList(Widget, can_focus=True):
             "Used": Text(usage_short(self.usage.get(status.provider))),
         }
 
-    def _stored_cells(self, marker: str, row: AccountRow, with_account: bool) -> dict[str, Text]:
-        """A stored account's line: under its provider's name (named there when the list is too
-        narrow for the account column), muted but for its state."""
+    def _stored_cells(self, marker: str, row: AccountRow) -> dict[str, Text]:
+        """A stored account's line: named under its provider's name (where it reads whole even
+        when the account column is narrow or gone), muted but for its state."""
         muted = self.get_component_rich_style("account-list--stored", partial=True)
         state = STORED_STYLES.get(row.state, "none")
         style = self.get_component_rich_style(f"account-list--{state}", partial=True)
-        name = stored_name(row)
-        branch = f"{marker}  {self.glyphs.branch}" + ("" if with_account else f" {name}")
         usage = self.stored_usage.get((row.provider, row.account))
         return {
-            "Provider": Text(branch, style=muted),
+            "Provider": Text(f"{marker}  {self.glyphs.branch} {stored_name(row)}", style=muted),
             "State": Text(stored_state_text(row, short=True, hollow=self.glyphs.hollow), style=style),
-            "Account": Text(name, style=muted),
+            "Account": Text(""),
             "Expires": Text(stored_expiry_short(row, self.now_ms), style=muted),
             "Used": Text(usage_short(usage), style=muted),
         }

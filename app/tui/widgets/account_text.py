@@ -217,10 +217,11 @@ def stored_name(row: AccountRow) -> str:
 
 
 def stored_state_text(row: AccountRow, *, short: bool = False, hollow: str = "○") -> str:
-    """``○ logged in``: the hollow dot says pi does not use it; ``short`` as :func:`state_text`."""
+    """``○ logged in``: the hollow dot says pi does not use it (the long form says it in words);
+    ``short`` as :func:`state_text`."""
     if row.state is State.DUE:
         return f"{hollow} refresh due" if short else f"{hollow} expired, refreshed when you switch to it"
-    return f"{hollow} {row.state.value}"
+    return f"{hollow} {row.state.value}" + ("" if short else ", not in use")
 
 
 def stored_expiry_short(row: AccountRow, now_ms: int) -> str:
@@ -238,7 +239,7 @@ def stored_rows(
     if row.label:
         rows.append(Row("Label", for_display(row.label, limit=60)))
     rows.append(Row("State", stored_state_text(row, hollow=hollow), STATE_STYLES[row.state]))
-    rows.append(Row("Stored in", f"{where}, by pi-tui; pi uses the active account only"))
+    rows.append(Row("Stored in", where))
     if row.expires_ms is None:
         rows.append(Row("Expiry", "does not expire"))
     else:
