@@ -276,3 +276,41 @@ async def test_a_stored_account_logged_out_elsewhere_goes_from_the_panel(
         service.accounts().remove("anthropic", ADA)  # only the vault changes, not pi's file
         await wait_until(pilot, lambda: app.screen.accounts.stored == (), timeout=5)
         assert app.screen.accounts.current_account() is None and app.screen.accounts.selected == "anthropic"
+
+
+def five_hours_at(percent: float) -> dict[str, Any]:
+    """Anthropic's usage answer: the 5-hour window ``percent`` used."""
+    return {"five_hour": {"utilization": percent, "resets_at": None}, "seven_day": None}
+
+
+async def test_after_a_switch_each_account_keeps_its_own_usage(service, store, fake, clock, make_app):
+    two_accounts(service, fake, clock)
+    fake.anthropic.usage_body = five_hours_at(40.0)  # Bob's, asked for at the start
+    app = make_app(service, usage=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "40%" in lines_with(app, "Anthropic")[0])
+        fake.anthropic.usage_body = five_hours_at(90.0)  # Ada's, once she is the one in use
+        await on_stored_account(pilot)
+        await pilot.press("s")
+        await wait_for_text(pilot, "Switched Anthropic")
+        await wait_until(pilot, lambda: "90%" in lines_with(app, "Anthropic")[0])
+        assert ADA in lines_with(app, "Anthropic")[0]
+        bob = next(line for line in lines_with(app, BOB) if "└" in line)
+        assert "40%" in bob  # what the panel saw of Bob while he was in use
+        assert fake.count("anthropic.usage") == 2
+
+
+async def test_o_never_removes_an_account_switched_to_while_asking(service, store, fake, clock, make_app):
+    ada, _ = two_accounts(service, fake, clock)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await on_stored_account(pilot)
+        await pilot.press("o")
+        await wait_for_screen(pilot, "ConfirmScreen")
+        await service.accounts().switch("anthropic", ADA)  # `pi-tui switch` elsewhere, meanwhile
+        await pilot.press("y")
+        await wait_for_text(
+            pilot, "is now the active Anthropic (Claude Pro/Max) account; nothing was changed."
+        )
+        assert app.screen.query_one("#message").has_class("-failure")
+        assert pi_entry(store) == ada  # pi's login was not logged out of
