@@ -314,3 +314,17 @@ async def test_o_never_removes_an_account_switched_to_while_asking(service, stor
         )
         assert app.screen.query_one("#message").has_class("-failure")
         assert pi_entry(store) == ada  # pi's login was not logged out of
+
+
+async def test_a_stored_account_falling_due_says_so_without_a_file_change(
+    service, store, fake, clock, make_app
+):
+    two_accounts(service, fake, clock, expires_in=10 * 60_000)  # due 5 minutes before it expires
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        line = next(line for line in lines_with(app, ADA[:12]) if "└" in line)
+        assert "○ logged in" in line
+        clock.advance(5 * 60 + 1)
+        await wait_until(pilot, lambda: app.screen.accounts.stored[0].state.word == "expired", timeout=3)
+        line = next(line for line in lines_with(app, ADA[:12]) if "└" in line)
+        assert "○ refresh due" in line

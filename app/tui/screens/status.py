@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from app.credentials import AccountStatus, State
 from app.errors import ConfigError, PiTuiError
+from app.expiry import BUFFER_MS
 from app.paths import display_path
 from app.timefmt import expiry
 from app.tui.feedback import describe
@@ -256,6 +257,11 @@ class StatusScreen(Screen[None]):
             # Due (pi 1.x: 5 minutes before expires) is when the state word changes.
             due = status.next_refresh_ms
             if status.state is State.LOGGED_IN and due is not None and now >= due:
+                stale = True
+        for row in accounts.stored:
+            # A stored account by pi's rule alone (pi-tui does not note when its token arrived).
+            ends = row.expires_ms
+            if row.state is State.LOGGED_IN and ends is not None and now + BUFFER_MS >= ends:
                 stale = True
         asked = self._usage_asked_ms
         if self.usage_on and asked is not None and now - asked >= USAGE_EVERY_MS:
