@@ -328,3 +328,40 @@ async def test_a_stored_account_falling_due_says_so_without_a_file_change(
         await wait_until(pilot, lambda: app.screen.accounts.stored[0].state.word == "expired", timeout=3)
         line = next(line for line in lines_with(app, ADA[:12]) if "└" in line)
         assert "○ refresh due" in line
+
+
+async def test_a_provider_with_only_stored_accounts_is_listed_with_the_logins(
+    service, store, fake, clock, make_app
+):
+    tokens = [fake.github.seed_login(user) for user in ("octocat", "hubot")]
+    accounts = service.accounts()
+    for user, refresh in zip(("@octocat", "@hubot"), tokens, strict=True):
+        entry = {
+            "type": "oauth",
+            "refresh": refresh,
+            "access": f"tid={user}",
+            "expires": clock.ms() + HOUR_MS,
+        }
+        accounts.add_account("github-copilot", entry, user)
+    service.logout("github-copilot")  # pi uses none of them now; @octocat stays stored
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        list_ = app.screen.accounts
+        assert list_.statuses[0].provider == "github-copilot"  # ahead of the providers with none
+        assert [r.account for r in list_.stored] == ["@octocat"]
+        assert not app.screen.query_one("#empty").display
+        await on_stored_account(pilot)
+        await pilot.press("s")
+        await wait_for_text(pilot, "Switched GitHub Copilot to @octocat.")
+        assert json.loads(store.path.read_text())["github-copilot"]["refresh"] == tokens[0]
+
+
+async def test_stored_accounts_under_an_ascii_locale(store, fake, clock, make_app):
+    service = AuthService(store, env={**fake.env(), "LANG": "C"}, clock=clock)
+    two_accounts(service, fake, clock)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await on_stored_account(pilot)
+        text = screen_text(app)
+        assert not set("○└●▸") & set(text)  # (a cut name ends in "…" and a masked token has one)
+        assert ">   `- ada@example.com (work)" in text and "o logged in" in text

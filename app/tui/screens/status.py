@@ -22,6 +22,7 @@ from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_details import AccountDetails
 from app.tui.widgets.account_list import AccountList
+from app.tui.widgets.account_text import stored_name
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -358,7 +359,7 @@ class StatusScreen(Screen[None]):
         stored = self.accounts.current_account()
         if stored is None:
             return
-        self.say(f"Switching {stored.name} to {self._shown(stored)}…", about=stored.provider)
+        self.say(f"Switching {stored.name} to {stored_name(stored)}…", about=stored.provider)
         self._switch(stored.provider, stored.account)
 
     @work(group="accounts", exit_on_error=False)
@@ -372,6 +373,8 @@ class StatusScreen(Screen[None]):
             # Its own loop in a thread: the switch waits for pi's lock, the panel must not.
             return asyncio.run(accounts.switch(provider_id, account))
 
+        from app.sanitize import for_display  # names come from a file
+
         try:
             chosen, before = await asyncio.to_thread(switch)
         except Exception as exc:
@@ -380,7 +383,7 @@ class StatusScreen(Screen[None]):
             return
         if chosen.active:
             self.reload()
-            text = f"{self._shown(chosen)} is already the active {chosen.name} account; nothing changed."
+            text = f"{stored_name(chosen)} is already the active {chosen.name} account; nothing changed."
             self.say(text, about=provider_id)
             return
         # The usage shown was the account that went to the file beside pi's; the new one's is
@@ -394,9 +397,9 @@ class StatusScreen(Screen[None]):
         self.accounts.show_usage(self._usage)
         self.reload()
         self.accounts.selected_account = None  # on the provider's line: the account just chosen
-        kept = f"; {self._clean(before)} is kept by pi-tui" if before else ""
+        kept = f"; {for_display(before, limit=120)} is kept by pi-tui" if before else ""
         self.say(
-            f"Switched {chosen.name} to {self._shown(chosen)}{kept}. pi uses it from its next request.",
+            f"Switched {chosen.name} to {stored_name(chosen)}{kept}. pi uses it from its next request.",
             about=provider_id,
         )
         if self.usage_on:
@@ -407,7 +410,7 @@ class StatusScreen(Screen[None]):
         from app.tui.screens.confirm import ConfirmScreen
 
         question = (
-            f"Log out of the {stored.name} account {self._shown(stored)}? This deletes its tokens "
+            f"Log out of the {stored.name} account {stored_name(stored)}? This deletes its tokens "
             f"from {display_path(self.vault_path)}; pi's file is not changed."
         )
         self.app.push_screen(
@@ -432,7 +435,7 @@ class StatusScreen(Screen[None]):
             found = accounts.find(provider_id, account)
             if found.active or found.account != account:
                 raise ConfigError(
-                    f"{self._shown(found)} is now the active {found.name} account; nothing was changed."
+                    f"{stored_name(found)} is now the active {found.name} account; nothing was changed."
                 )
             return accounts.remove(provider_id, account)  # takes the locks: not on the panel's loop
 
@@ -445,7 +448,7 @@ class StatusScreen(Screen[None]):
         self._stored_usage.pop((provider_id, account), None)
         self.reload()
         where = display_path(self.vault_path)
-        text = f"Logged out of the {gone.name} account {self._shown(gone)}; its tokens were deleted "
+        text = f"Logged out of the {gone.name} account {stored_name(gone)}; its tokens were deleted "
         text += f"from {where}."
         self.say(text, about=provider_id)
 
@@ -457,18 +460,6 @@ class StatusScreen(Screen[None]):
         status = self.selected()
         if status is not None:
             self.app.begin_login(status.provider)
-
-    @staticmethod
-    def _shown(row: AccountRow) -> str:
-        from app.tui.widgets.account_text import stored_name
-
-        return stored_name(row)
-
-    @staticmethod
-    def _clean(text: str) -> str:
-        from app.sanitize import for_display
-
-        return for_display(text, limit=120)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Keys are shown only where they act: usage where it is read (not in a panel built
