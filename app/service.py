@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from app.accounts import Accounts
     from app.flows.auth_code import AuthCodeLogin
     from app.flows.device import DeviceLogin
     from app.providers import Method, ProviderInfo
@@ -736,3 +737,30 @@ class AuthService:
         return await book.report(
             info, fetch, login=login, login_after=lambda: usage.login_key(account, used[-1]), refresh=refresh
         )
+
+    # -- several accounts (app.accounts) -----------------------------------------------------
+
+    def accounts(self) -> Accounts:
+        """This store's several accounts (switch, remove, list), with this service's environment,
+        state file, clock and HTTP client."""
+        from app.accounts import Accounts
+
+        return Accounts(
+            self.store, env=self.env, state=self.state, client_factory=self._client_factory, clock=self.clock
+        )
+
+    def stored_usage(self, provider_id: str) -> dict[str, UsageReport]:
+        """What the usage cache still holds for ``provider_id``'s stored (inactive) accounts, by
+        account name (an answer from when one of them was active). Reads only; asks no one."""
+        from app import usage
+        from app.accounts import AccountVault
+
+        record = usage.UsageCache(self.state.path.parent / "usage", self.store.path).read(provider_id)
+        if record is None or record.login is None:
+            return {}
+        whose = record.login.rpartition("#")[2]  # the login's checksum: the name may have changed
+        found: dict[str, UsageReport] = {}
+        for stored in AccountVault.beside(self.store).records(provider_id):
+            if usage.login_key(None, stored["entry"]).rpartition("#")[2] == whose:
+                found[stored["account"]] = record.report(self.info(provider_id), cached=True)
+        return found

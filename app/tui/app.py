@@ -257,17 +257,18 @@ class PiTuiApp(App[int]):
         )
         self.push_screen(select, self.begin_login)
 
-    def begin_login(self, provider: str | None) -> None:
-        """Open the login flow of ``provider`` (None: nothing was chosen)."""
+    def begin_login(self, provider: str | None, *, add: bool = False) -> None:
+        """Open the login flow of ``provider`` (None: nothing was chosen); ``add``: as another
+        account, keeping the stored one (no "replace, or add?" question)."""
         if provider is None:
             return
-        self._login(provider)
+        self._login(provider, add)
 
     @work(exclusive=True, group="login", exit_on_error=False)
-    async def _login(self, provider: str) -> None:
+    async def _login(self, provider: str, add: bool = False) -> None:
         from app.tui.login import login_in_app  # the login machinery loads after the first frame
 
-        await login_in_app(self, provider)
+        await login_in_app(self, provider, mode="add" if add else None)
 
     # -- log out -------------------------------------------------------------------------
 

@@ -13,17 +13,20 @@ from typing import NamedTuple
 
 class Glyphs(NamedTuple):
     """The cursor of a list, the mark of a stored login, the dot before a state, the arrow keys;
-    ``ascii``: the stand-ins (box borders are drawn in ASCII too)."""
+    ``ascii``: the stand-ins (box borders are drawn in ASCII too); ``hollow``: the dot before a
+    stored account's state (not the one pi uses), ``branch``: what puts it under its provider."""
 
     cursor: str
     check: str
     dot: str
     arrows: str
     ascii: bool = False
+    hollow: str = "○"
+    branch: str = "└"
 
 
 UNICODE = Glyphs(cursor="▸", check="✓", dot="●", arrows="↑/↓")
-ASCII = Glyphs(cursor=">", check="*", dot="*", arrows="Up/Down", ascii=True)
+ASCII = Glyphs(cursor=">", check="*", dot="*", arrows="Up/Down", ascii=True, hollow="o", branch="`-")
 
 
 def glyphs_for(env: Mapping[str, str]) -> Glyphs:

@@ -63,13 +63,13 @@ class ScreenPrompter:
         self.app.notify(text, timeout=3)
 
 
-async def login_in_app(app: PiTuiApp, provider_id: str) -> LoginDone | None:
+async def login_in_app(app: PiTuiApp, provider_id: str, *, mode: str | None = None) -> LoginDone | None:
     """Run ``provider_id``'s login on ``app``'s screen stack (call it from a worker); the login
     just made is selected on the panel and its "Logged in" screen shown."""
     from app.tui.screens.login_done import LoginDoneScreen
 
     try:
-        done = await run_login(app.service, ScreenPrompter(app), provider_id)
+        done = await run_login(app.service, ScreenPrompter(app), provider_id, mode=mode)
     except Cancelled as exc:
         app.notify(str(exc), timeout=4)
         return None

@@ -15,11 +15,12 @@ from textual.widgets import Static
 
 from app.paths import display_path
 from app.tui.screens import SCREENS_CSS
+from app.tui.screens.status import VAULT_NAME
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
 MORE_KEYS = (
-    ("↑ ↓ / j k", "Select a provider"),
+    ("↑ ↓ / j k", "Select a provider, or one of its stored accounts"),
     ("ctrl+c", "Leave pi-tui, from any screen"),
     ("ctrl+p", "Command palette: every action by name"),
     ("esc", "Back, or cancel a login in progress"),
@@ -66,6 +67,11 @@ class HelpScreen(Screen[None]):
             )
             yield Static("Files", classes="title")
             yield Static(f"Credentials  {display_path(self.store_path)}", classes="key-line", markup=False)
+            # Beside pi's file: the accounts pi does not use now (app.accounts).
+            stored = display_path(self.store_path.with_name(VAULT_NAME))
+            yield Static(
+                f"Accounts     {stored} (those pi does not use now)", classes="key-line", markup=False
+            )
             logs = display_path(self.log_path) if self.log_path else "not written (no log file for this run)"
             yield Static(f"Logs         {logs}", classes="key-line", markup=False)
             yield Static("Tokens are shown masked everywhere, logs included.", classes="para")

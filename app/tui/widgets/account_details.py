@@ -1,4 +1,5 @@
-"""The selected provider's details: source and kind, provider rows, the token's life, the last error."""
+"""The selected provider's details: source and kind, provider rows, the token's life, the last error;
+or, on one of its stored accounts, that account's."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from textual.widget import Widget
 
 from app.credentials import AccountStatus
 from app.tui.glyphs import UNICODE, Glyphs
-from app.tui.widgets.account_text import Row, detail_rows
+from app.tui.widgets.account_text import Row, detail_rows, stored_rows
 
 if TYPE_CHECKING:
+    from app.accounts import AccountRow
     from app.usage import UsageReport
 
 
@@ -28,21 +30,41 @@ class AccountDetails(Widget):
     status: reactive[AccountStatus | None] = reactive(None, layout=True)
     now_ms: reactive[int] = reactive(0, layout=True)
     usage: reactive[UsageReport | None] = reactive(None, layout=True)
+    # One of the provider's stored accounts (not the one pi uses), and where it is kept.
+    stored: reactive[AccountRow | None] = reactive(None, layout=True)
 
     def __init__(self, *, glyphs: Glyphs = UNICODE, id: str | None = None) -> None:
         super().__init__(id=id)
         self.glyphs = glyphs
+        self.stored_where = ""
 
-    def show(self, status: AccountStatus | None, now_ms: int, usage: UsageReport | None = None) -> None:
-        """Show ``status`` (and its subscription ``usage``, when known) as of ``now_ms``."""
+    def show(
+        self,
+        status: AccountStatus | None,
+        now_ms: int,
+        usage: UsageReport | None = None,
+        *,
+        stored: AccountRow | None = None,
+        where: str = "",
+    ) -> None:
+        """Show ``status`` (and its subscription ``usage``, when known) as of ``now_ms``; with
+        ``stored``, that stored account of it instead (kept in ``where``)."""
         self.now_ms = now_ms
         self.usage = usage
+        self.stored_where = where
+        self.stored = stored
         self.status = status
         self.border_title = status.name if status else None
 
     def rows(self) -> list[Row]:
         """The lines shown (none when no provider is selected)."""
-        return detail_rows(self.status, self.now_ms, self.usage, dot=self.glyphs.dot) if self.status else []
+        if self.status is None:
+            return []
+        if self.stored is not None:
+            return stored_rows(
+                self.stored, self.now_ms, self.usage, where=self.stored_where, hollow=self.glyphs.hollow
+            )
+        return detail_rows(self.status, self.now_ms, self.usage, dot=self.glyphs.dot)
 
     def render(self) -> Table:
         grid = Table.grid(padding=(0, 1), expand=True)

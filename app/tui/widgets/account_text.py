@@ -13,6 +13,7 @@ from app.expiry import never_expires
 from app.timefmt import duration, expiry
 
 if TYPE_CHECKING:
+    from app.accounts import AccountRow
     from app.usage import UsageReport
 
 API_KEY = "api_key"
@@ -84,9 +85,13 @@ def expiry_short(status: AccountStatus, now_ms: int) -> str:
         return ""
     if status.expires_ms is None:
         return "never" if status.stored else ""
-    if never_expires(status.expires_ms):
+    return _left(status.expires_ms, now_ms)
+
+
+def _left(expires_ms: int, now_ms: int) -> str:
+    if never_expires(expires_ms):
         return "never"
-    left = status.expires_ms - now_ms
+    left = expires_ms - now_ms
     return duration(left) if left > 0 else f"{duration(-left)} ago"
 
 
@@ -198,3 +203,50 @@ def hints(status: AccountStatus) -> list[str]:
     if status.state is State.REFRESH_FAILED:
         return ["Press r to try again, or l to log in again."]
     return []
+
+
+# -- a stored account: one of a provider's accounts that pi does not use now ------------------
+
+
+def stored_name(row: AccountRow) -> str:
+    """``bob@example.com (home)``: the account's name and label, cleaned (they come from a file)."""
+    from app.sanitize import for_display  # only with stored accounts: its patterns cost start-up
+
+    name = for_display(row.account, limit=120)
+    return f"{name} ({for_display(row.label, limit=60)})" if row.label else name
+
+
+def stored_state_text(row: AccountRow, *, short: bool = False, hollow: str = "○") -> str:
+    """``○ logged in``: the hollow dot says pi does not use it (the long form says it in words);
+    ``short`` as :func:`state_text`."""
+    if row.state is State.DUE:
+        return f"{hollow} refresh due" if short else f"{hollow} expired, refreshed when you switch to it"
+    return f"{hollow} {row.state.value}" + ("" if short else ", not in use")
+
+
+def stored_expiry_short(row: AccountRow, now_ms: int) -> str:
+    """The list's expiry column for a stored account."""
+    return "never" if row.expires_ms is None else _left(row.expires_ms, now_ms)
+
+
+def stored_rows(
+    row: AccountRow, now_ms: int, usage: UsageReport | None, *, where: str, hollow: str = "○"
+) -> list[Row]:
+    """Every line of a stored account's details: its name, state, where it is kept, its token."""
+    from app.sanitize import for_display
+
+    rows = [Row("Account", for_display(row.account, limit=120))]
+    if row.label:
+        rows.append(Row("Label", for_display(row.label, limit=60)))
+    rows.append(Row("State", stored_state_text(row, hollow=hollow), STATE_STYLES[row.state]))
+    rows.append(Row("Stored in", where))
+    if row.expires_ms is None:
+        rows.append(Row("Expiry", "does not expire"))
+    else:
+        rows.append(Row("Expiry", expiry(row.expires_ms, now_ms)))
+    if row.masked_token:
+        rows.append(Row("Token" if row.expires_ms is not None else "Key", row.masked_token))
+    if usage is not None:
+        rows += usage_rows(usage, now_ms)
+    rows.append(Row("", "Press s to make it the account pi uses, o to log out of it.", "hint"))
+    return rows
