@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from app.errors import Cancelled, ConfigError, PiTuiError, StoreCorrupt, StoreError
@@ -499,15 +499,29 @@ def _run_app(
             "The full-screen app needs a terminal; in scripts use `pi-tui status`, "
             "`pi-tui token PROVIDER` or `pi-tui login PROVIDER --no-tui`."
         )
-    import gc
-
-    # Starting up allocates much and frees little: collecting then only delays the first frame
-    # (by about a twentieth). The app resumes the collector once that frame is drawn.
-    gc.disable()
-    try:
+    with _collector_paused_for_start_up() as resume:
         from app.tui.run import run_app
 
-        return run_app(_store(args, env), env=env, start=start, provider=provider)
+        return run_app(_store(args, env), env=env, start=start, provider=provider, on_first_frame=resume)
+
+
+@contextlib.contextmanager
+def _collector_paused_for_start_up() -> Iterator[Callable[[], None]]:
+    """The one garbage-collector trick: none during the app's start-up.
+
+    Starting up allocates much and frees little: collecting then only delays the first frame
+    (by about a twentieth). Yields what the app calls once that frame is drawn: what start-up
+    made lives as long as the app, so it is frozen (never scanned again) and collecting resumes.
+    """
+    import gc
+
+    def resume() -> None:
+        gc.freeze()
+        gc.enable()
+
+    gc.disable()
+    try:
+        yield resume
     finally:
         gc.enable()
 

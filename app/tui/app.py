@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -36,13 +35,6 @@ log = logging.getLogger("pi_tui.tui")
 
 # Keys that still count when typed before the screen they land on appeared: quitting.
 TYPE_AHEAD_ALLOWED = frozenset({"ctrl+c", "ctrl+q"})
-
-
-def _resume_collector() -> None:
-    """After the first frame: what start-up made lives as long as the app, so it is frozen
-    (never scanned again) and the collector resumes for what comes after."""
-    gc.freeze()
-    gc.enable()
 
 
 class Stopped(Exception):
@@ -79,8 +71,11 @@ class PiTuiApp(App[int]):
         cursor_blink: bool = True,
         driver_class: type[Driver] | None = None,
         usage: bool = True,
+        on_first_frame: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        # Called once the first frame is drawn (the command line resumes the collector there).
+        self.on_first_frame = on_first_frame
         self.read_usage = usage  # the panel reads subscription usage in the background
         self.service = service
         self.start = start
@@ -114,8 +109,8 @@ class PiTuiApp(App[int]):
         # Immediate: posted (the default), the stamp would come after the new screen's first
         # frame, and a key the user typed on seeing that frame would count as typed ahead.
         self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
-        if not gc.isenabled():  # paused for the start-up (cli._run_app)
-            self.call_after_refresh(_resume_collector)
+        if self.on_first_frame is not None:
+            self.call_after_refresh(self.on_first_frame)
         if self.start == "login":
             self.action_login(self.start_provider)
         elif self.start == "logout":

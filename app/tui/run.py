@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from app.logs import setup_logging
@@ -19,6 +19,7 @@ def run_app(
     env: Mapping[str, str],
     start: Start = "status",
     provider: str | None = None,
+    on_first_frame: Callable[[], None] | None = None,
 ) -> int:
     """Run PiTuiApp over ``store`` until the user quits; returns the exit code.
 
@@ -35,7 +36,14 @@ def run_app(
     except OSError:
         log_path = None  # no writable log directory: run without a log (help says so)
     service = AuthService(store, env=env)
-    app = PiTuiApp(service, start=start, provider=provider, log_path=log_path, driver_class=TerminalDriver)
+    app = PiTuiApp(
+        service,
+        start=start,
+        provider=provider,
+        log_path=log_path,
+        driver_class=TerminalDriver,
+        on_first_frame=on_first_frame,
+    )
     app.run()
     # None when the app never exited by itself: what quitting at that point would have said.
     return app.return_code if app.return_code is not None else app.quit_code()
