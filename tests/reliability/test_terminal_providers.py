@@ -149,3 +149,33 @@ def test_device_only_login(terminal: Terminal, fake: FakeProviders, tmp_path: Pa
         assert server.is_key_valid(entry["access"]) and server.is_access_valid(entry["refresh"])
     else:
         assert server.is_access_valid(entry["access"]) and server.is_refresh_valid(entry["refresh"])
+
+
+RADIUS = "radius"
+
+
+def test_radius_login_by_browser(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
+    agent_dir = tmp_path / "agent"
+    start(terminal, fake, agent_dir, "login", RADIUS, env={"PI_TUI_CALLBACK_PORT": "0"})
+    terminal.wait_for(f"How do you want to log in to {PROVIDERS[RADIUS].name}?")
+    terminal.keys("Enter")  # the default: $BROWSER is set, so the browser on this machine
+    url = link_on_screen(terminal.wait_for("Waiting for the browser"))
+    # The browser: the gateway's authorize page (found by discovery) redirects to the listener.
+    page = httpx.get(url, follow_redirects=True, timeout=30)
+    assert page.status_code == 200, page.text + terminal.log_tail()
+    entry = finish(terminal, agent_dir, RADIUS)
+    server = fake.provider(RADIUS)
+    assert server.is_access_valid(entry["access"]) and server.is_refresh_valid(entry["refresh"])
+
+
+def test_radius_login_by_device_code(terminal: Terminal, fake: FakeProviders, tmp_path: Path) -> None:
+    server = fake.provider(RADIUS)
+    server.interval = 1  # the app waits this long between polls
+    server.min_poll_gap = 0.5
+    agent_dir = tmp_path / "agent"
+    start(terminal, fake, agent_dir, "login", RADIUS)
+    terminal.wait_for(f"How do you want to log in to {PROVIDERS[RADIUS].name}?")
+    terminal.keys("Down", "Enter")
+    approve_shown_code(terminal, fake, RADIUS)
+    entry = finish(terminal, agent_dir, RADIUS)
+    assert server.is_access_valid(entry["access"]) and server.is_refresh_valid(entry["refresh"])
