@@ -240,3 +240,27 @@ class TestCopilotLogin:
             await settle(pilot)
 
         assert snap_compare(self.start(make_app, service), run_before=run)
+
+
+class TestNewLogins:
+    """The screens the newer logins add: Radius's two methods, ChatGPT's single browser login,
+    and the question over a stored login (replace it, or add another account)."""
+
+    def test_radius_method_choice(self, snap_compare, make_app, service):
+        async def choice(pilot: Any) -> None:
+            await on_screen(pilot, "MethodChoiceScreen")
+
+        app = make_app(service, start="login", provider="radius")
+        assert snap_compare(app, run_before=choice)
+
+    def test_replace_or_add_another_account(self, snap_compare, make_app, fixed_store, clock):
+        from tests.tui.helpers import HOUR_MS, seed_fake_anthropic
+
+        seed_fake_anthropic(fixed_store, expires=clock.ms() + HOUR_MS)
+        service = AuthService(fixed_store, env={}, clock=clock)
+
+        async def question(pilot: Any) -> None:
+            await on_screen(pilot, "ChoiceScreen")
+
+        app = make_app(service, start="login", provider="anthropic")
+        assert snap_compare(app, run_before=question)
