@@ -133,6 +133,9 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """
     dropped = ("PI_TUI_", "ANTHROPIC_", "TEXTUAL", "PI_CODING_AGENT_DIR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    # The checkout this bench is in, even when the console script's install is another one's
+    # (a git worktree sharing the main checkout's venv would otherwise measure the main code).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     if _STATE_DIR:
         env["PI_TUI_STATE_DIR"] = _STATE_DIR[0]  # the run's own (see workdir)
     env.update(extra or {})
@@ -893,7 +896,7 @@ def machine_line(settings: Settings, command_note: str) -> str:
         f"machine: nproc={os.cpu_count()}, load {load_average()}, Python {platform.python_version()} "
         f"({sys.executable}), {platform.platform()}; "
         f"runs={settings.runs} (median, alternating, warm-up {settings.warmup}); "
-        f"pi-tui = {command_note}; baseline = {sys.executable} -c pass; bytecode cache on"
+        f"pi-tui = {command_note} (app from {ROOT}); baseline = {sys.executable} -c pass; bytecode cache on"
     )
 
 
