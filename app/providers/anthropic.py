@@ -365,25 +365,26 @@ def _extra_usage(extra: Mapping[str, Any]) -> dict[str, str] | None:
 
 # Every Messages API answer carries the subscription's unified rate-limit state.
 UNIFIED = "anthropic-ratelimit-unified-"
-HEADER_WINDOWS = (("5h", "5h"), ("7d", "7d"))
+HEADER_WINDOWS = ("5h", "7d")  # named as the usage answer's five_hour and seven_day windows
 
 
 def usage_from_headers(headers: Mapping[str, str]) -> Usage | None:
     """The 5-hour and weekly windows from ``anthropic-ratelimit-unified-*`` headers, or None.
 
-    ``-<window>-utilization`` is read as a fraction when it is at most 1.0 (Claude Code's
-    answers send ``0.61`` for 61 %), else as a percentage; so ``1`` means 100 %, never 1 %.
+    ``-<window>-utilization`` is read as a fraction when it is at most 1.0 (the API sends
+    fractions, ``0.61`` for 61 %), else as a percentage: ``1`` is 100 %, never 1 %, and a
+    percentage below 1 % would read as more (a choice that favours the form the API sends).
     ``-<window>-reset`` is epoch seconds. ``-status: rejected`` is the note "limit reached".
     """
     from app.providers import usage_fields as f
 
     windows = []
-    for key, name in HEADER_WINDOWS:
-        used = f.number(headers.get(f"{UNIFIED}{key}-utilization"))
+    for name in HEADER_WINDOWS:
+        used = f.number(headers.get(f"{UNIFIED}{name}-utilization"))
         if used is not None and used <= 1.0:
             used *= 100.0
         used = None if used is None else f.percent(used)
-        resets = f.epoch_ms(headers.get(f"{UNIFIED}{key}-reset"))
+        resets = f.epoch_ms(headers.get(f"{UNIFIED}{name}-reset"))
         if used is not None or resets is not None:
             windows.append(UsageWindow(name, used, resets))
     if not windows:
