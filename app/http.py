@@ -325,7 +325,7 @@ def oauth_error(data: Any) -> tuple[str, str]:
 REFRESH_ADVICE = ". Press r to refresh, or log in again."
 
 
-async def authorized_field(
+async def authorized_answer(
     client: httpx.AsyncClient,
     url: str,
     *,
@@ -338,8 +338,9 @@ async def authorized_field(
     advice: str = REFRESH_ADVICE,
     deadline: float = DEADLINE_SECONDS,
     expected: str = "",
-) -> Any:
-    """GET with a stored credential and return the ``key`` field (a ``kind``) of the JSON object.
+) -> tuple[Any, Mapping[str, str]]:
+    """GET with a stored credential: the ``key`` field (a ``kind``) of the JSON object, and the
+    answer's headers (:func:`authorized_field` for the field alone).
 
     AuthError "{what} rejected {credential} (HTTP n){advice}" on 401/403; on another error
     status "{failed} (HTTP n)." (default failed: "{what} did not list its models"); a success
@@ -358,6 +359,37 @@ async def authorized_field(
             f"{what} answered, but not with {wanted}; its API may have changed. Try again later, "
             "or update pi-tui if this goes on."
         )
+    return value, response.headers
+
+
+async def authorized_field(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str],
+    key: str = "data",
+    kind: type = list,
+    failed: str = "",
+    credential: str = "the token",
+    advice: str = REFRESH_ADVICE,
+    deadline: float = DEADLINE_SECONDS,
+    expected: str = "",
+) -> Any:
+    """The ``key`` field of :func:`authorized_answer` (same arguments, same sentences)."""
+    value, _ = await authorized_answer(
+        client,
+        url,
+        what=what,
+        headers=headers,
+        key=key,
+        kind=kind,
+        failed=failed,
+        credential=credential,
+        advice=advice,
+        deadline=deadline,
+        expected=expected,
+    )
     return value
 
 

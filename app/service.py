@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from app.flows.device import DeviceLogin
     from app.providers import Method, ProviderInfo
     from app.providers.base import Usage
-    from app.usage import UsageReport
+    from app.usage import UsageBook, UsageReport
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
@@ -484,7 +484,11 @@ class AuthService:
     # -- actions -----------------------------------------------------------------------
 
     async def test(self, provider_id: str) -> str:
-        """One real API call with the winning credential; a sentence on success, AuthError otherwise."""
+        """One real API call with the winning credential; a sentence on success, AuthError otherwise.
+
+        The answer's rate-limit headers, where the provider reads them (``usage_from_headers``),
+        refresh a stored login's cached usage for free (:meth:`app.usage.UsageBook.take_live`).
+        """
         issued = await self.token(provider_id)
         found, token = issued.resolution, issued.token
         module = providers.load(provider_id)
@@ -497,7 +501,33 @@ class AuthService:
         else:
             entry = {"access": token}  # an OAuth token from the environment
         async with self.client() as client:
-            return str(await module.test(client, self.endpoints(provider_id), entry))
+            result = await module.test(client, self.endpoints(provider_id), entry)
+        if found.kind != API_KEY and found.entry is not None:
+            self._take_live_usage(provider_id, found.entry, result.headers)
+        return result.sentence
+
+    def _take_live_usage(self, provider_id: str, entry: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """What a stored login's test answer's headers tell of its usage, into the usage cache."""
+        module = providers.load(provider_id)
+        if module.usage is None or module.usage_from_headers is None:
+            return
+        try:
+            live = module.usage_from_headers(headers)
+            if live is not None:
+                book, login = self._usage_book(provider_id, entry)
+                book.take_live(self.info(provider_id), live, login=login)
+        except Exception:  # a hook's bug must not cost the test call's answer
+            _log().warning("usage from %s's headers failed", provider_id, exc_info=True)
+
+    def _usage_book(self, provider_id: str, entry: Mapping[str, Any]) -> tuple[UsageBook, str]:
+        """The usage cache of this store, and whose answer ``entry``'s would be (its login key)."""
+        from app import usage
+        from app.credentials import remembered_account
+
+        book = usage.UsageBook(
+            usage.UsageCache(self.state.path.parent / "usage", self.store.path), clock_ms=self.now_ms
+        )
+        return book, usage.login_key(remembered_account(self.store, provider_id, self.state), entry)
 
     def check_logout(self, provider_id: str) -> None:
         """NotLoggedIn, with the sentence saying why, when there is no stored entry to log out of."""
@@ -719,10 +749,7 @@ class AuthService:
             return usage.unavailable(info, usage.ENV_TOKEN)
         if hook is None:
             return usage.unavailable(info, usage.NO_HOOK)
-        book = usage.UsageBook(
-            usage.UsageCache(self.state.path.parent / "usage", self.store.path), clock_ms=self.now_ms
-        )
-
+        book, login = self._usage_book(provider_id, found.entry)
         account = remembered_account(self.store, provider_id, self.state)
         used = [found.entry]
 
@@ -733,7 +760,6 @@ class AuthService:
             async with self.client() as client:
                 return await hook(client, self.endpoints(provider_id), winner.entry or {})
 
-        login = usage.login_key(account, found.entry)
         return await book.report(
             info, fetch, login=login, login_after=lambda: usage.login_key(account, used[-1]), refresh=refresh
         )

@@ -10,6 +10,10 @@ lock file (flock) and reads the cache again under it, so a second process that w
 the first one's answer. ``refresh`` asks now, unless another process asked since we started.
 A failed fetch counts as a request too: it is not tried again before the period ends.
 
+A test call's answer carries rate-limit headers on some providers (``usage_from_headers``):
+:meth:`UsageBook.take_live` writes them as a fresh answer, merged into the last full one
+(:func:`merged`), so the next look costs no request.
+
 Files are created 0600 with ``O_NOFOLLOW`` and replaced atomically. Light at import (no
 asyncio, no httpx): ``pi-tui usage --short`` reads the cache alone.
 """
@@ -135,6 +139,19 @@ def usage_from_json(doc: object) -> Usage | None:
         else ()
     )
     return Usage(tuple(windows), plan, credits, extra, notes)
+
+
+def merged(last: Usage | None, live: Usage) -> Usage:
+    """``live`` (a test call's headers) over ``last`` (the last full answer): windows named alike
+    are replaced in place, new ones added after; the notes are ``live``'s (they tell the state
+    now, e.g. "limit reached"); the plan, credits and extra usage only a full answer tells are kept.
+    """
+    if last is None:
+        return live
+    fresh = {w.name: w for w in live.windows}
+    windows = [fresh.pop(w.name, w) for w in last.windows]
+    windows += [w for w in live.windows if w.name in fresh]
+    return last._replace(windows=tuple(windows), notes=live.notes)
 
 
 def _int(value: object) -> int | None:
@@ -300,6 +317,32 @@ class UsageBook:
         self.jitter_ms = jitter_ms
         self.lock_wait_s = lock_wait_s
 
+    def _fresh_until(self, now: int) -> int:
+        import random  # only a fetch writes; `--short` reads
+
+        return now + self.period_ms + random.randint(0, self.jitter_ms)
+
+    def take_live(self, info: ProviderInfo, live: Usage, *, login: str | None) -> None:
+        """Store what a test call's headers told as a fresh answer for ``login``, merged into
+        the last full one (:func:`merged`); fresh for a period, as if asked now.
+
+        Skipped while another process holds the provider's lock: it is asking for a full answer.
+        """
+        try:
+            fd = self.cache.try_lock(info.id)
+        except OSError:
+            fd = None  # no lock file here (a read-only state directory): write all the same
+        else:
+            if fd is None:
+                return
+        try:
+            last = self._record(info.id, login)
+            now = self.clock_ms()
+            usage = merged(last.usage if last is not None else None, live)
+            self.cache.write(info.id, Record(usage, now, None, None, self._fresh_until(now), login))
+        finally:
+            _release(fd)
+
     def cached(self, info: ProviderInfo, *, login: str | None = None) -> UsageReport | None:
         """What the cache holds for ``info`` (no request), None when nothing for this login."""
         record = self._record(info.id, login)
@@ -377,12 +420,10 @@ class UsageBook:
                 "usage of %s failed: %s", info.id, type(exc).__name__, exc_info=True
             )
             error = f"Could not read {info.name}'s usage ({type(exc).__name__}); see the log."
-        import random
-
         if login_after is not None:
             login = login_after()
         now = self.clock_ms()
-        fresh_until = now + self.period_ms + random.randint(0, self.jitter_ms)
+        fresh_until = self._fresh_until(now)
         if error is None:
             new = Record(usage, now, None, None, fresh_until, login)
         else:

@@ -13,7 +13,8 @@ warm-up, and the table reports the medians. The commands are the installed conso
 The exit status is 0 whatever the numbers (this is a report) unless ``--check`` is given.
 
 Groups (``--only``): ``token``, ``status`` (each on oauth.json and on auth.json), ``frame``
-(first frame and peak memory, in a pseudo-terminal), ``paste`` (16 KB bracketed paste,
+(first frame and peak memory, in a pseudo-terminal; the first frame also with the five providers
+that read usage logged in, their usage not cached and cached), ``paste`` (16 KB bracketed paste,
 in-process with Textual's Pilot), ``refresh`` (32 concurrent ``pi-tui token`` while due,
 against the fake server) and ``usage`` (``pi-tui usage --short`` from a cache of two providers,
 the tmux status-line case).
@@ -33,10 +34,12 @@ import platform
 import re
 import select
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -130,6 +133,9 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """
     dropped = ("PI_TUI_", "ANTHROPIC_", "TEXTUAL", "PI_CODING_AGENT_DIR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    # The checkout this bench is in, even when the console script's install is another one's
+    # (a git worktree sharing the main checkout's venv would otherwise measure the main code).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     if _STATE_DIR:
         env["PI_TUI_STATE_DIR"] = _STATE_DIR[0]  # the run's own (see workdir)
     env.update(extra or {})
@@ -177,6 +183,123 @@ def both_providers_doc() -> dict[str, Any]:
             "login": "octocat",
         },
     }
+
+
+# The providers with a usage hook: the panel reads each one's usage after its first frame.
+USAGE_PROVIDERS = ("anthropic", "github-copilot", "openai-codex", "kimi-coding", "openrouter")
+
+
+def five_providers_doc() -> dict[str, Any]:
+    """A store where the five providers that read usage hold a login good for a day (no refresh
+    falls due during a run), as pi writes them: no account keys, so pi-tui knows no account."""
+    expires = now_ms() + 24 * HOUR_MS
+    copilot_access = f"tid=bench;exp={expires // 1000};sku=free;proxy-ep=proxy.individual.githubcopilot.com;"
+    return {
+        "anthropic": anthropic_entry("sk-ant-oat01-" + "a" * 86 + "AA", "sk-ant-ort01-" + "r" * 86, expires),
+        "github-copilot": {
+            "type": "oauth",
+            "refresh": "gho_" + "g" * 36,
+            "access": copilot_access,
+            "expires": expires,
+        },
+        "openai-codex": {
+            "type": "oauth",
+            "access": "eyJhbGciOiJSUzI1NiJ9." + "c" * 120 + ".sig",
+            "refresh": "rt_" + "c" * 40,
+            "expires": expires,
+            "accountId": "acct_bench",
+        },
+        "kimi-coding": {
+            "type": "oauth",
+            "access": "kimi-" + "k" * 60,
+            "refresh": "kimi-r-" + "k" * 60,
+            "expires": expires,
+        },
+        "openrouter": {
+            "type": "oauth",
+            "access": "sk-or-v1-" + "o" * 64,
+            "refresh": "sk-or-v1-" + "o" * 64,
+            "expires": expires,
+        },
+    }
+
+
+def usage_env(url: str) -> dict[str, str]:
+    """Every usage request of the five providers to ``url``; their logins elsewhere offline."""
+    return {
+        **_OFFLINE_ENV,
+        "PI_TUI_ANTHROPIC_API_URL": url,
+        "PI_TUI_GITHUB_API_URL": url,
+        "PI_TUI_OPENAI_AUTH_URL": _OFFLINE,
+        "PI_TUI_OPENAI_CODEX_API_URL": url,
+        "PI_TUI_KIMI_AUTH_URL": _OFFLINE,
+        "PI_TUI_KIMI_API_URL": url,
+        "PI_TUI_OPENROUTER_URL": url,
+    }
+
+
+class SilentServer:
+    """A loopback listener that takes connections and never answers: a usage request to it
+    hangs until the app is killed, so a first frame that waited for usage would never come."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, name="bench-silent", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    @property
+    def connections(self) -> int:
+        """How many connections it has taken."""
+        return len(self._held)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        """Stop listening and drop every connection."""
+        self._socket.close()
+        for conn in self._held:
+            conn.close()
+
+
+def cache_usage(store_path: Path, env: dict[str, str], doc: dict[str, Any]) -> Callable[[], None]:
+    """Write a fresh usage answer for each login of ``doc`` into the run's usage cache, for an
+    hour (the key the panel looks for: the login's, with pi-tui's remembered account); return
+    what removes them again (a panel whose usage is not cached)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from app.credentials import remembered_account, state_file
+        from app.providers.base import Usage, UsageWindow
+        from app.store import CredentialStore
+        from app.usage import Record, UsageCache, login_key
+    finally:
+        sys.path.remove(str(ROOT))
+    cache = UsageCache(Path(_STATE_DIR[0]) / "usage", store_path)
+    store, state = CredentialStore(store_path), state_file(env)
+    now = now_ms()
+    usage = Usage(
+        (UsageWindow("5h", 61.0, now + HOUR_MS), UsageWindow("7d", 22.0, now + 80 * HOUR_MS)), plan="max"
+    )
+    for provider_id, entry in doc.items():
+        login = login_key(remembered_account(store, provider_id, state), entry)
+        cache.write(provider_id, Record(usage, now, fresh_until=now + HOUR_MS, login=login))
+
+    def forget() -> None:
+        for provider_id in doc:
+            cache.forget(provider_id)
+
+    return forget
 
 
 # --- timing helpers -----------------------------------------------------------------------------
@@ -390,6 +513,11 @@ def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
 
     ``bench/floor_app.py`` (the same screen in plain Textual) runs in the same rotation, with the
     same idle: the note under figure 3 says how much of the gap Textual itself needs.
+
+    Figures 3b and 3c, in the same rotation: the five providers that read usage logged in
+    (``agent-five-*``), every usage request going to a :class:`SilentServer` that never answers.
+    3b with nothing cached (removed before each run: the panel asks all five after its first
+    frame), 3c with a fresh answer cached for each (the panel asks no one).
     """
     agent = workdir / "agent-frame"
     write_store(agent, both_providers_doc())
@@ -401,31 +529,56 @@ def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
     bare_argv = [sys.executable, str(BENCH / "bare_app.py")]
     floor_argv = [sys.executable, str(BENCH / "floor_app.py")]
     rss: dict[str, list[float]] = {"app": [], "bare": []}
+    silent = {"cold": SilentServer(), "cached": SilentServer()}
+    five: dict[str, tuple[list[str], dict[str, str]]] = {}
+    doc = five_providers_doc()
+    for which, server in silent.items():
+        five_agent = workdir / f"agent-five-{which}"
+        store_path = write_store(five_agent, doc, "auth.json")
+        five_env = {**env, **usage_env(server.url)}
+        five[which] = ([*command, "--agent-dir", str(five_agent)], five_env)
+        forget = cache_usage(store_path, five_env, doc)
+        if which == "cold":
+            forget_cold = forget
 
-    def measure(which: str, argv: list[str], marker: str, idle_s: float) -> Callable[[], float]:
+    def measure(
+        which: str, argv: list[str], marker: str, idle_s: float, run_env: dict[str, str] = env
+    ) -> Callable[[], float]:
         def run() -> float:
-            sample = run_in_pty(argv, env, marker, idle_s)
+            if which == "five-cold":
+                forget_cold()  # the last run's panel may have cached an answer (or a failure)
+            sample = run_in_pty(argv, run_env, marker, idle_s)
             rss.setdefault(which, []).append(sample.max_rss_kib / 1024)
             return sample.first_frame_s
 
         return run
 
     try:
-        cand, base, floor = rotate(
+        cand, base, floor, cold, cached = rotate(
             [
                 measure("app", app_argv, APP_MARKER, settings.idle_s),
                 measure("bare", bare_argv, BARE_MARKER, settings.idle_s),
                 # The same idle as the others: run at once after a run that idled, a program
                 # started measurably slower here (floor 1.48× bare with no idle, 1.03× with it).
                 measure("floor", floor_argv, APP_MARKER, settings.idle_s),
+                measure("five-cold", *five["cold"][:1], APP_MARKER, settings.idle_s, five["cold"][1]),
+                measure("five-cached", *five["cached"][:1], APP_MARKER, settings.idle_s, five["cached"][1]),
             ],
             settings,
         )
     except BenchError as exc:
         return [
             failed_row("3. first frame of pi-tui (pty 80×24)", "≤ 1.15×", exc),
+            failed_row("3b. first frame, 5 logged in, usage not cached", "≤ 1.15×", exc),
+            failed_row("3c. first frame, 5 logged in, usage cached", "≤ 1.15×", exc),
             failed_row("4. peak memory, idle on status", "≤ 1.20×", exc),
         ]
+    finally:
+        asked = {which: server.connections for which, server in silent.items()}
+        for server in silent.values():
+            server.close()
+    total_runs = settings.runs + settings.warmup
+    five_rows = _five_rows(cand, base, cold, cached, asked, total_runs)
     value, bare, textual = (statistics.median(x) * 1000 for x in (cand, base, floor))
     note = (
         f"marker {APP_MARKER!r}; plain Textual with the same widgets (bench/floor_app.py): "
@@ -438,6 +591,7 @@ def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
         ratio_row(
             "3. first frame of pi-tui (pty 80×24)", cand, base, unit="ms", limit=1.15, scale=1000.0, note=note
         ),
+        *five_rows,
         ratio_row(
             "4. peak memory, idle on status",
             rss["app"][-measured:],
@@ -447,6 +601,56 @@ def bench_frame(settings: Settings, workdir: Path) -> list[Row]:
             note=f"max RSS after {settings.idle_s:g} s idle",
         ),
     ]
+
+
+def _five_rows(
+    two: list[float],
+    bare: list[float],
+    cold: list[float],
+    cached: list[float],
+    asked: dict[str, int],
+    total_runs: int,
+) -> list[Row]:
+    """Figures 3b and 3c against the bare app, with their ratios to figure 3 and to each other.
+
+    A cached run must ask no one; a run with nothing cached should have asked (its requests hang
+    on the silent server while the first frame is timed): the notes count the connections.
+    """
+    median = {name: statistics.median(x) for name, x in (("two", two), ("cold", cold), ("cached", cached))}
+    fastest = min(cold) / min(cached)
+    cold_note = (
+        f"five providers, nothing cached, every usage request hanging; vs figure 3 (two logged in, "
+        f"same rotation): {median['cold'] / median['two']:.2f}×; vs 3c (cached): "
+        f"{median['cold'] / median['cached']:.2f}× (fastest runs {fastest:.2f}×); usage "
+        f"connections during the runs: {asked['cold']} in {total_runs} (5 a run, after the first frame)"
+    )
+    cached_note = (
+        f"five providers, a fresh answer cached for each; vs figure 3: "
+        f"{median['cached'] / median['two']:.2f}×; usage connections: {asked['cached']} (must be 0)"
+    )
+    rows = [
+        ratio_row(
+            "3b. first frame, 5 logged in, usage not cached",
+            cold,
+            bare,
+            unit="ms",
+            limit=1.15,
+            scale=1000.0,
+            note=cold_note,
+        ),
+        ratio_row(
+            "3c. first frame, 5 logged in, usage cached",
+            cached,
+            bare,
+            unit="ms",
+            limit=1.15,
+            scale=1000.0,
+            note=cached_note,
+        ),
+    ]
+    if asked["cached"]:
+        rows[1].met = False  # the cache was not used: 3c measured something else
+    return rows
 
 
 # --- 5.: 16 KB paste ---------------------------------------------------------------------------
@@ -692,7 +896,7 @@ def machine_line(settings: Settings, command_note: str) -> str:
         f"machine: nproc={os.cpu_count()}, load {load_average()}, Python {platform.python_version()} "
         f"({sys.executable}), {platform.platform()}; "
         f"runs={settings.runs} (median, alternating, warm-up {settings.warmup}); "
-        f"pi-tui = {command_note}; baseline = {sys.executable} -c pass; bytecode cache on"
+        f"pi-tui = {command_note} (app from {ROOT}); baseline = {sys.executable} -c pass; bytecode cache on"
     )
 
 

@@ -56,3 +56,25 @@ def test_bench_paste_probe_reaches_the_login_screen_and_measures() -> None:
     for row in rows:
         value = row.strip("|").split("|")[1].strip()
         assert re.fullmatch(r"\d+\.\d ms", value), out.stdout
+
+
+def test_bench_frame_measures_five_logins_with_usage_not_cached_and_cached() -> None:
+    """Figures 3b and 3c: five logins whose usage requests hang; the cached panel asks no one."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "frame"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for figure in (
+        "3b. first frame, 5 logged in, usage not cached",
+        "3c. first frame, 5 logged in, usage cached",
+    ):
+        (row,) = [line for line in lines if line.startswith(f"| {figure} ")]
+        value = row.strip("|").split("|")[1].strip()
+        assert re.fullmatch(r"\d+\.\d ms", value), out.stdout
+    (note,) = [line for line in lines if line.startswith("  3c. first frame")]
+    assert note.endswith("usage connections: 0 (must be 0)"), note

@@ -11,7 +11,10 @@ A provider module (``app/providers/<id>.py``) offers:
 - ``check_answer(question_id, text) -> str``: the cleaned answer, or LoginInputError (only with questions);
 - ``login(method_id, endpoints, answers) -> AuthCodeSpec | DeviceSpec``: the flow to run;
 - ``async refresh(client, endpoints, entry, *, now_ms) -> entry``: RefreshError(revoked=…) on refusal;
-- ``async test(client, endpoints, entry) -> str``: one real, minimal API call; a sentence;
+- ``async test(client, endpoints, entry) -> CallResult``: one real, minimal API call; a sentence
+  and the answer's headers;
+- optionally ``usage(...)`` and ``usage_from_headers(headers) -> Usage | None`` (subscription
+  usage, the latter from a test answer's rate-limit headers); see :mod:`app.providers.base`;
 - ``auth_headers(endpoints, entry) -> dict[str, str]``: the headers a request with this credential needs;
 - ``api_base(endpoints, entry) -> str``: where its API requests go;
 - optionally ``check_options(options) -> dict`` and ``request_headers(path, options) -> dict[str, str]``:

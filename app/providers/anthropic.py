@@ -16,7 +16,7 @@ from app.errors import AuthError
 from app.expiry import current_ms
 from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
 from app.http import oauth_error, request_json
-from app.providers.base import Usage, UsageWindow, stored_account
+from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import entry_from_token_response
 
@@ -227,8 +227,9 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test_call(
     client: httpx.AsyncClient, endpoints: Endpoints, access: str, *, api_key: bool = False
-) -> str:
-    """Make one real Messages API call; return a one-line success sentence or raise AuthError.
+) -> CallResult:
+    """Make one real Messages API call; return a one-line success sentence (and the answer's
+    headers, which carry the rate-limit state) or raise AuthError.
 
     An OAuth token goes as Bearer with Claude Code's headers and system prompt; an API key
     (``api_key``) the way Anthropic wants one: in ``x-api-key``, nothing else.
@@ -274,10 +275,10 @@ async def test_call(
             )
         raise AuthError(f"The test call failed (HTTP {response.status}: {detail}).")
     model = response.data.get("model", TEST_MODEL) if isinstance(response.data, dict) else TEST_MODEL
-    return f"OK: {for_display(model, limit=80)} answered the test call."
+    return CallResult(f"OK: {for_display(model, limit=80)} answered the test call.", response.headers)
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """The provider-module form of :func:`test_call` (the service passes the whole entry).
 
     An API key comes as pi stores one: ``{"type": "api_key", "key": …}``.
@@ -295,6 +296,7 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+# usage_from_headers: below, with usage
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
@@ -348,3 +350,33 @@ def _extra_usage(extra: Mapping[str, Any]) -> dict[str, str] | None:
     if percent is not None:
         shown += f" ({percent:.0f}%)"
     return {"Extra usage": shown}
+
+
+# Every Messages API answer carries the subscription's unified rate-limit state.
+UNIFIED = "anthropic-ratelimit-unified-"
+HEADER_WINDOWS = ("5h", "7d")  # named as the usage answer's five_hour and seven_day windows
+
+
+def usage_from_headers(headers: Mapping[str, str]) -> Usage | None:
+    """The 5-hour and weekly windows from ``anthropic-ratelimit-unified-*`` headers, or None.
+
+    ``-<window>-utilization`` is read as a fraction when it is at most 1.0 (the API sends
+    fractions, ``0.61`` for 61 %), else as a percentage: ``1`` is 100 %, never 1 %, and a
+    percentage below 1 % would read as more (a choice that favours the form the API sends).
+    ``-<window>-reset`` is epoch seconds. ``-status: rejected`` is the note "limit reached".
+    """
+    from app.providers import usage_fields as f
+
+    windows = []
+    for name in HEADER_WINDOWS:
+        used = f.number(headers.get(f"{UNIFIED}{name}-utilization"))
+        if used is not None and used <= 1.0:
+            used *= 100.0
+        used = None if used is None else f.percent(used)
+        resets = f.epoch_ms(headers.get(f"{UNIFIED}{name}-reset"))
+        if used is not None or resets is not None:
+            windows.append(UsageWindow(name, used, resets))
+    if not windows:
+        return None
+    notes = ("limit reached",) if headers.get(f"{UNIFIED}status") == "rejected" else ()
+    return Usage(windows=tuple(windows), notes=notes)

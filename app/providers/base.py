@@ -56,7 +56,19 @@ class Usage(NamedTuple):
     notes: tuple[str, ...] = ()
 
 
+class CallResult(NamedTuple):
+    """What a provider's test call answered: the sentence, and its response's headers.
+
+    ``headers`` (case-insensitive when they come from httpx) may carry the subscription's
+    rate-limit state, read by the ``usage_from_headers`` hook. Empty when there is nothing to read.
+    """
+
+    sentence: str
+    headers: Mapping[str, str] = {}
+
+
 UsageHook = Callable[["httpx.AsyncClient", Any, Entry], Awaitable[Usage]]
+UsageFromHeaders = Callable[[Mapping[str, str]], Usage | None]
 CheckAnswer = Callable[[str, str], str]
 OffersHook = Callable[[Mapping[str, str], Mapping[str, str]], list[tuple[str, str]]]
 UseOfferHook = Callable[..., Awaitable[tuple[Entry, tuple[str, ...]]]]
@@ -79,8 +91,8 @@ class Provider(Protocol):
         """A renewed entry, exactly as pi stores it; RefreshError(revoked=…) on refusal."""
         ...
 
-    async def test(self, client: httpx.AsyncClient, endpoints: Any, entry: Entry) -> str:
-        """One real, minimal API call; a sentence ("OK: 12 models available")."""
+    async def test(self, client: httpx.AsyncClient, endpoints: Any, entry: Entry) -> CallResult:
+        """One real, minimal API call; a sentence ("OK: 12 models available") and its headers."""
         ...
 
     def auth_headers(self, endpoints: Any, entry: Mapping[str, Any]) -> dict[str, str]:
@@ -104,6 +116,12 @@ class Provider(Protocol):
     @property
     def usage(self) -> UsageHook | None:
         """``async usage(client, endpoints, entry) -> Usage``: what the subscription has left."""
+        ...
+
+    @property
+    def usage_from_headers(self) -> UsageFromHeaders | None:
+        """``usage_from_headers(headers) -> Usage | None``: the windows an API answer's rate-limit
+        headers tell (a test call's), None when they tell nothing. Merged into the usage cache."""
         ...
 
     @property

@@ -16,7 +16,7 @@ from app.endpoints import optional_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.expiry import expires_at_ms
 from app.http import authorized_field, oauth_error, request_json
-from app.providers.base import Usage, UsageWindow, stored_account
+from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -461,11 +461,11 @@ async def refresh(
     )
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request (the model list); returns e.g. "OK: 4 models available"."""
     models = await list_models(client, copilot_base(endpoints, entry), str(entry["access"]))
     noun = "model" if len(models) == 1 else "models"
-    return f"OK: {len(models)} {noun} available."
+    return CallResult(f"OK: {len(models)} {noun} available.")
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -728,6 +728,7 @@ async def use_offer(
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
+usage_from_headers = None
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------

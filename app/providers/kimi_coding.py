@@ -14,7 +14,7 @@ from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
 from app.http import JsonResponse, authorized_field, models_available, request_json
-from app.providers.base import Usage, UsageWindow, stored_account
+from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
 
@@ -193,12 +193,12 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return rows
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the model list; e.g. "OK: 1 model available"."""
     headers = {**ACCEPT, **auth_headers(endpoints, entry)}
     url = f"{endpoints.api}/models"
     models = await authorized_field(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
-    return models_available(len(models))
+    return CallResult(models_available(len(models)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -209,6 +209,7 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
 from app.http import authorized_field, models_available, oauth_error, request_json
-from app.providers.base import stored_account
+from app.providers.base import CallResult, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -210,7 +210,7 @@ def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
     return f"{endpoints.api}/v1"
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request (the model list); e.g. "OK: 1 model available."."""
     models = await authorized_field(
         client,
@@ -220,7 +220,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
         credential="the API key",
         deadline=TIMEOUT_S,
     )
-    return models_available(len(models))
+    return CallResult(models_available(len(models)))
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -268,3 +268,4 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None

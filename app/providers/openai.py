@@ -20,7 +20,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
 from app.http import authorized_field, models_available
-from app.providers.base import stored_account
+from app.providers.base import CallResult, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 
 if TYPE_CHECKING:
@@ -277,11 +277,11 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return [] if endpoints.api == API_URL else [("API base", endpoints.api)]
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: ``GET {api}/models``; e.g. "OK: 12 models available."."""
     headers = {"Accept": "application/json", **auth_headers(endpoints, entry)}
     models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
-    return models_available(len(models))
+    return CallResult(models_available(len(models)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -293,3 +293,4 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None

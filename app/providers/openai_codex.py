@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
-from app.http import authorized_field, models_available, oauth_error, request_json
-from app.providers.base import Usage, UsageWindow, stored_account
+from app.http import authorized_answer, models_available, oauth_error, request_json
+from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -361,9 +361,10 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return [("ChatGPT account", _masked_account(for_display(account, limit=100)))]
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
-    """One real request (the Codex model list); returns e.g. "OK: 2 Codex models available."."""
-    models = await authorized_field(
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
+    """One real request (the Codex model list); e.g. "OK: 2 Codex models available.", with the
+    answer's headers (they carry the rate-limit windows)."""
+    models, headers = await authorized_answer(
         client,
         f"{endpoints.api}/codex/models",
         what=WHAT,
@@ -371,7 +372,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
         key="models",
         failed="The test call failed",
     )
-    return models_available(len(models), "Codex ")
+    return CallResult(models_available(len(models), "Codex "), headers)
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -382,6 +383,7 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+# usage_from_headers: below, with usage
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------
@@ -421,3 +423,28 @@ async def usage(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str
         shown_credits["balance"] = balance
     plan = f.text(data.get("plan_type")) if isinstance(data, dict) else None
     return Usage(windows=tuple(windows), plan=plan, credits=shown_credits or None, notes=notes)
+
+
+# Every Codex backend answer carries the primary (5 h) and secondary (weekly) windows.
+HEADER_WINDOWS = (("primary", "x-codex-primary-"), ("secondary", "x-codex-secondary-"))
+
+
+def usage_from_headers(headers: Mapping[str, str]) -> Usage | None:
+    """The windows of ``x-codex-{primary,secondary}-*`` headers (``-used-percent`` 0–100,
+    ``-reset-at`` epoch seconds, ``-window-minutes`` for the name), or None. A window at 100 %
+    is the full answer's note "limit reached"."""
+    from app.providers import usage_fields as f
+
+    windows = []
+    for fallback, prefix in HEADER_WINDOWS:
+        used = f.percent(headers.get(f"{prefix}used-percent"))
+        resets = f.epoch_ms(headers.get(f"{prefix}reset-at"))
+        if used is None and resets is None:
+            continue
+        minutes = f.number(headers.get(f"{prefix}window-minutes"))
+        name = f.window_name(None if minutes is None else minutes * 60, fallback)
+        windows.append(UsageWindow(name, used, resets))
+    if not windows:
+        return None
+    full = any(w.used_percent is not None and w.used_percent >= 100.0 for w in windows)
+    return Usage(windows=tuple(windows), notes=("limit reached",) if full else ())

@@ -15,7 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
 from app.http import authorized_field, request_json
-from app.providers.base import Usage, UsageWindow, stored_account
+from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
 
@@ -152,7 +152,7 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return []
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request (``GET /api/v1/key``: what the key may do)."""
     data = await authorized_field(
         client,
@@ -166,7 +166,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
     )
     limit = data.get("limit")
     shown = "no credit limit" if limit is None else f"credit limit {for_display(limit, limit=20)}"
-    return f"OK: {WHAT} accepts the key ({shown})."
+    return CallResult(f"OK: {WHAT} accepts the key ({shown}).")
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -177,6 +177,7 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------

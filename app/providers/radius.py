@@ -20,7 +20,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError
 from app.flows.oauth import ToEntry, TokenEndpoint, code_grant, refresh_grant
 from app.http import authorized_field, models_available, request_json
-from app.providers.base import stored_account
+from app.providers.base import CallResult, stored_account
 from app.sanitize import for_display
 from app.tokens import entry_from_token_response
 
@@ -250,7 +250,7 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return rows
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the gateway's model catalog (``GET /v1/config``); "OK: N models available."."""
     models = await authorized_field(
         client,
@@ -260,7 +260,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
         key="models",
         failed=f"{endpoints.name} did not send its model catalog",
     )
-    return models_available(len(models))
+    return CallResult(models_available(len(models)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -272,3 +272,4 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None

@@ -14,7 +14,7 @@ from app.endpoints import url_override
 from app.errors import DeviceFlowError
 from app.flows.oauth import TokenEndpoint, refresh_grant
 from app.http import authorized_field, models_available
-from app.providers.base import stored_account
+from app.providers.base import CallResult, stored_account
 from app.sanitize import for_display
 
 if TYPE_CHECKING:
@@ -102,11 +102,11 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
     return [] if endpoints.api == API_URL else [("API base", endpoints.api)]
 
 
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> str:
+async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the model list; e.g. "OK: 2 models available"."""
     headers = {"Accept": "application/json", **auth_headers(endpoints, entry)}
     models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
-    return models_available(len(models))
+    return CallResult(models_available(len(models)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
@@ -118,3 +118,4 @@ offers = None
 use_offer = None
 check_options = None
 request_headers = None
+usage_from_headers = None

@@ -350,6 +350,8 @@ class StatusScreen(Screen[None]):
             self.say(describe(exc), error=True, about=provider_id)
         else:
             self.say(f"{name}: {result}", about=provider_id)
+            if self.usage_on and self._usage_asked_ms is not None:
+                self._fetch_usage()  # its answer's rate-limit headers may have renewed the cache
         self.reload()
 
     # -- several accounts of a provider --------------------------------------------------

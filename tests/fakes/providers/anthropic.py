@@ -6,7 +6,9 @@ exchange repeats the state (which must not be the verifier), the Messages API in
 OAuth betas and the Claude Code system block. Settings beyond the generic ones: ``email`` (the
 account of new logins), ``api_keys`` (keys the Messages API accepts in ``x-api-key``, without a
 bearer token), ``usage_body`` (what ``GET /api/oauth/usage`` answers; ``None`` = a realistic
-answer: 5 h at 61 %, 7 d at 22 %, extra usage on).
+answer: 5 h at 61 %, 7 d at 22 %, extra usage on), ``ratelimit_headers`` (the
+``anthropic-ratelimit-unified-*`` headers of every Messages answer to a login; ``None`` = a
+realistic set: 5 h at 0.64, 7 d at 0.23, as fractions the way the real API sends them).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AnthropicFake(ProviderFake):
         super().__init__(config, lock, peers)
         self.api_keys: set[str] = set()
         self.usage_body: Any = None
+        self.ratelimit_headers: dict[str, str] | None = None
 
     @property
     def email(self) -> str:
@@ -81,6 +84,9 @@ class AnthropicFake(ProviderFake):
         problem = _messages_problem(headers, request.data)
         if problem is not None:
             return _error(400, "invalid_request_error", problem)
+        unified = (
+            self.ratelimit_headers if self.ratelimit_headers is not None else default_ratelimit_headers()
+        )
         return json_reply(
             200,
             {
@@ -93,6 +99,7 @@ class AnthropicFake(ProviderFake):
                 "stop_sequence": None,
                 "usage": {"input_tokens": 12, "output_tokens": 1},
             },
+            unified,
         )
 
     def handle_usage(self, request: RecordedRequest) -> Reply:
@@ -127,6 +134,31 @@ def default_usage() -> dict[str, Any]:
             "used_credits": 1234,
             "utilization": 24.68,
         },
+    }
+
+
+def default_ratelimit_headers() -> dict[str, str]:
+    """The unified rate-limit headers of a Max plan 64 % into its 5-hour window and 23 % into
+    its week (a little past :func:`default_usage`, as a later answer would be), overage refused.
+
+    Utilization is a fraction and resets are epoch seconds, 30 s past the whole minute.
+    """
+    now = int(time.time())
+    five_hour, week = now + 70 * 60 + 30, now + 3 * 86400 + 4 * 3600 + 30
+    prefix = "anthropic-ratelimit-unified-"
+    return {
+        f"{prefix}status": "allowed",
+        f"{prefix}5h-status": "allowed",
+        f"{prefix}5h-reset": str(five_hour),
+        f"{prefix}5h-utilization": "0.64",
+        f"{prefix}7d-status": "allowed",
+        f"{prefix}7d-reset": str(week),
+        f"{prefix}7d-utilization": "0.23",
+        f"{prefix}representative-claim": "five_hour",
+        f"{prefix}fallback-percentage": "0.5",
+        f"{prefix}reset": str(five_hour),
+        f"{prefix}overage-status": "rejected",
+        f"{prefix}overage-disabled-reason": "org_level_disabled",
     }
 
 

@@ -20,7 +20,9 @@
 
 Settings beyond the generic ones: ``account_id`` (the claim; ``None`` leaves it out of the JWT),
 ``plan_type``, ``device_enabled`` (``False`` → the device API answers 404), ``usage_body`` (what
-``/wham/usage`` answers; ``None`` = 12 % of the 5-hour window and 40 % of the week used).
+``/wham/usage`` answers; ``None`` = 12 % of the 5-hour window and 40 % of the week used),
+``ratelimit_headers`` (the ``x-codex-*`` headers of every backend answer; ``None`` = 15 % of the
+5-hour window and 41 % of the week, a little past the usage answer, as a later one would be).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class CodexFake(ProviderFake):
         self.plan_type = "plus"
         self.device_enabled = True
         self.usage_body: Any = None
+        self.ratelimit_headers: dict[str, str] | None = None
         self.interval = "5"
         self.device_expires_in = 900
         self.first_poll_free = True
@@ -173,7 +176,10 @@ class CodexFake(ProviderFake):
             {"slug": "gpt-5.1-codex", "display_name": "GPT-5.1 Codex"},
             {"slug": "gpt-5.1", "display_name": "GPT-5.1"},
         ]
-        return json_reply(200, {"models": models})
+        headers = (
+            self.ratelimit_headers if self.ratelimit_headers is not None else default_ratelimit_headers()
+        )
+        return json_reply(200, {"models": models}, headers)
 
     def handle_usage(self, request: RecordedRequest) -> Reply:
         """``GET {api}/wham/usage``: the plan and its rate-limit windows."""
@@ -202,6 +208,25 @@ class CodexFake(ProviderFake):
                 "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
             },
         )
+
+
+def default_ratelimit_headers() -> dict[str, str]:
+    """Codex's rate-limit headers: the primary (5 h) window at 15 %, the secondary (week) at 41 %;
+    percents 0–100, resets as epoch seconds and seconds from now, windows in minutes."""
+    now = int(time.time())
+    return {
+        "x-codex-primary-used-percent": "15",
+        "x-codex-primary-window-minutes": "300",
+        "x-codex-primary-reset-after-seconds": "3630",
+        "x-codex-primary-reset-at": str(now + 3630),
+        "x-codex-secondary-used-percent": "41",
+        "x-codex-secondary-window-minutes": "10080",
+        "x-codex-secondary-reset-after-seconds": str(2 * 86400 + 5 * 3600 + 30),
+        "x-codex-secondary-reset-at": str(now + 2 * 86400 + 5 * 3600 + 30),
+        "x-codex-primary-over-secondary-limit-percent": "0",
+        "x-codex-credits-has-credits": "False",
+        "x-codex-credits-unlimited": "False",
+    }
 
 
 def _error(status: int, code: str, message: str) -> Reply:
