@@ -45,6 +45,7 @@ from app import providers
 from app.credentials import State, account_status, fingerprint, remembered_account, state_file
 from app.errors import ConfigError, NotLoggedIn, RefreshError, StoreCorrupt, StoreError
 from app.expiry import current_ms, is_due, never_expires
+from app.http import make_client
 from app.mask import mask
 from app.providers import ACCOUNT_KEYS
 from app.state import StateFile
@@ -59,6 +60,7 @@ from app.store.document import (
     replace_file,
     write_error,
 )
+from app.store.locks import acquire_flock
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -163,8 +165,6 @@ class VaultTransaction:
         self._target = vault.path
 
     def __enter__(self) -> VaultTransaction:
-        from app.store.locks import acquire_flock
-
         self._target = self._vault.real_path
         lock = self._target.with_name(self._target.name + LOCK_SUFFIX)
         self._held = acquire_flock(lock, self._vault.lock_timeout)
@@ -736,8 +736,6 @@ class Accounts:
     def _client(self) -> httpx.AsyncClient:
         if self._client_factory is not None:
             return self._client_factory()
-        from app.http import make_client
-
         return make_client()
 
 

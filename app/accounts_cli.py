@@ -8,6 +8,7 @@ one is imported only by these commands. Names and labels come from files: every 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from app.errors import Cancelled, ConfigError
 from app.expiry import current_ms
 from app.sanitize import for_display
 from app.store import CredentialStore
+from app.timefmt import expiry
 
 
 def _name(row: AccountRow) -> str:
@@ -36,8 +38,6 @@ def list_command(
         which = provider_ids[0] if provider_ids else "PROVIDER"
         print(f"No accounts in {store.path}; run `pi-tui login {which}`.")
         return 0
-    from app.timefmt import expiry
-
     now = current_ms()
     shown: str | None = None
     for row in rows:
@@ -55,8 +55,6 @@ def switch_command(
     args: argparse.Namespace, env: Mapping[str, str], store: CredentialStore, provider_id: str
 ) -> int:
     """``pi-tui switch PROVIDER ACCOUNT``: make a stored account the one pi uses."""
-    import asyncio
-
     accounts = Accounts(store, env=env)
     chosen, before = asyncio.run(accounts.switch(provider_id, args.account))
     if chosen.active:

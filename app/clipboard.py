@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
+
+import pyperclip
 
 
 class ClipboardUnavailable(Exception):
@@ -11,8 +14,6 @@ class ClipboardUnavailable(Exception):
 
 def copy(text: str) -> None:
     """Put ``text`` on the system clipboard; ClipboardUnavailable when there is none."""
-    import pyperclip  # only when something is copied: keeps start-up light
-
     try:
         pyperclip.copy(text)
     except pyperclip.PyperclipException as exc:
@@ -26,8 +27,6 @@ def osc52(text: str, env: Mapping[str, str]) -> str:
     drops a bare OSC 52 from an application unless its ``set-clipboard`` says otherwise, and
     passes the wrapped one on with ``set -g allow-passthrough on``.
     """
-    import base64
-
     sequence = f"\x1b]52;c;{base64.b64encode(text.encode('utf-8')).decode('ascii')}\a"
     if env.get("TMUX"):
         return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"

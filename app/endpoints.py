@@ -6,6 +6,7 @@ no provider. No httpx here: ``pi-tui status`` needs these values without the HTT
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -19,8 +20,6 @@ def is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        import ipaddress  # only an http:// override needs it
-
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+from app.sanitize import finite_number
+
 BUFFER_MS = 5 * 60 * 1000
 DEFAULT_LIFETIME_S = 3600
 MAX_LIFETIME_S = 366 * 24 * 3600
@@ -25,7 +27,6 @@ def expires_at_ms(expires_in: object, *, now_ms: int, buffer_ms: int = BUFFER_MS
     still used before it is refreshed instead of being due the moment it arrives. A provider
     that stores the real expiry (pi does so for some) passes ``buffer_ms=0``.
     """
-    from app.sanitize import finite_number  # not on the `pi-tui token` path
 
     number = finite_number(expires_in)
     seconds = DEFAULT_LIFETIME_S if number is None else min(max(number, 0.0), MAX_LIFETIME_S)

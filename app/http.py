@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from app.errors import AuthError, NetworkError
+from app.sanitize import for_display
 
 # asyncio and httpx are imported where used: provider modules import this one, and
 # `pi-tui status` (which reads their status rows) must load neither.
@@ -50,21 +51,21 @@ def ssl_context() -> ssl.SSLContext:
     Built the way httpx builds it for ``trust_env=True``: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
     when set (read on the first call), else certifi's bundle.
     """
-    import httpx
+    import httpx  # `pi-tui status` loads this module: httpx only when a client is made
 
     return httpx.create_ssl_context(trust_env=True)
 
 
 async def warm_up() -> None:
     """Build the SSL context in a thread, so the first client does not stall the event loop."""
-    import asyncio
+    import asyncio  # `pi-tui status` loads this module: asyncio only for a request
 
     await asyncio.to_thread(ssl_context)
 
 
 def make_client(*, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
     """An AsyncClient with explicit timeouts; proxies come from the usual environment variables."""
-    import httpx
+    import httpx  # `pi-tui status` loads this module: httpx only when a client is made
 
     if timeout is None:
         timeout = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
@@ -100,7 +101,7 @@ async def request_json(
     body are returned, not raised: the caller knows what an OAuth error means. 5xx, 429,
     bodies that are not JSON and bodies over ``limit`` bytes (decompressed) are raised here.
     """
-    import asyncio
+    import asyncio  # `pi-tui status` loads this module: asyncio and httpx only for a request
 
     import httpx
 
@@ -196,8 +197,6 @@ class _Decoder:
             elif coding == "deflate":
                 self._stages.append(_Stage(zlib.decompressobj(), "deflate"))
             else:
-                from app.sanitize import for_display
-
                 raise NetworkError(
                     f"{what} sent its answer in an encoding pi-tui did not ask for "
                     f"({for_display(coding, limit=40)}); try again later."

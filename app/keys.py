@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from app.errors import ConfigError
+
 COMMAND_TIMEOUT_SECONDS = 10.0
 _REFERENCE = re.compile(r"\$(\w+)|\$\{([^}]+)\}")
 
@@ -25,7 +27,6 @@ def is_command(value: str) -> bool:
 
 def resolve_key(value: str, env: Mapping[str, str], provider_id: str, store_path: Path) -> str:
     """The API key ``value`` stands for; ConfigError (a sentence, no secret) when there is none."""
-    from app.errors import ConfigError
 
     where = f"The {provider_id} api_key entry in {store_path}"
     if is_command(value):
@@ -44,8 +45,6 @@ def resolve_key(value: str, env: Mapping[str, str], provider_id: str, store_path
 
 def _run(command: str, env: Mapping[str, str], where: str) -> str:
     import subprocess  # only a !command pays for it
-
-    from app.errors import ConfigError
 
     shell = env.get("SHELL") or "/bin/sh"
     try:

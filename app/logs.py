@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,6 +81,4 @@ def setup_logging(env: Mapping[str, str] | None = None, *, level: int = logging.
 
 
 def _not_a_log(path: Path, why: str) -> str:
-    import shlex
-
     return f"pi-tui keeps no log in {display_path(path)}: {why}. Remove it (rm {shlex.quote(str(path))})."

@@ -27,9 +27,12 @@ import subprocess
 import sys
 import threading
 import time
+import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.state import state_dir
 
 CONSOLE_BROWSERS = frozenset(
     {"www-browser", "links", "links2", "elinks", "lynx", "w3m", "browsh", "carbonyl", "netrik"}
@@ -102,8 +105,6 @@ def system_open(url: str) -> bool | None:
 
     True: it worked; False: no such browser, or it failed; None: started, outcome unknown.
     """
-    import webbrowser
-
     try:
         controller = webbrowser.get()
     except webbrowser.Error:
@@ -134,8 +135,6 @@ def is_wsl(env: Mapping[str, str]) -> bool:
 
 def pages_dir(env: Mapping[str, str]) -> Path:
     """Where the redirect pages go: ``links`` in pi-tui's state directory (not created here)."""
-    from app.state import state_dir
-
     return state_dir(env) / "links"
 
 

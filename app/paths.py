@@ -60,7 +60,7 @@ def others_can_write(directory: str | os.PathLike[str], what: str) -> str | None
 
 def _own_group(gid: int) -> bool:
     """True for the user's private group (named after the user, no other members)."""
-    import grp
+    import grp  # only this rare case needs them: `pi-tui status` and `token` load this module
     import pwd
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 import sys
@@ -149,7 +150,7 @@ def _fallback(char: str) -> str:
     if found is not None:
         return found
     if "\u2500" <= char <= "\u257f":  # box drawing: a line stays a line
-        import unicodedata
+        import unicodedata  # only a box-drawing character needs it: `pi-tui status` loads this module
 
         name = unicodedata.name(char, "")
         if "HORIZONTAL" in name and "VERTICAL" not in name:
@@ -175,8 +176,6 @@ def fit_output_streams() -> None:
     UnicodeEncodeError. The full-screen app writes through ``sys.__stderr__``, so it is
     covered too.
     """
-    import codecs  # loaded at start-up already: costs nothing
-
     codecs.register_error(FALLBACK_ERRORS, _ascii_fallback)
     for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
         encoding = getattr(stream, "encoding", None)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigError
+from app.paths import others_can_write
 
 STATE_NAME = "state.json"
 VERSION = 1
@@ -65,8 +66,6 @@ class StateFile:
 
     def problem(self) -> str | None:
         """Why pi-tui must not write this file (a directory others can change, a link), or None."""
-        from app.paths import others_can_write
-
         refusal = others_can_write(self.path.parent, "write its state file")
         if refusal is not None:
             return refusal
@@ -76,7 +75,7 @@ class StateFile:
             return None
         if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
             return None
-        import shlex
+        import shlex  # only this sentence needs it: `pi-tui status` and `token` load this module
 
         kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a plain file of yours"
         return (

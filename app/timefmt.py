@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.expiry import never_expires
+
 
 def duration(ms: int) -> str:
     """``ms`` as ``2d 3h``, ``7h 54m``, ``12m 03s``, ``42s`` or ``over a year`` (negative counts as 0)."""
@@ -24,8 +26,6 @@ def expiry(expires_ms: int | None, now_ms: int) -> str:
     """``expires in 7h 54m`` / ``expired 3m 10s ago`` / ``no expiry`` / ``does not expire``."""
     if expires_ms is None:
         return "no expiry"
-    from app.expiry import never_expires
-
     if never_expires(expires_ms):
         return "does not expire"
     left = expires_ms - now_ms

@@ -21,14 +21,19 @@ asyncio, no httpx): ``pi-tui usage --short`` reads the cache alone.
 from __future__ import annotations
 
 import binascii
+import fcntl
 import json
+import logging
 import os
+import random
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from app.errors import PiTuiError
 from app.providers.base import Usage, UsageWindow
+from app.state import state_dir
 
 if TYPE_CHECKING:
     from app.providers import ProviderInfo
@@ -202,8 +207,6 @@ class UsageCache:
     def for_store(cls, store_path: Path, env: Mapping[str, str] | None = None) -> UsageCache:
         """The cache in pi-tui's state directory: ``$PI_TUI_STATE_DIR`` from ``env``, else the
         process's (as :func:`app.credentials.state_file`: never the real home's by accident)."""
-        from app.state import state_dir
-
         return cls(state_dir(env if env and env.get("PI_TUI_STATE_DIR") else None) / "usage", store_path)
 
     def __repr__(self) -> str:
@@ -253,8 +256,6 @@ class UsageCache:
             "failed_at": record.failed_at,
             "fresh_until": record.fresh_until,
         }
-        import random  # only a fetch writes; `--short` reads
-
         target = self.path(provider_id)
         temp = target.with_name(f".{target.name}.{os.getpid()}.{random.getrandbits(32):08x}.tmp")
         try:
@@ -275,8 +276,6 @@ class UsageCache:
 
         OSError when the lock file cannot be made (the caller then fetches without it).
         """
-        import fcntl
-
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = self.directory / f"{self.key}-{provider_id}.lock"
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | _SAFE, 0o600)
@@ -368,7 +367,7 @@ class UsageBook:
         ``login`` (:func:`login_key`): whose answer to show; None takes any. ``login_after``:
         whose the fetched answer is, asked after the fetch (a refresh on the way rotates tokens).
         """
-        import asyncio
+        import asyncio  # `pi-tui usage --short` reads the cache without it (a tmux status line)
 
         started = self.clock_ms()
         record = self._record(info.id, login)
@@ -406,16 +405,12 @@ class UsageBook:
         login: str | None,
         login_after: Callable[[], str | None] | None,
     ) -> UsageReport:
-        from app.errors import PiTuiError
-
         error: str | None = None
         try:
             usage = await fetch()
         except PiTuiError as exc:
             error = str(exc)
         except Exception as exc:  # a hook's bug must not cost the panel or the command
-            import logging
-
             logging.getLogger("pi_tui.usage").warning(
                 "usage of %s failed: %s", info.id, type(exc).__name__, exc_info=True
             )

@@ -7,21 +7,22 @@ it. The flow hands the entry to ``finish`` (the service saves it) and never save
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-# asyncio is imported where used: provider modules import this one, and `pi-tui status`
-# (which reads their status rows) must not load it.
 from app.errors import AuthError, LoginInputError
+from app.flows.callback import CallbackListener
+from app.flows.pkce import Pkce
+from app.opener import discard_pages
 from app.sanitize import for_display, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
-
-    from app.flows.callback import CallbackListener
-    from app.flows.pkce import Pkce
 
 R = TypeVar("R")
 ClientFactory = Callable[[], "httpx.AsyncClient"]
@@ -93,8 +94,6 @@ class AuthCodeLogin(Generic[R]):
         now_ms: Callable[[], int],
         finish: Callable[[dict[str, Any]], Awaitable[R]],
     ) -> None:
-        import asyncio
-
         self.spec = spec
         self.pkce = pkce
         self.redirect_uri = redirect_uri
@@ -124,9 +123,6 @@ class AuthCodeLogin(Generic[R]):
         pkce: Pkce | None = None,
     ) -> AuthCodeLogin[R]:
         """Fresh PKCE and state, the listener (when the spec has one), and the link."""
-        from app.flows.callback import CallbackListener
-        from app.flows.pkce import Pkce
-
         if spec.prepare is not None:
             async with client() as http:
                 await spec.prepare(http)
@@ -146,8 +142,6 @@ class AuthCodeLogin(Generic[R]):
                     any_port=not spec.fixed_port,
                 )
             except OSError as exc:
-                import logging
-
                 logging.getLogger("pi_tui.auth_code").warning("no loopback listener: %s", exc)
                 if spec.bind_required:
                     reason = exc.strerror or type(exc).__name__
@@ -192,8 +186,6 @@ class AuthCodeLogin(Generic[R]):
 
     async def wait_for_callback(self) -> R:
         """Wait until the browser redirect completed the login. Never returns without a listener."""
-        import asyncio
-
         if self.listener is None:
             await asyncio.Event().wait()
         assert self.listener is not None
@@ -248,8 +240,6 @@ class AuthCodeLogin(Generic[R]):
 
     async def aclose(self) -> None:
         """Stop the loopback listener and remove the page that opened the link in a browser."""
-        from app.opener import discard_pages
-
         discard_pages(self.url)
         if self.listener is not None:
             await self.listener.close()
@@ -288,8 +278,6 @@ def parse_pasted(text: str, expected_state: str | None, *, provider: str) -> str
             "Open the link again and choose Authorize."
         )
     if expected_state is not None:
-        import secrets  # compare_digest: the state is compared in constant time
-
         expected = expected_state.encode("ascii")
         if not all(secrets.compare_digest(s.encode("utf-8", "replace"), expected) for s in states):
             raise LoginInputError(

@@ -9,15 +9,17 @@ entry to ``finish`` (the service saves it) and never saves anything.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-# asyncio is imported where used: provider modules import this one, and `pi-tui status`
-# (which reads their status rows) must not load it.
 from app.errors import AuthError, DeviceFlowError, LoginCancelled, NetworkError
+from app.flows.oauth import standard_entry
+from app.http import DEADLINE_SECONDS, oauth_error, request_json
 from app.sanitize import finite_number, for_display, strip_escapes
 
 if TYPE_CHECKING:
@@ -44,8 +46,6 @@ PollKind = Literal["waiting", "slow_down", "done"]
 
 
 def _log() -> Any:
-    import logging  # not on the `pi-tui status` path, which imports this module
-
     return logging.getLogger("pi_tui.device")
 
 
@@ -183,8 +183,6 @@ async def poll_token_endpoint(
     checks the tokens); otherwise the error code (``http_<status>`` when the server named
     none) with the server's ``interval`` for a slow_down.
     """
-    from app.http import oauth_error, request_json
-
     response = await request_json(
         client, "POST", url, what=what, data=dict(data), headers={"Accept": "application/json"}
     )
@@ -208,8 +206,6 @@ async def start_device_request(
     DeviceFlowError "{what} refused to start the login (…)" on an OAuth error or an error
     status, "{what}'s answer had no device code" when the code is missing or unprintable.
     """
-    from app.http import DEADLINE_SECONDS, oauth_error, request_json
-
     response = await request_json(
         client,
         "POST",
@@ -277,8 +273,6 @@ def standard_device_login(
 ) -> DeviceSpec:
     """The whole RFC 8628 login of a standard provider: the start request, polling its token
     endpoint, and the approval as pi's entry (``to_entry``, default a standard token response)."""
-    from app.flows.oauth import standard_entry
-
     build = to_entry or standard_entry(token.what)
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
@@ -349,8 +343,6 @@ class DeviceLogin(Generic[R]):
         finish: Callable[[dict[str, Any]], Awaitable[R]],
         scale: float = 1.0,
     ) -> None:
-        import asyncio
-
         self.spec = spec
         self.code = code
         self.user_code = code.user_code
@@ -492,8 +484,6 @@ class DeviceLogin(Generic[R]):
         return self.expires_at_ms is not None and self._now_ms() >= self.expires_at_ms
 
     async def _wait(self, seconds: float) -> None:
-        import asyncio
-
         if self._stop.is_set():
             raise LoginCancelled("The login was cancelled.")
         if self._expired():
@@ -509,8 +499,6 @@ class DeviceLogin(Generic[R]):
 
     async def _unless_stopped(self, work: Awaitable[T]) -> T:
         """Run ``work`` unless :meth:`aclose` comes first; then it is cancelled mid-flight."""
-        import asyncio
-
         if self._stop.is_set():
             if isinstance(work, Coroutine):
                 work.close()

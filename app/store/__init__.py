@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import ConfigError, StoreCorrupt, StoreError
+from app.paths import agent_dir
 from app.store.document import (
     API_KEY,
     MAX_BYTES,
@@ -125,8 +126,6 @@ class CredentialStore:
         cls, override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
     ) -> CredentialStore:
         """The store pi uses in the agent directory (``--agent-dir`` → $PI_CODING_AGENT_DIR → ~/.pi/agent)."""
-        from app.paths import agent_dir
-
         env = os.environ if env is None else env
         return cls(choose_store_path(agent_dir(override, env), env), lock_timeout=lock_timeout_from(env))
 

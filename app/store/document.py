@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import StoreCorrupt, StoreUnsafe, StoreWriteError
+from app.paths import others_can_write
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -615,8 +616,6 @@ def _copy_bytes(path: Path, backup: Path) -> None:
 
 def check_private_dir(directory: Path) -> None:
     """StoreUnsafe when other users can change ``directory``, where a write makes its files."""
-    from app.paths import others_can_write
-
     refusal = others_can_write(directory, "write credentials")
     if refusal is not None:
         raise StoreUnsafe(refusal)

@@ -139,7 +139,7 @@ def _open_lock_file(lock_path: Path) -> int:
 
 def _unlock(fd: int) -> None:
     """Let the lock go. The lock file stays: deleting it would let two holders lock two files."""
-    import fcntl
+    import fcntl  # POSIX only, and only writers need it: `pi-tui status` and `token` read
 
     try:
         # Explicit, because a child forked meanwhile shares the descriptor and would keep it.
@@ -152,7 +152,7 @@ def remove_lock_file(lock_path: Path) -> None:
     """Delete the flock file of an ``oauth.json`` that is gone (``pi-tui migrate``), unless
     someone holds it or it is not a plain file of ours. Holding it while deleting it means no
     process is inside a transaction on it at that moment."""
-    import fcntl
+    import fcntl  # POSIX only, and only writers need it: `pi-tui status` and `token` read
 
     try:
         fd = os.open(lock_path, os.O_RDWR | SAFE_OPEN)
@@ -383,7 +383,7 @@ def _one_taker_at_a_time(directory: Path, deadline: float) -> Iterator[bool]:
     threads only), and a platform without ``fcntl`` takes over without it, as pi does.
     """
     try:
-        import fcntl
+        import fcntl  # POSIX only, and only writers need it: `pi-tui status` and `token` read
     except ImportError:
         yield True
         return

@@ -30,6 +30,7 @@ from app.store.document import (
     set_aside,
     valid_entry,
 )
+from app.store.locks import LOCK_SUFFIX, acquire_dir_lock, acquire_flock
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,17 +49,11 @@ class Held(Protocol):
 
 def acquire(store: CredentialStore, target: Path, stop: Callable[[], bool] | None) -> Held | None:
     """Take ``store``'s lock for the file ``target``; None if ``stop()`` said to give up waiting."""
-    from app.store.locks import LOCK_SUFFIX
-
     lock_path = target.with_name(target.name + LOCK_SUFFIX)
     if store.uses_pi_lock:
-        from app.store.locks import acquire_dir_lock
-
         return acquire_dir_lock(
             lock_path, store.lock_timeout, stop, stale=store.lock_stale, heartbeat=store.lock_heartbeat
         )
-    from app.store.locks import acquire_flock
-
     return acquire_flock(lock_path, store.lock_timeout, stop)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -93,3 +94,114 @@ def test_status_with_every_provider_logged_in_stays_light(tmp_path: Path) -> Non
     assert {info.module for info in PROVIDERS.values()} <= loaded
     heavy = {m for m in loaded if m.split(".")[0] in ("textual", "httpx", "httpcore", "asyncio")}
     assert heavy == set()
+
+
+# DESIGN.md: "Keep the start-up fast at two boundaries only (the `status`/`token` fast path, and
+# the registry being light); import normally everywhere else." The modules that may import
+# inside a function, what they may import so (None: anything; their imports are per command
+# or per provider), and why.
+APP = Path(__file__).resolve().parents[2] / "app"
+FAST = "`pi-tui status` and `token` load this module"
+LAZY_ALLOWED: dict[str, tuple[frozenset[str] | None, str]] = {
+    "app/__init__.py": (None, "`import app` (so `pi-tui token`) stays cheap: the library loads on use"),
+    "app/cli.py": (None, "each command imports its own: status and token load neither textual nor httpx"),
+    "app/service.py": (None, f"{FAST}: asyncio, httpx, the flows only for a refresh or a login"),
+    "app/credentials.py": (None, f"{FAST}: what only some entries need"),
+    "app/providers/__init__.py": (None, "the registry is light: a provider's module loads only when asked"),
+    # Each provider module, read for its status rows: the flows (asyncio) only for a login.
+    **{
+        f"app/providers/{path.name}": (None, f"{FAST} for its status rows")
+        for path in (APP / "providers").glob("*.py")
+        if path.name != "__init__.py"
+    },
+    "app/http.py": (
+        frozenset({"httpx", "asyncio", "logging", "zlib", "email.utils"}),
+        f"{FAST}: the HTTP stack only for a request",
+    ),
+    "app/accounts.py": (frozenset({"asyncio"}), "`pi-tui token --account` of a fresh account: no refresh"),
+    "app/store/transaction.py": (frozenset({"asyncio"}), f"{FAST}: only async callers need it"),
+    "app/store/locks.py": (frozenset({"fcntl", "random"}), f"{FAST}: only writers lock"),
+    "app/store/document.py": (frozenset({"shlex"}), f"{FAST}: only a fix-it sentence quotes"),
+    "app/keys.py": (frozenset({"subprocess"}), f"{FAST}: only a !command runs one"),
+    "app/paths.py": (
+        frozenset({"shlex", "grp", "pwd", "platformdirs"}),
+        f"{FAST}: a fix-it sentence, a shared group, the log directory",
+    ),
+    "app/state.py": (frozenset({"platformdirs", "shlex"}), f"{FAST}: the default directory, a sentence"),
+    "app/sanitize.py": (frozenset({"unicodedata"}), f"{FAST}: only a box-drawing character"),
+    # Not a boundary DESIGN.md names: tests/usage/test_usage_cli.py keeps it light for tmux.
+    "app/usage.py": (frozenset({"asyncio"}), "`pi-tui usage --short` reads the cache without asyncio"),
+}
+# Not boundaries, not yet cleaned up (other work was changing them when this test came):
+# remove a module from here once it imports at the top.
+LAZY_NOT_YET: frozenset[str] = frozenset(
+    {
+        "app/auth.py",
+        "app/tui/app.py",
+        "app/tui/feedback.py",
+        "app/tui/login.py",
+        "app/tui/run.py",
+        "app/tui/screens/auth_code_login.py",
+        "app/tui/screens/help.py",
+        "app/tui/screens/link_alone.py",
+        "app/tui/screens/status.py",
+        "app/tui/widgets/account_text.py",
+    }
+)
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def function_level_imports(source: str) -> list[tuple[int, str]]:
+    """``(line, module)`` for every import statement inside a function (at any depth)."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, ast.Import):
+                found.extend((child.lineno, alias.name) for alias in child.names)
+            elif in_function and isinstance(child, ast.ImportFrom):
+                found.append((child.lineno, "." * child.level + (child.module or "")))
+            visit(child, in_function or isinstance(child, FUNCTIONS))
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def lazy_imports() -> dict[str, list[tuple[int, str]]]:
+    """Each app module (its path in the repository) that imports inside functions, and those imports."""
+    paths = {path.relative_to(APP.parent).as_posix(): path for path in sorted(APP.rglob("*.py"))}
+    return {
+        name: found for name, path in paths.items() if (found := function_level_imports(path.read_text()))
+    }
+
+
+def test_function_level_imports_are_found_at_any_depth() -> None:
+    source = (
+        "import os\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import httpx\n"
+        "try:\n    import fcntl\nexcept ImportError:\n    pass\n"
+        "def f():\n    import json\n    if True:\n        from app import x\n"
+        "class C:\n    import re\n    async def m(self):\n"
+        "        def inner():\n            from .y import z\n"
+    )
+    assert function_level_imports(source) == [(10, "json"), (12, "app"), (17, ".y")]
+
+
+def test_outside_the_two_boundaries_modules_import_at_the_top() -> None:
+    wrong = []
+    for name, found in lazy_imports().items():
+        allowed = LAZY_ALLOWED.get(name, (frozenset(), ""))[0]
+        if name not in LAZY_NOT_YET and allowed is not None:
+            wrong += [f"{name}:{line}: import {module}" for line, module in found if module not in allowed]
+    # DESIGN.md: lazy imports only at the two boundaries; these go at the top of their module.
+    assert wrong == []
+
+
+def test_the_lazy_import_lists_name_only_what_is_there() -> None:
+    """An entry no longer needed is removed, so the lists only shrink."""
+    lazy = lazy_imports()
+    stale = [name for name in LAZY_NOT_YET if name not in lazy]
+    for name, (allowed, _why) in LAZY_ALLOWED.items():
+        assert (APP.parent / name).is_file(), name
+        if allowed is not None:
+            stale += [f"{name}: {module}" for module in sorted(allowed - {m for _, m in lazy.get(name, [])})]
+    assert stale == []
