@@ -317,8 +317,6 @@ class UsageBook:
         self.lock_wait_s = lock_wait_s
 
     def _fresh_until(self, now: int) -> int:
-        import random  # only a fetch writes; `--short` reads
-
         return now + self.period_ms + random.randint(0, self.jitter_ms)
 
     def take_live(self, info: ProviderInfo, live: Usage, *, login: str | None) -> None:

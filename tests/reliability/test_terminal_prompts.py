@@ -70,9 +70,10 @@ def test_no_tui_login_asks_before_replacing_and_names_the_account(
     )
     run(terminal, fake, tmp_path, "login", "anthropic", "--no-tui")
     terminal.wait_for(
-        "You are logged in to Anthropic (Claude Pro/Max) as me@example.com. Replace that login? [y/N]"
+        "You are logged in to Anthropic (Claude Pro/Max) as me@example.com. Replace that login, "
+        "or add the new one as another account? [r]eplace / [a]dd another account, Enter to cancel:"
     )
-    terminal.keys("n", "Enter")
+    terminal.keys("Enter")
     screen = terminal.wait_for(EXITED_CANCELLED)
     assert "pi-tui: Cancelled; the existing login was kept." in lines(screen)
     assert store.get("anthropic") == before and fake.count("anthropic.exchange") == 0
