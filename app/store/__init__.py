@@ -92,6 +92,25 @@ def choose_store_path(directory: Path, env: Mapping[str, str] | None = None) -> 
     return directory / AUTH_JSON
 
 
+def lock_wait(env: Mapping[str, str] | None = None) -> float | None:
+    """``$PI_TUI_LOCK_TIMEOUT``: seconds to wait for the store's lock (tests set a short one);
+    None when unset (35 s for pi's lock directory, 10 s for flock)."""
+    env = os.environ if env is None else env
+    raw = env.get("PI_TUI_LOCK_TIMEOUT", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400:  # NaN too
+        raise ConfigError(
+            f"PI_TUI_LOCK_TIMEOUT is {raw[:40]!r}; set it to the seconds to wait for the lock "
+            f"(e.g. 35), or unset it."
+        )
+    return seconds
+
+
 class _Held(Protocol):
     def check(self) -> None: ...
     def release(self) -> None: ...
@@ -138,7 +157,7 @@ class CredentialStore:
         """The store pi uses in the agent directory (``--agent-dir`` → $PI_CODING_AGENT_DIR → ~/.pi/agent)."""
         from app.paths import agent_dir
 
-        return cls(choose_store_path(agent_dir(override, env), env))
+        return cls(choose_store_path(agent_dir(override, env), env), lock_timeout=lock_wait(env))
 
     @property
     def uses_pi_lock(self) -> bool:
