@@ -68,6 +68,10 @@ class Case:
     ``token_field``: the field of the provider's token answer that carries the credential.
     ``missing_refresh``: what a rotating provider's refresh answer without a refresh token does.
     ``offer``: sets up a credential another client saved, which the login offers to reuse.
+    ``device_errors``: the HTTP status of a device poll's error answer in RFC 8628's form
+    (``{"error": "slow_down", "interval": …}``); None: the device API answers otherwise.
+    ``clamps_interval``: an advertised poll interval that is not a positive number means 5 s,
+    one over 60 s means 60 s; False: the provider has its own rule (tested with the provider).
     """
 
     provider: str
@@ -82,6 +86,8 @@ class Case:
     token_field: str = "access_token"
     missing_refresh: str = KEEP
     offer: Offer | None = None
+    device_errors: int | None = 400
+    clamps_interval: bool = True
 
 
 CASES: dict[str, Case] = {
@@ -102,6 +108,7 @@ CASES: dict[str, Case] = {
             revoke=revoke_refresh("github-copilot"),
             answers={"host": ""},
             offer=copilot_apps_json,
+            device_errors=200,  # GitHub answers a poll's error with 200
         ),
         Case(
             "openai-codex",
@@ -110,6 +117,10 @@ CASES: dict[str, Case] = {
             missing_refresh=REQUIRE,
             revoke=revoke_refresh("openai-codex"),
             fields=("accountId",),
+            # Its device API: errors as {"error": {"code": …}}; an interval that is not a number
+            # is refused (pi's rule).
+            device_errors=None,
+            clamps_interval=False,
         ),
         Case(
             "xai",
