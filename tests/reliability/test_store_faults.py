@@ -37,6 +37,8 @@ from tests.fakes.server import FakeProviders
 from tests.processes import run_python
 from tests.reliability.helpers import HOUR_MS, OTHERS, now_ms, write_doc
 
+# The matrix runs once, in the module fixture `outcomes`: under pytest-xdist, on one worker.
+pytestmark = pytest.mark.xdist_group("store-faults")
 RUNNER = Path(__file__).with_name("fault_runner.py")
 OPERATIONS = ("status", "token", "logout", "login")
 TARGET = "elsewhere.json"  # a symlink's target, next to the agent directory
