@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener
 __all__ = ["fake", "fake_env"]
 
 TESTS = Path(__file__).resolve().parent
-# On the 2-core CI machine: 2 workers 265 s, 6 workers 189 s (README, "Tests").
+# `-n auto`: workers a core. The whole suite on the 2-core CI machine: 2 workers 265 s, 6 workers
+# 189 s (README, "Tests").
 WORKERS_PER_CORE = 3
 # Marked slow: more than about 2 s each on the 2-core CI machine (`--durations=50` on a run),
 # a whole file or file::test (every parametrization of it).
@@ -63,6 +65,11 @@ SLOW = frozenset(
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`pytest &` in a script) with Ctrl-C ignored, and every
+    # process a test starts would inherit that: the tests that stop pi-tui with SIGINT or SIGTERM
+    # (Ctrl-C inside) would see it carry on. A handler, unlike "ignored", is reset in a child at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Under pytest-xdist (-n N), tests go to workers one by one ("load"); "loadgroup" does the
     # same but keeps each xdist_group on one worker (the store-fault matrix: one module fixture
     # runs all its processes once, and would run them again on every worker).
