@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,91 @@ from tests.fakes.fixtures import fake, fake_env
 from tests.tui.doubles import FakeClipboard, FakeClock, FakeOpener
 
 __all__ = ["fake", "fake_env"]
+
+TESTS = Path(__file__).resolve().parent
+# `-n auto`: workers a core. The whole suite on the 2-core CI machine: 2 workers 265 s, 6 workers
+# 189 s (README, "Tests").
+WORKERS_PER_CORE = 3
+# Marked slow: more than about 2 s each on the 2-core CI machine (`--durations=50` on a run),
+# a whole file or file::test (every parametrization of it).
+SLOW = frozenset(
+    {
+        "bench/test_bench_smoke.py",
+        "faults/test_fuzz.py",
+        "faults/test_network_faults.py::test_invalid_grant_because_pi_won_the_race_uses_its_token",
+        "interop/test_pi_concurrency.py",
+        "interop/test_pi_lock.py::test_fresh_lock_of_a_killed_pi_is_waited_for_until_30s_old",
+        "interop/test_pi_lock.py::test_no_lock_directory_is_left_after_any_pi_tui_command",
+        "interop/test_pi_lock.py::test_pi_holding_its_lock_keeps_pi_tui_waiting_and_both_writes_land",
+        "interop/test_pi_lock.py::test_pi_tui_holding_the_lock_keeps_pi_out_until_it_has_written",
+        "interop/test_pi_lock.py::test_refresh_slower_than_pis_10s_staleness_keeps_pis_sync_path_out",
+        "providers/test_copilot.py::test_eight_processes_exchange_once_and_print_the_same_token",
+        "reliability/test_concurrency.py",
+        "reliability/test_soak_smoke.py",
+        "reliability/test_store_faults.py",  # one fixture runs the whole matrix (~20 s)
+        "reliability/test_terminal_e2e.py",
+        "reliability/test_terminal_providers.py",
+        "store/test_pi_lock.py::test_heartbeat_keeps_the_lock_fresh_for_as_long_as_it_is_held",
+        "store/test_pi_lock.py::test_racing_takers_of_one_abandoned_lock_exclude_each_other",
+        "tui/test_anthropic_login.py::test_a_token_pasted_by_mistake_is_masked_in_the_field",
+        "tui/test_anthropic_login.py::test_login_by_paste_saves_tokens_and_shows_success",
+        "tui/test_auth_code_bind_notice.py::test_taken_port_is_said_on_the_login_screen_and_paste_completes",
+        "tui/test_copilot_login.py::test_code_expiry_by_the_clock_ends_the_polling",
+        "tui/test_copilot_login.py::test_denied_on_github_says_so_and_n_starts_again",
+        "tui/test_copilot_login.py::test_device_login_shows_the_code_polls_and_saves",
+        "tui/test_copilot_login.py::test_enterprise_host_is_checked_before_anything_is_sent",
+        "tui/test_copilot_login.py::test_enterprise_host_reaches_the_login",
+        "tui/test_copilot_login.py::test_escape_cancels_at_once_and_stops_polling",
+        "tui/test_login_link.py::test_after_a_denial_copied_is_said_only_if_the_new_link_was",
+        "tui/test_snapshots.py::test_after_an_invalid_paste",
+        "tui/test_snapshots.py::test_link_alone",
+        "tui/test_snapshots.py::test_slowed_down",
+        "tui/test_status.py::test_a_login_is_shown_due_five_minutes_before_it_expires",
+        "tui/test_status.py::test_countdown_moves_with_the_injected_clock",
+        "tui/test_status_panel.py::test_a_message_goes_when_the_user_leaves_for_a_login_and_comes_back",
+        "tui/test_status_panel.py::test_ctrl_c_is_listed_on_every_screen",
+        "tui/test_terminal_keys.py::test_enters_typed_ahead_keep_the_login_and_the_logout_confirmation_open",
+        "tui/test_type_ahead.py::test_logout_select_and_confirmation_survive_enters_typed_ahead",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`pytest &` in a script) with Ctrl-C ignored, and every
+    # process a test starts would inherit that: the tests that stop pi-tui with SIGINT or SIGTERM
+    # (Ctrl-C inside) would see it carry on. A handler, unlike "ignored", is reset in a child at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Under pytest-xdist (-n N), tests go to workers one by one ("load"); "loadgroup" does the
+    # same but keeps each xdist_group on one worker (the store-fault matrix: one module fixture
+    # runs all its processes once, and would run them again on every worker).
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: WORKERS_PER_CORE workers a core. The suite mostly waits (for the processes it
+    starts, sockets, timers), so more workers than cores finish sooner. An explicit
+    $PYTEST_XDIST_AUTO_NUM_WORKERS still wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return WORKERS_PER_CORE * cores
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The markers by folder and fixture: ``interop`` (tests/interop, the real pi on Node),
+    ``terminal`` (tmux: the ``terminal`` fixture), ``slow`` (see :data:`SLOW`)."""
+    for item in items:
+        where = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
+        if where.startswith("interop/"):
+            item.add_marker(pytest.mark.interop)
+        if "terminal" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.terminal)
+        name = item.name.partition("[")[0]
+        if where in SLOW or f"{where}::{name}" in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -70,6 +70,10 @@ class Case:
     ``offer``: sets up a credential another client saved, which the login offers to reuse.
     ``usage_windows``: the windows the fake's usage answer gives (None: "usage not available");
     ``usage_endpoint``: the fake endpoint a usage fetch calls (counted by the cache tests).
+    ``device_errors``: the HTTP status of a device poll's error answer in RFC 8628's form
+    (``{"error": "slow_down", "interval": …}``); None: the device API answers otherwise.
+    ``clamps_interval``: an advertised poll interval that is not a positive number means 5 s,
+    one over 60 s means 60 s; False: the provider has its own rule (tested with the provider).
     """
 
     provider: str
@@ -86,6 +90,8 @@ class Case:
     offer: Offer | None = None
     usage_windows: tuple[str, ...] | None = None
     usage_endpoint: str | None = None
+    device_errors: int | None = 400
+    clamps_interval: bool = True
 
 
 CASES: dict[str, Case] = {
@@ -110,6 +116,7 @@ CASES: dict[str, Case] = {
             offer=copilot_apps_json,
             usage_windows=("premium",),
             usage_endpoint="github.usage",
+            device_errors=200,  # GitHub answers a poll's error with 200
         ),
         Case(
             "openai-codex",
@@ -120,6 +127,10 @@ CASES: dict[str, Case] = {
             fields=("accountId",),
             usage_windows=("5h", "7d"),
             usage_endpoint="codex.usage",
+            # Its device API: errors as {"error": {"code": …}}; an interval that is not a number
+            # is refused (pi's rule).
+            device_errors=None,
+            clamps_interval=False,
         ),
         Case(
             "xai",

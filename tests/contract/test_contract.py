@@ -296,6 +296,123 @@ async def test_verification_address_that_is_not_a_web_link_is_refused(
     assert service.store.get(provider_id) is None
 
 
+# ---------------------------------------------------------------- the device flow's timing
+
+
+def poll_times(fake: FakeProviders, server: Any) -> list[float]:
+    return [request.time for request in fake.requests_for(f"{server.config.name}.poll")]
+
+
+async def poll_approving_at_once(login: Any, server: Any) -> list[tuple[str, float]]:
+    """Poll to the end, approving the code at the first answer; each event's (kind, interval)."""
+    events: list[tuple[str, float]] = []
+    async for event in login.poll():
+        events.append((event.kind, event.interval))
+        if len(events) == 1:
+            server.approve(login.user_code)
+    return events
+
+
+@pytest.mark.parametrize(("provider_id", "method"), DEVICE_RFC)
+async def test_slow_down_adds_five_seconds_to_every_later_poll(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str
+) -> None:
+    """RFC 8628 §3.5. The fake enforces the gaps (scaled like pi-tui's waits): a poll that came
+    too soon would be answered with another slow_down and show up in the events."""
+    server = fake.provider(provider_id)
+    advertised = float(server.interval)
+    server.min_poll_gap = 0.9 * advertised * SCALE
+    server.slow_down_gap_scale = 0.9 * SCALE
+    server.force_slow_down(1)
+    login: Any = await service.start_login(provider_id, method, _case_of(provider_id).answers)
+    try:
+        assert login.interval == advertised
+        events = await poll_approving_at_once(login, server)
+    finally:
+        await login.aclose()
+    assert events == [("slow_down", advertised + 5), ("done", advertised + 5)]
+    first, second = poll_times(fake, server)
+    assert second - first >= (advertised + 5) * SCALE
+    assert service.store.get(provider_id) is not None
+
+
+SLOW_DOWN_ANSWERS = [
+    pytest.param(p, m, id=f"{p}-{m}")
+    for p, m in (param.values for param in DEVICE_RFC)
+    if CASES[str(p)].device_errors is not None
+]
+
+
+@pytest.mark.parametrize(("provider_id", "method"), SLOW_DOWN_ANSWERS)
+@pytest.mark.parametrize(
+    ("named", "expected"),
+    [(30, 30.0), (9, 10.0), (1000, 10.0), ("soon", 10.0)],
+    ids=["larger-wins", "smaller-is-5s-more", "absurd-is-5s-more", "not-a-number-is-5s-more"],
+)
+async def test_slow_down_takes_the_servers_larger_interval(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str, named: object, expected: float
+) -> None:
+    server = fake.provider(provider_id)
+    server.interval = 5
+    status = _case_of(provider_id).device_errors
+    assert status is not None
+    fake.fail(f"{server.config.name}.poll", status=status, body={"error": "slow_down", "interval": named})
+    login: Any = await service.start_login(provider_id, method, _case_of(provider_id).answers)
+    try:
+        events = await poll_approving_at_once(login, server)
+    finally:
+        await login.aclose()
+    assert events == [("slow_down", expected), ("done", expected)]
+
+
+CLAMPING = [param for param in DEVICE_RFC if CASES[str(param.values[0])].clamps_interval]
+
+
+@pytest.mark.parametrize(("provider_id", "method"), CLAMPING)
+@pytest.mark.parametrize(
+    ("advertised", "expected"),
+    [("soon", 5.0), (None, 5.0), (0, 5.0), (-3, 5.0), (2, 2.0), (1000, 60.0)],
+)
+async def test_an_unusable_advertised_interval_means_five_seconds(
+    service: AuthService,
+    fake: FakeProviders,
+    provider_id: str,
+    method: str,
+    advertised: object,
+    expected: float,
+) -> None:
+    server = fake.provider(provider_id)
+    server.interval = advertised
+    login: Any = await service.start_login(provider_id, method, _case_of(provider_id).answers)
+    try:
+        assert login.interval == expected
+        assert await poll_approving_at_once(login, server) == [("waiting", expected), ("done", expected)]
+    finally:
+        await login.aclose()
+
+
+@pytest.mark.parametrize(("provider_id", "method"), DEVICE_RFC)
+async def test_an_expired_code_ends_the_login_with_a_sentence_and_no_more_polls(
+    service: AuthService, fake: FakeProviders, provider_id: str, method: str
+) -> None:
+    service.store.put(provider_id, PREVIOUS)
+    server = fake.provider(provider_id)
+    login: Any = await service.start_login(provider_id, method, _case_of(provider_id).answers)
+    server.expire_device_codes()
+    try:
+        with pytest.raises(AuthError) as caught:
+            async for _event in login.poll():
+                pass
+    finally:
+        await login.aclose()
+    assert_sentence(str(caught.value))
+    assert "expired" in str(caught.value).lower()
+    polls = len(poll_times(fake, server))
+    await asyncio.sleep(20 * SCALE)  # four intervals: a poll still going would have come
+    assert len(poll_times(fake, server)) == polls
+    assert service.store.get(provider_id) == PREVIOUS
+
+
 # ---------------------------------------------------------------- refresh and rotation
 
 

@@ -117,13 +117,6 @@ async def test_device_and_poll_requests_are_pis(service: AuthService, fake: Fake
     assert all(later - earlier >= 5 * SCALE for earlier, later in itertools.pairwise(times))
 
 
-async def test_slow_down_raises_the_interval(service: AuthService, fake: FakeProviders) -> None:
-    fake.fail("kimi.poll", status=400, body={"error": "slow_down", "interval": 9})
-    login = await service.start_login(PROVIDER)
-    events = await run_poll(login, approve_when_waiting(fake))
-    assert [(e.kind, e.interval) for e in events] == [("slow_down", 10.0), ("waiting", 10.0), ("done", 10.0)]
-
-
 @pytest.mark.parametrize(
     ("error", "sentence"),
     [
@@ -153,17 +146,6 @@ async def test_server_error_while_polling_fails_the_login(service: AuthService, 
     assert fake.count("kimi.poll") == 4 and service.store.get(PROVIDER) is None
 
 
-async def test_denied_and_expired_in_the_fake(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_login(PROVIDER)
-    with pytest.raises(DeviceFlowError, match="Kimi Code login was denied"):
-        await run_poll(login, lambda event: fake.kimi.deny(login.user_code))
-    login = await service.start_login(PROVIDER)
-    fake.kimi.expire_device_codes()
-    with pytest.raises(DeviceFlowError, match="Please restart login"):
-        await run_poll(login)
-    assert service.store.get(PROVIDER) is None
-
-
 # -- bad input: a sentence, nothing stored, nothing lost ---------------------------------
 
 
@@ -182,15 +164,6 @@ async def test_missing_complete_uri_is_refused(service: AuthService, fake: FakeP
     fake.kimi.omit_device_fields = ["verification_uri_complete"]
     with pytest.raises(DeviceFlowError, match="not a web link"):
         await service.start_login(PROVIDER)
-
-
-@pytest.mark.parametrize(("interval", "expected"), [("soon", 5.0), (None, 5.0), (0, 5.0), (3, 3.0)])
-async def test_interval_defaults_to_five_seconds(
-    service: AuthService, fake: FakeProviders, interval: object, expected: float
-) -> None:
-    fake.kimi.interval = interval
-    login = await service.start_login(PROVIDER)
-    assert login.interval == expected
 
 
 async def test_code_lifetime_defaults_to_900_seconds(service: AuthService, fake: FakeProviders) -> None:

@@ -136,35 +136,13 @@ async def test_a_positive_expires_in_is_the_deadline(service: AuthService, fake:
     assert login.expires_at_ms == NOW_MS + 600_000
 
 
-@pytest.mark.parametrize("interval", ["soon", 0, -5, None])
-async def test_an_interval_that_is_not_a_positive_number_means_five_seconds(
-    service: AuthService, fake: FakeProviders, interval: object
-) -> None:
-    fake.meta.interval = interval
-    login = await service.start_login(PROVIDER)
-    assert login.interval == 5.0
-    await run_poll(login, fake)
-    assert service.store.get(PROVIDER) is not None
-
-
-async def test_denied_and_expired_are_sentences(service: AuthService, fake: FakeProviders) -> None:
+async def test_denied_is_pis_sentence(service: AuthService, fake: FakeProviders) -> None:
+    # An expired code: tests/contract (for every device login).
     login = await service.start_login(PROVIDER)
     fake.meta.deny()
     with pytest.raises(DeviceFlowError, match=r"^The login was denied on Meta\. Start again to retry\.$"):
         await run_poll(login, fake)
-    login = await service.start_login(PROVIDER)
-    fake.meta.expire_device_codes()
-    with pytest.raises(DeviceFlowError, match="expired before it was approved"):
-        await run_poll(login, fake)
     assert service.store.get(PROVIDER) is None
-
-
-async def test_slow_down_takes_the_servers_interval(service: AuthService, fake: FakeProviders) -> None:
-    fake.fail("meta.poll", status=400, body={"error": "slow_down", "interval": 30})
-    login = await service.start_login(PROVIDER)
-    events = await run_poll(login, fake)
-    assert (events[0].kind, events[0].interval) == ("slow_down", 30.0)
-    assert events[-1].kind == "done"
 
 
 # -- the mint ----------------------------------------------------------------------------------

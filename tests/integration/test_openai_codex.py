@@ -147,19 +147,6 @@ async def test_device_code_login(service: AuthService, fake: FakeProviders) -> N
     assert exchange.data["redirect_uri"] == f"{fake.base}/openai/deviceauth/callback"
 
 
-async def test_device_slow_down_adds_five_seconds(service: AuthService, fake: FakeProviders) -> None:
-    fake.codex.slow_down_gap_scale = 0  # our waits are scaled down; the fake's gap must not grow
-    fake.codex.force_slow_down()
-    login = await service.start_login(PROVIDER, "device_code")
-    assert isinstance(login, DeviceLogin)
-    events = []
-    async for event in login.poll():
-        events.append((event.kind, event.interval))
-        if event.kind == "slow_down":
-            fake.codex.approve()
-    assert events == [("slow_down", 10.0), ("done", 10.0)]
-
-
 async def test_device_login_denied_is_a_sentence(service: AuthService, fake: FakeProviders) -> None:
     login = await service.start_login(PROVIDER, "device_code")
     assert isinstance(login, DeviceLogin)

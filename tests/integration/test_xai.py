@@ -116,13 +116,6 @@ async def test_device_and_poll_requests_are_pis(service: AuthService, fake: Fake
     assert all(later - earlier >= 5 * SCALE for earlier, later in itertools.pairwise(times))
 
 
-async def test_slow_down_takes_the_servers_interval(service: AuthService, fake: FakeProviders) -> None:
-    fake.fail("xai.poll", status=400, body={"error": "slow_down", "interval": 12})
-    login = await service.start_login(PROVIDER)
-    events = await run_poll(login, approve_when_waiting(fake))
-    assert [(e.kind, e.interval) for e in events] == [("slow_down", 12.0), ("waiting", 12.0), ("done", 12.0)]
-
-
 @pytest.mark.parametrize(
     ("error", "sentence"),
     [
@@ -141,21 +134,6 @@ async def test_poll_errors_stop_with_pis_sentences(
         await run_poll(login)
     assert str(caught.value).startswith(sentence)
     assert fake.count("xai.poll") == 1 and service.store.get(PROVIDER) is None
-
-
-async def test_denied_in_the_browser_stops_the_login(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_login(PROVIDER)
-    with pytest.raises(DeviceFlowError, match="xAI device authorization was denied"):
-        await run_poll(login, lambda event: fake.xai.deny(login.user_code))
-    assert service.store.get(PROVIDER) is None
-
-
-async def test_expired_code_stops_polling(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_login(PROVIDER)
-    fake.xai.expire_device_codes()
-    with pytest.raises(DeviceFlowError, match="xAI device code expired"):
-        await run_poll(login)
-    assert service.store.get(PROVIDER) is None
 
 
 # -- bad input: a sentence, nothing stored, nothing lost ---------------------------------
@@ -183,15 +161,6 @@ async def test_without_complete_uri_the_plain_one_is_shown(service: AuthService,
     login = await service.start_login(PROVIDER)
     assert login.link == "https://accounts.x.ai/device"
     assert login.instructions == "Open https://accounts.x.ai/device and enter this code:"
-
-
-@pytest.mark.parametrize("interval", ["soon", 0, -3, None])
-async def test_unusable_interval_means_five_seconds(
-    service: AuthService, fake: FakeProviders, interval: object
-) -> None:
-    fake.xai.interval = interval
-    login = await service.start_login(PROVIDER)
-    assert login.interval == 5.0
 
 
 @pytest.mark.parametrize("expires_in", [0, -1, "later", None])

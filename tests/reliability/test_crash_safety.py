@@ -1,6 +1,6 @@
 """A pi-tui process dies at every step of a store write: the file stays whole.
 
-tests/test_store.py kills ``CredentialStore.put`` itself at each step. This goes further: the
+tests/store/test_store.py kills ``CredentialStore.put`` itself at each step. This goes further: the
 process is a real entry point (a finished login through ``AuthService.save_login``, a refresh
 through ``pi-tui token``, ``pi-tui logout``, and a login over a damaged file that must be copied
 aside first), the file holds other providers, and the check is byte for byte: what is left at

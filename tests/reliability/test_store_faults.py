@@ -37,6 +37,8 @@ from tests.fakes.server import FakeProviders
 from tests.processes import run_python
 from tests.reliability.helpers import HOUR_MS, OTHERS, now_ms, write_doc
 
+# The matrix runs once, in the module fixture `outcomes`: under pytest-xdist, on one worker.
+pytestmark = pytest.mark.xdist_group("store-faults")
 RUNNER = Path(__file__).with_name("fault_runner.py")
 OPERATIONS = ("status", "token", "logout", "login")
 TARGET = "elsewhere.json"  # a symlink's target, next to the agent directory
@@ -222,7 +224,7 @@ def command(operation: str, agent_dir: Path) -> list[str]:
 
 def run(case: Case, operation: str, agent_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     faults = [arg for fault in case.faults for arg in ("--fail", fault)]
-    # These cases are oauth.json's (auth.json's: tests/test_store_auth_json.py); without the
+    # These cases are oauth.json's (auth.json's: tests/store/test_store_auth_json.py); without the
     # override an agent directory with no oauth.json in it would get a new auth.json.
     env = env | {"PI_TUI_STORE": "oauth.json"}
     return run_python(str(RUNNER), *faults, *command(operation, agent_dir), env=env)

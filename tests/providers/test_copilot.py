@@ -248,34 +248,6 @@ async def test_already_enabled_models_are_not_enabled_again(
 # -- device flow: slowing down, errors, expiry, cancel ----------------------------------
 
 
-async def test_slow_down_raises_the_interval_for_every_later_poll(
-    tmp_path: Path, fake: FakeProviders
-) -> None:
-    # The fake enforces the gaps itself (scaled like the client): a poll that came too soon
-    # would be answered with another slow_down and show up in the events.
-    fake.github.min_poll_gap = 0.9 * 5 * SCALE
-    fake.github.slow_down_gap_scale = 0.9 * SCALE
-    fake.github.force_slow_down(1)
-    service = make_service(fake, tmp_path)
-    login = await service.start_login("github-copilot")
-    events = await run_poll(login, approve_when_waiting(fake))
-
-    assert [(e.kind, e.interval, e.polls) for e in events] == [
-        ("slow_down", 10.0, 1),
-        ("waiting", 10.0, 2),
-        ("done", 10.0, 3),
-    ]
-    first, second, third = poll_times(fake)
-    assert second - first >= 10 * SCALE and third - second >= 10 * SCALE
-
-
-async def test_slow_down_takes_the_servers_larger_interval(service: AuthService, fake: FakeProviders) -> None:
-    fake.fail("github.poll", status=200, body={"error": "slow_down", "interval": 30})
-    login = await service.start_login("github-copilot")
-    events = await run_poll(login, approve_when_waiting(fake))
-    assert [(e.kind, e.interval) for e in events] == [("slow_down", 30.0), ("waiting", 30.0), ("done", 30.0)]
-
-
 def test_interval_arithmetic_clamps_absurd_values() -> None:
     assert [clamp_interval(v) for v in (5, "7", 0, -3, "abc", None, True, float("nan"), 1000)] == [
         5,
@@ -290,17 +262,6 @@ def test_interval_arithmetic_clamps_absurd_values() -> None:
     ]
     assert [clamp_expires_in(v) for v in (600, 0, -1, "x", None, 10**9)] == [600, 900, 900, 900, 900, 3600]
     assert [next_interval(5, v) for v in (None, "abc", 7, 30, 10**6)] == [10, 10, 10, 30, 10]
-
-
-@pytest.mark.parametrize(
-    ("advertised", "expected"), [(0, 5.0), ("soon", 5.0), (-1, 5.0), (2, 2.0), (1000, 60.0)]
-)
-async def test_absurd_advertised_interval_is_clamped(
-    service: AuthService, fake: FakeProviders, advertised: object, expected: float
-) -> None:
-    fake.github.interval = advertised  # type: ignore[assignment]
-    login = await service.start_login("github-copilot")
-    assert login.interval == expected
 
 
 @pytest.mark.parametrize(("advertised", "seconds"), [(-5, 900), (0, 900), (10**7, 3600), (120, 120)])
@@ -333,27 +294,6 @@ async def test_poll_errors_stop_with_a_sentence(
         await run_poll(login)
     assert sentence in str(caught.value)
     assert fake.count("github.poll") == 1 and service.store.get(PROVIDER) is None
-
-
-async def test_denied_on_github_stops_the_login(service: AuthService, fake: FakeProviders) -> None:
-    login = await service.start_login("github-copilot")
-
-    def deny(event: PollEvent) -> None:
-        fake.github.deny(login.user_code)
-
-    with pytest.raises(DeviceFlowError, match="denied on GitHub"):
-        await run_poll(login, deny)
-    assert service.store.get(PROVIDER) is None
-
-
-async def test_code_expiry_stops_polling(service: AuthService, fake: FakeProviders) -> None:
-    fake.github.expires_in = 0.25
-    login = await service.start_login("github-copilot")
-    with pytest.raises(DeviceFlowError, match="expired before it was approved"):
-        await run_poll(login)
-    last = poll_times(fake)[-1]
-    await asyncio.sleep(0.2)
-    assert poll_times(fake)[-1] == last
 
 
 async def test_device_flow_disabled_refuses_to_start(service: AuthService, fake: FakeProviders) -> None:

@@ -1,4 +1,4 @@
-"""A separate process that uses the credential store, for the tests in tests/test_store.py.
+"""A separate process that uses the credential store, for the tests in tests/store/test_store.py.
 
 store_worker.py write PATH PROVIDER ENTRY_JSON STEP SIGNAL
     put ENTRY_JSON as PROVIDER's login, sending SIGNAL (KILL, INT or NONE) to this process
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.store import CredentialStore
 

@@ -1,4 +1,4 @@
-"""Issue 11 on the command line and in the service: exit codes, a token's life in `status`,
+"""The command line and the service: exit codes, a token's life in `status`,
 API keys tested as API keys, `login --no-tui`, and the words that misled (real processes,
 real HTTP to the loopback fake)."""
 

@@ -37,7 +37,7 @@ COPILOT_HEADERS = {
     "Editor-Plugin-Version": "copilot-chat/0.35.0",
     "Copilot-Integration-Id": "vscode-chat",
 }
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -571,16 +571,19 @@ def test_poll_pending_then_approved_once(fake: FakeProviders, client: httpx.Clie
 
 
 def test_polling_too_soon_is_slow_down_and_the_gap_grows(fake: FakeProviders, client: httpx.Client) -> None:
-    fast_device_flow(fake, gap=0.05)
+    # Gaps wide enough for a busy machine's request latency (the suite runs in parallel): 0.2 s,
+    # and each slow_down adds 0.3 s.
+    fast_device_flow(fake, gap=0.2)
+    fake.github.slow_down_gap_scale = 0.06
     code = device_code(client)["device_code"]
     first = poll(client, code)
     assert first["error"] == "slow_down"
     assert first["interval"] == 6
-    time.sleep(0.07)
+    time.sleep(0.25)  # past the first gap (0.2 s), inside the grown one (0.5 s)
     second = poll(client, code)
     assert second["error"] == "slow_down"
     assert second["interval"] == 11
-    time.sleep(0.2)
+    time.sleep(0.85)  # past the gap grown again (0.8 s)
     assert poll(client, code)["error"] == "authorization_pending"
 
 

@@ -1020,7 +1020,7 @@ def test_store_imports_only_the_standard_library() -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
     assert result.stdout.strip() == ""

@@ -1,4 +1,4 @@
-"""Issue 11 on the login screens (defects 2 and 3): what is said, copied and opened, and when."""
+"""The login link on the login screens: what is said, copied and opened, and when (issue 11)."""
 
 from __future__ import annotations
 
