@@ -10,7 +10,7 @@ from app.accounts import VAULT_NAME
 from app.api import get_api_key
 from tests.accounts.helpers import ADA, BOB, read, vault_records
 from tests.fakes.server import FakeProviders
-from tests.integration.test_cli_issue11 import read_until, start_plain_login
+from tests.integration.test_cli_status_keys_no_tui import read_until, start_plain_login
 from tests.processes import run_cli
 
 
