@@ -23,7 +23,6 @@ from __future__ import annotations
 import binascii
 import fcntl
 import json
-import logging
 import os
 import random
 import zlib
@@ -409,6 +408,8 @@ class UsageBook:
         except PiTuiError as exc:
             error = str(exc)
         except Exception as exc:  # a hook's bug must not cost the panel or the command
+            import logging  # only a hook's bug logs: `usage --short` (a tmux status line) never does
+
             logging.getLogger("pi_tui.usage").warning(
                 "usage of %s failed: %s", info.id, type(exc).__name__, exc_info=True
             )
