@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from app.errors import AuthError, DeviceFlowError, LoginCancelled, NetworkError
 from app.flows.oauth import standard_entry
 from app.http import DEADLINE_SECONDS, oauth_error, request_json
+from app.opener import discard_pages
 from app.sanitize import finite_number, for_display, strip_escapes
 
 if TYPE_CHECKING:
@@ -476,9 +477,11 @@ class DeviceLogin(Generic[R]):
                 raise self.spec.failure(answer.error, answer.description)
 
     async def aclose(self) -> None:
-        """Stop polling now; returns once no request of this login is in flight."""
+        """Stop polling now; returns once no request of this login is in flight. The local page
+        that opened the link in a browser goes too."""
         self._stop.set()
         await self._idle.wait()
+        discard_pages(self.link)
 
     def _expired(self) -> bool:
         return self.expires_at_ms is not None and self._now_ms() >= self.expires_at_ms

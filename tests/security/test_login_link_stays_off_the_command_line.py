@@ -121,6 +121,19 @@ async def test_the_page_is_removed_when_the_login_is_cancelled(fake: FakeProvide
     assert not page.exists()
 
 
+async def test_a_device_logins_page_is_removed_when_it_ends(fake: FakeProviders, tmp_path: Path) -> None:
+    service = AuthService(make_store(tmp_path), env=fake.env())
+    login = await service.start_login("xai")
+    started: list[list[str]] = []
+    env = {"BROWSER": "firefox", "PI_TUI_STATE_DIR": str(tmp_path / "state")}
+    opened = open_url(login.link, env=env, start=lambda argv: started.append(argv) or None, wsl=False)
+    assert opened.ok
+    page = Path(urlsplit(started[0][-1]).path)
+    assert page.exists() and login.link not in started[0][-1]  # the user code stays off argv too
+    await login.aclose()
+    assert not page.exists()
+
+
 def test_on_wsl_the_link_goes_on_the_command_line_and_the_sentence_says_so(tmp_path: Path) -> None:
     url = "https://example.com/authorize?state=s3cr3t-state&code_challenge=c"
     started: list[list[str]] = []
