@@ -361,35 +361,18 @@ async def authorized_answer(
     return value, response.headers
 
 
-async def authorized_field(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    what: str,
-    headers: Mapping[str, str],
-    key: str = "data",
-    kind: type = list,
-    failed: str = "",
-    credential: str = "the token",
-    advice: str = REFRESH_ADVICE,
-    deadline: float = DEADLINE_SECONDS,
-    expected: str = "",
-) -> Any:
-    """The ``key`` field of :func:`authorized_answer` (same arguments, same sentences)."""
-    value, _ = await authorized_answer(
-        client,
-        url,
-        what=what,
-        headers=headers,
-        key=key,
-        kind=kind,
-        failed=failed,
-        credential=credential,
-        advice=advice,
-        deadline=deadline,
-        expected=expected,
-    )
-    return value
+async def authorized_field(client: httpx.AsyncClient, url: str, **options: Any) -> Any:
+    """The field of :func:`authorized_answer` alone (same options, same sentences)."""
+    return (await authorized_answer(client, url, **options))[0]
+
+
+async def models_sentence(
+    client: httpx.AsyncClient, url: str, *, headers: Mapping[str, str], **options: Any
+) -> str:
+    """A test call that lists models (JSON, through :func:`authorized_field`): "OK: 12 models
+    available."; the options are :func:`authorized_answer`'s."""
+    models = await authorized_field(client, url, headers={"Accept": "application/json", **headers}, **options)
+    return models_available(len(models))
 
 
 def models_available(count: int, kind: str = "") -> str:

@@ -173,6 +173,12 @@ PROVIDERS: dict[str, ProviderInfo] = {
 ACCOUNT_KEYS = ("email", "login")
 
 
+def bearer(endpoints: object, entry: Mapping[str, Any]) -> dict[str, str]:
+    """The ``auth_headers`` of a provider that takes its token, or a stored API key, as Bearer."""
+    secret = entry["key"] if entry.get("type") == "api_key" else entry["access"]
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def stored_account(entry: Mapping[str, Any]) -> str | None:
     """The account an entry names by pi-tui's account keys: its email, or ``@login``."""
     if isinstance(entry.get("email"), str):

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import JsonResponse, authorized_field, models_available, request_json
+from app.http import JsonResponse, models_sentence, request_json
+from app.providers import bearer
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
@@ -173,9 +174,8 @@ async def refresh(
     )
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """pi sends the access token as an Authorization header (no API key)."""
-    return {"Authorization": f"Bearer {entry['access']}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
@@ -195,10 +195,11 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the model list; e.g. "OK: 1 model available"."""
-    headers = {**ACCEPT, **auth_headers(endpoints, entry)}
+    headers = auth_headers(endpoints, entry)
     url = f"{endpoints.api}/models"
-    models = await authorized_field(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
-    return CallResult(models_available(len(models)))
+    return CallResult(
+        await models_sentence(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
+    )
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------

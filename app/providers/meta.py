@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
-from app.http import authorized_field, models_available, oauth_error, request_json
+from app.http import models_sentence, oauth_error, request_json
+from app.providers import bearer
 from app.providers.base import CallResult, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -200,9 +201,8 @@ async def refresh(
 # -- requests ----------------------------------------------------------------------------
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """The API key as Bearer."""
-    return {"Authorization": f"Bearer {entry['access']}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
@@ -212,15 +212,15 @@ def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request (the model list); e.g. "OK: 1 model available."."""
-    models = await authorized_field(
+    sentence = await models_sentence(
         client,
         f"{api_base(endpoints, entry)}/models",
         what=WHAT,
-        headers={**auth_headers(endpoints, entry), "Accept": "application/json"},
+        headers=auth_headers(endpoints, entry),
         credential="the API key",
         deadline=TIMEOUT_S,
     )
-    return CallResult(models_available(len(models)))
+    return CallResult(sentence)
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:

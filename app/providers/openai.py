@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
-from app.http import authorized_field, models_available
+from app.http import models_sentence
+from app.providers import bearer
 from app.providers.base import CallResult, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
 
@@ -261,10 +262,8 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> A
 # -- requests --------------------------------------------------------------------------
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """The access token (or a stored API key) as Bearer."""
-    secret = entry["key"] if entry.get("type") == "api_key" else entry["access"]
-    return {"Authorization": f"Bearer {secret}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
@@ -279,9 +278,8 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: ``GET {api}/models``; e.g. "OK: 12 models available."."""
-    headers = {"Accept": "application/json", **auth_headers(endpoints, entry)}
-    models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
-    return CallResult(models_available(len(models)))
+    url = f"{endpoints.api}/models"
+    return CallResult(await models_sentence(client, url, what=WHAT, headers=auth_headers(endpoints, entry)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------

@@ -15,6 +15,7 @@ from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError
 from app.expiry import NEVER_EXPIRES_MS
 from app.http import authorized_field, request_json
+from app.providers import bearer
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import for_display, is_token_shaped
 from app.tokens import oauth_entry
@@ -137,9 +138,8 @@ async def refresh(
     return dict(entry)
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """The key as Bearer."""
-    return {"Authorization": f"Bearer {entry['access']}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:

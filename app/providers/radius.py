@@ -19,7 +19,8 @@ from urllib.parse import urlencode, urlsplit
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, DeviceFlowError
 from app.flows.oauth import ToEntry, TokenEndpoint, code_grant, refresh_grant
-from app.http import authorized_field, models_available, request_json
+from app.http import models_sentence, request_json
+from app.providers import bearer
 from app.providers.base import CallResult, stored_account
 from app.sanitize import for_display
 from app.tokens import entry_from_token_response
@@ -229,10 +230,8 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> A
 # -- requests, status, test ------------------------------------------------------------
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """The access token (or a stored API key) as Bearer."""
-    secret = entry["key"] if entry.get("type") == "api_key" else entry["access"]
-    return {"Authorization": f"Bearer {secret}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
@@ -252,15 +251,15 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the gateway's model catalog (``GET /v1/config``); "OK: N models available."."""
-    models = await authorized_field(
+    sentence = await models_sentence(
         client,
         endpoints.url("/v1/config"),
         what=endpoints.name,
-        headers={**ACCEPT, **auth_headers(endpoints, entry)},
+        headers=auth_headers(endpoints, entry),
         key="models",
         failed=f"{endpoints.name} did not send its model catalog",
     )
-    return CallResult(models_available(len(models)))
+    return CallResult(sentence)
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------

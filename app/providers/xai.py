@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import url_override
 from app.errors import DeviceFlowError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import authorized_field, models_available
+from app.http import models_sentence
+from app.providers import bearer
 from app.providers.base import CallResult, stored_account
 from app.sanitize import for_display
 
@@ -87,9 +88,8 @@ async def refresh(
     return await refresh_grant(client, endpoints.token, entry, now_ms=now_ms)
 
 
-def auth_headers(endpoints: Endpoints, entry: Mapping[str, Any]) -> dict[str, str]:
-    """The access token as Bearer."""
-    return {"Authorization": f"Bearer {entry['access']}"}
+# The token, or a stored API key, as Bearer.
+auth_headers = bearer
 
 
 def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
@@ -104,9 +104,8 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
     """One real request: the model list; e.g. "OK: 2 models available"."""
-    headers = {"Accept": "application/json", **auth_headers(endpoints, entry)}
-    models = await authorized_field(client, f"{endpoints.api}/models", what=WHAT, headers=headers)
-    return CallResult(models_available(len(models)))
+    url = f"{endpoints.api}/models"
+    return CallResult(await models_sentence(client, url, what=WHAT, headers=auth_headers(endpoints, entry)))
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
