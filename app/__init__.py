@@ -7,9 +7,11 @@ so that ``import app`` (and with it ``pi-tui token``) stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see app.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["PiAuth", "__version__", "get_api_key", "get_credential"]
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 
 from app.accounts import AccountRow, Accounts, choose
 from app.errors import Cancelled, ConfigError
@@ -27,7 +28,10 @@ def _name(row: AccountRow) -> str:
 
 
 def list_command(
-    args: argparse.Namespace, env: Mapping[str, str], store: CredentialStore, provider_ids: list[str] | None
+    args: argparse.Namespace | SimpleNamespace,
+    env: Mapping[str, str],
+    store: CredentialStore,
+    provider_ids: list[str] | None,
 ) -> int:
     """``pi-tui accounts [PROVIDER] [--json]``: every account, the active one marked."""
     rows = Accounts(store, env=env).rows(provider_ids)
@@ -52,7 +56,10 @@ def list_command(
 
 
 def switch_command(
-    args: argparse.Namespace, env: Mapping[str, str], store: CredentialStore, provider_id: str
+    args: argparse.Namespace | SimpleNamespace,
+    env: Mapping[str, str],
+    store: CredentialStore,
+    provider_id: str,
 ) -> int:
     """``pi-tui switch PROVIDER ACCOUNT``: make a stored account the one pi uses."""
     accounts = Accounts(store, env=env)
@@ -66,7 +73,7 @@ def switch_command(
 
 
 def logout_account(
-    args: argparse.Namespace,
+    args: argparse.Namespace | SimpleNamespace,
     env: Mapping[str, str],
     store: CredentialStore,
     provider_id: str,

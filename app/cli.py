@@ -6,149 +6,41 @@ httpx (nor asyncio) unless a refresh is due. The full-screen app is imported laz
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
 
 from app.errors import Cancelled, ConfigError, PiTuiError, StoreCorrupt, StoreError
-from app.version import __version__
+from app.timefmt import duration_ms
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a tenth of `usage --short`)
 if TYPE_CHECKING:
+    import argparse
+
     from app.providers import ProviderInfo
     from app.store import CredentialStore
     from app.tui.outcome import Start
 
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized without importing shutil (and with it bz2, lzma, zlib).
-
-    argparse builds a formatter for every ``add_argument``; on the ``pi-tui token`` path that
-    import was a tenth of the run time.
-    """
-
-    def __init__(self, prog: str) -> None:
-        try:
-            width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
-        except (ValueError, OSError):
-            width = 80
-        super().__init__(prog, width=max(width - 2, 40))
-
-
-def _provider_ids() -> str:
-    from app.providers import PROVIDERS
-
-    return " or ".join(PROVIDERS) if len(PROVIDERS) < 3 else ", ".join(PROVIDERS)
-
-
-def _method_ids() -> str:
-    """Each provider's login methods, for ``login --help`` (a custom gateway's are its module's)."""
-    from app.providers import PROVIDERS
-
-    return "; ".join(f"{p.id}: {', '.join(m.id for m in p.methods)}" for p in PROVIDERS.values())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; ``--agent-dir`` is accepted before or after the command."""
-    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
-    common.add_argument(
-        "--agent-dir",
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="pi's agent directory (default: $PI_CODING_AGENT_DIR or ~/.pi/agent)",
-    )
-    parser = argparse.ArgumentParser(
-        prog="pi-tui",
-        description="Log in to AI subscriptions with OAuth for the pi coding agent.",
-        parents=[common],
-        formatter_class=_Formatter,
-    )
-    parser.add_argument("--version", action="version", version=f"pi-tui {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, parents=[common], help=summary, formatter_class=_Formatter)
-
-    login = command("login", "open the app at the login flow")
-    login.add_argument("provider", nargs="?", help=_provider_ids())
-    login.add_argument(
-        "--no-tui",
-        action="store_true",
-        help="log in with plain lines: the link on stderr, the code read from stdin",
-    )
-    login.add_argument(
-        "--method",
-        metavar="ID",
-        help=f"the login method (with --no-tui; default: the usual one here): {_method_ids()}",
-    )
-    login.add_argument(
-        "--api-key",
-        action="store_true",
-        help="store an API key instead of logging in, read from stdin (hidden on a terminal), "
-        "as pi's api_key entry",
-    )
-    stored = login.add_mutually_exclusive_group()
-    stored.add_argument(
-        "--replace",
-        "--yes",
-        "-y",
-        dest="yes",
-        action="store_true",
-        help="replace an existing login without asking (with --no-tui or --api-key)",
-    )
-    stored.add_argument(
-        "--add", action="store_true", help="keep an existing login as another account, without asking"
-    )
-    login.add_argument("--name", metavar="LABEL", help="a label for the new account (see `pi-tui accounts`)")
-    logout = command("logout", "remove a stored login")
-    logout.add_argument("provider", nargs="?", help=_provider_ids())
-    logout.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    logout.add_argument("--account", metavar="A", help="the account to log out of (name, label or prefix)")
-    logout.add_argument(
-        "--switch-to", metavar="B", help="after logging out of the active account, make B the active one"
-    )
-    status = command("status", "show where each login stands")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    token = command("token", "print a valid access token")
-    token.add_argument("provider", help=_provider_ids())
-    token.add_argument("--account", metavar="A", help="another stored account's token, without switching pi")
-    token.add_argument(
-        "--min-expiry",
-        metavar="DURATION",
-        type=_duration_ms,
-        default=0,
-        help="refresh first if the token has less left than this (seconds, or 90s, 30m, 2h)",
-    )
-    command("migrate", "copy oauth.json's logins into auth.json (for pi 0.27 and later)")
-    usage = command("usage", "show how much of each subscription is left")
-    usage.add_argument("provider", nargs="?", help=_provider_ids())
-    usage.add_argument("--json", action="store_true", help="machine-readable output")
-    usage.add_argument("--refresh", action="store_true", help="ask the providers now, not the cache")
-    usage.add_argument(
-        "--short", action="store_true", help="one short line from the cache, no network (for a status bar)"
-    )
-    accounts = command("accounts", "list every account of each provider, the active one marked")
-    accounts.add_argument("provider", nargs="?", help=_provider_ids())
-    accounts.add_argument("--json", action="store_true", help="machine-readable output")
-    switch = command("switch", "make another stored account the one pi uses")
-    switch.add_argument("provider", help=_provider_ids())
-    switch.add_argument("account", help="the account's name, its label, or a unique prefix")
-    return parser
+    Args = argparse.Namespace | SimpleNamespace
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point of the ``pi-tui`` script; returns the exit code."""
     env = os.environ if env is None else env
+    argv = sys.argv[1:] if argv is None else list(argv)
     from app.sanitize import fit_output_streams
 
     # A terminal that cannot show "…" or "▸" (LC_ALL=C, PYTHONIOENCODING=latin-1) gets "..." and
     # ">" instead of a UnicodeEncodeError.
     fit_output_streams()
-    args = build_parser().parse_args(argv)
+    args: Args | None = plain_args(argv)
+    if args is None:
+        from app.cli_parser import build_parser
+
+        args = build_parser().parse_args(argv)
     try:
         if any(name.startswith("PI_TUI_") for name in env):
             from app.endpoints import check_overrides
@@ -169,12 +61,89 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 141
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    # asyncio.run turns SIGINT into a clean cancellation of the running task.
-    signal.raise_signal(signal.SIGINT)
+# The commands scripts and status lines run many times a second, in their plain forms, read
+# without argparse (importing and building it cost more than the rest of `usage --short`):
+# command -> (its positional: name, required; its options: flag -> (dest, default, takes a value)).
+_PLAIN: dict[str, tuple[tuple[str, bool] | None, dict[str, tuple[str, object, bool]]]] = {
+    "token": (
+        ("provider", True),
+        {"--account": ("account", None, True), "--min-expiry": ("min_expiry", 0, True)},
+    ),
+    "status": (None, {"--json": ("json", False, False)}),
+    "usage": (
+        ("provider", False),
+        {
+            "--json": ("json", False, False),
+            "--refresh": ("refresh", False, False),
+            "--short": ("short", False, False),
+        },
+    ),
+}
+_AGENT_DIR: dict[str, tuple[str, object, bool]] = {"--agent-dir": ("agent_dir", None, True)}
 
 
-def _store(args: argparse.Namespace, env: Mapping[str, str]) -> CredentialStore:
+def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
+    """What argparse (:mod:`app.cli_parser`) makes of ``argv`` when it is a plain form of
+    ``token``, ``status`` or ``usage``: each option once and spelled out in full (``--opt value``
+    or ``--opt=value``), no value that starts with ``-``, only ``--agent-dir`` before the command.
+    None for anything else (help, an abbreviation, a mistake): argparse parses and explains it.
+    """
+    command: str | None = None
+    given: list[str] = []
+    found: dict[str, object] = {}
+    options = _AGENT_DIR
+    words = iter(argv)
+    for arg in words:
+        if not arg.startswith("-"):
+            if command is None:
+                if arg not in _PLAIN:
+                    return None
+                command = arg
+                options = {**_AGENT_DIR, **_PLAIN[arg][1]}
+            else:
+                given.append(arg)
+            continue
+        flag, has_value, value = arg.partition("=")
+        if flag not in options or options[flag][0] in found:
+            return None
+        dest, _, takes_value = options[flag]
+        if not takes_value:
+            if has_value:
+                return None
+            found[dest] = True
+            continue
+        if not has_value:
+            value = next(words, "-")
+            if value.startswith("-"):
+                return None
+        found[dest] = duration_ms(value) if dest == "min_expiry" else value
+        if found[dest] is None:
+            return None
+    if command is None:
+        return None
+    positional = _PLAIN[command][0]
+    if positional is None:
+        if given:
+            return None
+        names: dict[str, object] = {}
+    else:
+        name, required = positional
+        if len(given) > 1 or (required and not given):
+            return None
+        names = {name: given[0] if given else None}
+    defaults = {dest: default for dest, default, _ in _PLAIN[command][1].values()}
+    return SimpleNamespace(command=command, **names, **{**defaults, **found})
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM from now on takes the Ctrl-C path: asyncio.run turns SIGINT into a clean
+    cancellation of the running task, so what it has to save is saved before exit."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+
+
+def _store(args: Args, env: Mapping[str, str]) -> CredentialStore:
     from app.store import CredentialStore
 
     override = getattr(args, "agent_dir", None)
@@ -196,13 +165,15 @@ def _confirm(question: str) -> bool:
 
 
 def _provider(
-    name: str | None, args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None
+    name: str | None, args: Args | None = None, env: Mapping[str, str] | None = None
 ) -> ProviderInfo:
     """The named provider; with ``args`` and ``env``, also a custom gateway of that agent dir."""
     from app.providers import provider
 
     if name is None:
-        raise ConfigError(f"Name a provider: {_provider_ids()}.")
+        from app.cli_parser import provider_ids
+
+        raise ConfigError(f"Name a provider: {provider_ids()}.")
     agent_dir = _store(args, env).path.parent if args is not None and env is not None else None
     try:
         return provider(name.strip(), agent_dir)
@@ -210,7 +181,7 @@ def _provider(
         return provider(name.strip().lower(), agent_dir)
 
 
-def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_token(args: Args, env: Mapping[str, str]) -> int:
     from app.sanitize import check_token_printable
     from app.service import AuthService
     from app.state import BY_TOKEN
@@ -218,7 +189,7 @@ def _cmd_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     info = _provider(args.provider, args, env)
     service = AuthService(_store(args, env), env=env, actor=BY_TOKEN)
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
-    signal.signal(signal.SIGTERM, _interrupt)
+    _terminate_as_interrupt()
     issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say, account=args.account)
     if issued.warning:
         _say(issued.warning)
@@ -237,18 +208,7 @@ def _say(line: str) -> None:
     print(f"pi-tui: {line}", file=sys.stderr, flush=True)
 
 
-def _duration_ms(text: str) -> int:
-    """``--min-expiry``: seconds, or a number with ``s``, ``m`` or ``h``, as milliseconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    value = text.strip().lower()
-    scale = units.get(value[-1:], 0)
-    number = value[:-1] if scale else value
-    if not number.isdigit() or len(number) > 7:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give seconds, or e.g. 90s, 30m, 2h")
-    return int(number) * (scale or 1) * 1000
-
-
-def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_status(args: Args, env: Mapping[str, str]) -> int:
     from app.credentials import API_KEY, State, all_statuses
 
     store = _store(args, env)
@@ -320,7 +280,7 @@ def _cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return StoreError.exit_code if unreadable else 0
 
 
-def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_migrate(args: Args, env: Mapping[str, str]) -> int:
     from app.store import AUTH_JSON, migrate
 
     store = _store(args, env)
@@ -338,7 +298,7 @@ def _cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def _cmd_logout(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_logout(args: Args, env: Mapping[str, str]) -> int:
     if args.account or args.switch_to:
         from app.accounts_cli import logout_account
 
@@ -378,7 +338,7 @@ def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
     return None if entry is None else str(entry.get("type"))
 
 
-def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_login(args: Args, env: Mapping[str, str]) -> int:
     provider_id = _provider(args.provider, args, env).id if args.provider else None
     if args.api_key:
         return _api_key_login(args, env, _provider(args.provider, args, env))
@@ -393,7 +353,7 @@ def _cmd_login(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return _run_app(args, env, start="login", provider=provider_id)
 
 
-def _api_key_login(args: argparse.Namespace, env: Mapping[str, str], info: ProviderInfo) -> int:
+def _api_key_login(args: Args, env: Mapping[str, str], info: ProviderInfo) -> int:
     """``login PROVIDER --api-key``: pi's ``{"type": "api_key", "key": …}`` entry, the key from stdin."""
     from app.store import AUTH_JSON
 
@@ -447,7 +407,7 @@ def _read_key(info: ProviderInfo, terminal: bool) -> str:
     return key
 
 
-def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: str) -> int:
+def _plain_login(args: Args, env: Mapping[str, str], provider_id: str) -> int:
     """``login PROVIDER --no-tui``: the one login sequence with the plain-lines Prompter."""
     import asyncio
 
@@ -487,7 +447,7 @@ def _plain_login(args: argparse.Namespace, env: Mapping[str, str], provider_id: 
 
 
 def _run_app(
-    args: argparse.Namespace,
+    args: Args,
     env: Mapping[str, str],
     *,
     start: Start = "status",
@@ -526,7 +486,7 @@ def _collector_paused_for_start_up() -> Iterator[Callable[[], None]]:
         gc.enable()
 
 
-def _cmd_usage(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_usage(args: Args, env: Mapping[str, str]) -> int:
     """``usage``: what each stored login's subscription has left (app.usage). Exit 0 even when a
     provider's usage could not be read; 1 when the provider named has no login."""
     from app.providers import registry
@@ -602,17 +562,17 @@ def _usage_short(store: CredentialStore, env: Mapping[str, str], infos: list[Pro
     return 0
 
 
-def _cmd_accounts(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_accounts(args: Args, env: Mapping[str, str]) -> int:
     from app.accounts_cli import list_command
 
     ids = [_provider(args.provider, args, env).id] if args.provider else None
     return list_command(args, env, _store(args, env), ids)
 
 
-def _cmd_switch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_switch(args: Args, env: Mapping[str, str]) -> int:
     from app.accounts_cli import switch_command
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a refresh answer in flight is saved before exit
+    _terminate_as_interrupt()  # a refresh answer in flight is saved before exit
     return switch_command(args, env, _store(args, env), _provider(args.provider, args, env).id)
 
 

@@ -16,14 +16,18 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from app.errors import ConfigError, NotLoggedIn, PiTuiError, StoreError
 from app.expiry import current_ms, is_due, never_expires, refresh_due_ms
 from app.mask import mask
 from app.providers import ProviderInfo, login_hint, registry, stored_account
+from app.records import NamedTuple
 from app.state import BY_OTHER, StateFile
 from app.store import API_KEY, OAUTH, CredentialStore
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The kinds of credential (``AccountStatus.kind``, ``status --json``'s "kind") are pi's entry
 # types, OAUTH and API_KEY from app.store; an environment variable's kind is the registry's.

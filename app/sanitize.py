@@ -31,6 +31,8 @@ _INVISIBLE = (
 
 def strip_escapes(text: str) -> str:
     """Remove terminal escape sequences, control characters and invisible format characters."""
+    if text.isprintable():  # nothing to remove: each pattern starts at a non-printable character
+        return text
     return re.sub(_INVISIBLE, "", re.sub(_CONTROLS, "", re.sub(_ESCAPES, "", text)))
 
 

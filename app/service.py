@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from app import providers
 from app.credentials import (
@@ -42,12 +41,14 @@ from app.errors import (
 from app.expiry import never_expires
 from app.mask import mask
 from app.providers import ACCOUNT_KEYS
+from app.records import NamedTuple
 from app.state import BY_APP, StateFile
 from app.store import CredentialStore, StoreTransaction
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     import logging
-    from typing import TypeAlias
+    from typing import Any, TypeAlias, TypeVar
 
     import httpx
 
@@ -60,8 +61,7 @@ if TYPE_CHECKING:
 
     # Explicit: with the import cycle through app.http, mypy otherwise takes it for a variable.
     Login: TypeAlias = AuthCodeLogin["LoginResult"] | DeviceLogin["LoginResult"]
-
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 def _log() -> logging.Logger:

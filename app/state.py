@@ -20,10 +20,13 @@ import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from app.errors import ConfigError
 from app.paths import others_can_write
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_NAME = "state.json"
 VERSION = 1

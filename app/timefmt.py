@@ -1,4 +1,4 @@
-"""Human-readable durations for the status panel and ``pi-tui status``."""
+"""Durations: shown on the status panel and by ``pi-tui status``, read from the command line."""
 
 from __future__ import annotations
 
@@ -32,3 +32,15 @@ def expiry(expires_ms: int | None, now_ms: int) -> str:
     if left > 0:
         return f"expires in {duration(left)}"
     return f"expired {duration(-left)} ago"
+
+
+def duration_ms(text: str) -> int | None:
+    """A duration typed on the command line (seconds, or a number with ``s``, ``m`` or ``h``) in
+    milliseconds; None when it is not one."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], 0)
+    number = value[:-1] if scale else value
+    if not number.isdigit() or len(number) > 7:
+        return None
+    return int(number) * (scale or 1) * 1000

@@ -20,21 +20,21 @@ asyncio, no httpx): ``pi-tui usage --short`` reads the cache alone.
 
 from __future__ import annotations
 
-import binascii
-import fcntl
 import json
 import os
-import random
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.errors import PiTuiError
 from app.providers.base import Usage, UsageWindow
+from app.records import NamedTuple
 from app.state import state_dir
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from app.providers import ProviderInfo
 
 PERIOD_MS = 5 * 60_000
@@ -200,7 +200,7 @@ class UsageCache:
         self.store = os.path.realpath(store_path)
         raw = self.store.encode("utf-8", "surrogateescape")
         # Two checksums (hashlib costs ~14 ms on the `--short` path); the file names its store too.
-        self.key = f"{binascii.crc32(raw):08x}{zlib.adler32(raw):08x}"
+        self.key = f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
 
     @classmethod
     def for_store(cls, store_path: Path, env: Mapping[str, str] | None = None) -> UsageCache:
@@ -256,7 +256,7 @@ class UsageCache:
             "fresh_until": record.fresh_until,
         }
         target = self.path(provider_id)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.{random.getrandbits(32):08x}.tmp")
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE, 0o600)
@@ -275,6 +275,8 @@ class UsageCache:
 
         OSError when the lock file cannot be made (the caller then fetches without it).
         """
+        import fcntl  # POSIX only, and only a fetch locks: `usage --short` reads
+
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = self.directory / f"{self.key}-{provider_id}.lock"
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | _SAFE, 0o600)
@@ -316,7 +318,7 @@ class UsageBook:
         self.lock_wait_s = lock_wait_s
 
     def _fresh_until(self, now: int) -> int:
-        return now + self.period_ms + random.randint(0, self.jitter_ms)
+        return now + self.period_ms + int.from_bytes(os.urandom(4), "big") % (self.jitter_ms + 1)
 
     def take_live(self, info: ProviderInfo, live: Usage, *, login: str | None) -> None:
         """Store what a test call's headers told as a fresh answer for ``login``, merged into
@@ -431,7 +433,7 @@ def login_key(account: str | None, entry: Mapping[str, Any]) -> str:
     """Whose usage an answer is: the account (when known) and a CRC-32 of the login's refresh
     token (a new login, or a rotated token, asks anew). Far too little to learn the token from."""
     token = str(entry.get("refresh") or entry.get("access") or "").encode("utf-8", "replace")
-    return f"{account or ''}#{binascii.crc32(token):08x}"
+    return f"{account or ''}#{zlib.crc32(token):08x}"
 
 
 def unavailable(info: ProviderInfo, reason: str) -> UsageReport:

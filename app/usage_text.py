@@ -7,10 +7,10 @@ from a tmux status line.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from app.timefmt import duration
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     from app.providers.base import UsageWindow
     from app.usage import UsageReport

@@ -32,9 +32,13 @@ import importlib
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from app.errors import ConfigError
+from app.records import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 AUTH_CODE = "auth_code"
 DEVICE = "device"
@@ -210,6 +214,8 @@ def provider(provider_id: str, agent_dir: str | os.PathLike[str] | None = None) 
 
 def load(provider_id: str) -> Provider:
     """Import the provider's module (it satisfies :class:`app.providers.base.Provider`)."""
+    from typing import cast  # the module about to load imports typing too
+
     return cast("Provider", importlib.import_module(provider(provider_id).module))
 
 

@@ -13,21 +13,29 @@ Light at import (no httpx, no asyncio): the registry and ``pi-tui status`` read 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from collections.abc import Mapping
 
 from app.providers import ACCOUNT_KEYS, stored_account
+from app.records import NamedTuple
 
 __all__ = ["ACCOUNT_KEYS", "Provider", "Usage", "UsageWindow", "stored_account"]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import Any, Protocol
+
     import httpx
 
     from app.flows.auth_code import AuthCodeSpec
     from app.flows.device import DeviceSpec
 
-Entry = dict[str, Any]
-Rows = list[tuple[str, str]]
+    Entry = dict[str, Any]
+    Rows = list[tuple[str, str]]
+else:
+    # Only type checkers hold a module to the contract; `pi-tui usage --short` reads the records
+    # above it without importing typing.
+    Protocol = object
 
 
 class UsageWindow(NamedTuple):
@@ -67,13 +75,14 @@ class CallResult(NamedTuple):
     headers: Mapping[str, str] = {}
 
 
-UsageHook = Callable[["httpx.AsyncClient", Any, Entry], Awaitable[Usage]]
-UsageFromHeaders = Callable[[Mapping[str, str]], Usage | None]
-CheckAnswer = Callable[[str, str], str]
-OffersHook = Callable[[Mapping[str, str], Mapping[str, str]], list[tuple[str, str]]]
-UseOfferHook = Callable[..., Awaitable[tuple[Entry, tuple[str, ...]]]]
-CheckOptions = Callable[[Mapping[str, Any]], dict[str, Any]]
-RequestHeaders = Callable[[str, Mapping[str, Any]], dict[str, str]]
+if TYPE_CHECKING:
+    UsageHook = Callable[[httpx.AsyncClient, Any, Entry], Awaitable[Usage]]
+    UsageFromHeaders = Callable[[Mapping[str, str]], Usage | None]
+    CheckAnswer = Callable[[str, str], str]
+    OffersHook = Callable[[Mapping[str, str], Mapping[str, str]], list[tuple[str, str]]]
+    UseOfferHook = Callable[..., Awaitable[tuple[Entry, tuple[str, ...]]]]
+    CheckOptions = Callable[[Mapping[str, Any]], dict[str, Any]]
+    RequestHeaders = Callable[[str, Mapping[str, Any]], dict[str, str]]
 
 
 class Provider(Protocol):

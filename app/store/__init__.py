@@ -17,7 +17,6 @@ import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from app.errors import ConfigError, StoreCorrupt, StoreError
 from app.paths import agent_dir
@@ -39,8 +38,10 @@ from app.store.locks import DIR_LOCK_TIMEOUT, FLOCK_TIMEOUT, HEARTBEAT_SECONDS, 
 from app.store.migration import OAUTH_JSON, Migration, migrate, migration_note, pending_migration
 from app.store.transaction import StoreTransaction, oauth_only
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 __all__ = [
     "API_KEY",

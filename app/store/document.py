@@ -17,13 +17,14 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from app.errors import StoreCorrupt, StoreUnsafe, StoreWriteError
 from app.paths import others_can_write
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 MAX_BYTES = 16 * 1024 * 1024
 STALE_TEMP_SECONDS = 60.0

@@ -17,12 +17,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import stat
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from app.errors import StoreLockLost, StoreLockTimeout, StoreUnsafe, StoreWriteError
 from app.store.document import (
@@ -34,8 +31,10 @@ from app.store.document import (
     write_error,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from typing import Any
 
 LOCK_SUFFIX = ".lock"
 # How long a writer waits for the lock. pi waits up to 30 s for its lock directory; pi-tui
@@ -177,9 +176,14 @@ def remove_lock_file(lock_path: Path) -> None:
 
 
 class DirLockHeld:
-    """pi's lock directory, made by us; a daemon thread keeps its mtime fresh until release."""
+    """pi's lock directory, made by us; a daemon thread keeps its mtime fresh until release.
+
+    Only a writer holds one: ``threading`` and ``signal`` are imported here, not by readers.
+    """
 
     def __init__(self, path: Path, heartbeat: float) -> None:
+        import threading
+
         self.path = path
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -202,6 +206,8 @@ class DirLockHeld:
 
     def release(self) -> None:
         """Stop the heartbeat and remove the directory, unless another process has taken it over."""
+        import threading
+
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -236,6 +242,9 @@ class DirLockHeld:
         # SIGTERM would end the process without unwinding, leaving the directory for 30 s (pi's
         # synchronous path then waits 10 s). Turn it into Ctrl-C, which unwinds and releases.
         # Only from the main thread, and only when nobody else has a handler in place.
+        import signal
+        import threading
+
         if threading.current_thread() is not threading.main_thread():
             return
         with contextlib.suppress(ValueError, OSError):
@@ -243,6 +252,9 @@ class DirLockHeld:
                 self._previous_term = signal.signal(signal.SIGTERM, _term_as_interrupt)
 
     def _restore_sigterm(self) -> None:
+        import signal
+        import threading
+
         previous, self._previous_term = self._previous_term, None
         if previous is not None and threading.current_thread() is threading.main_thread():
             with contextlib.suppress(ValueError, OSError):
@@ -250,6 +262,8 @@ class DirLockHeld:
 
 
 def _term_as_interrupt(signum: int, frame: object) -> None:
+    import signal
+
     signal.raise_signal(signal.SIGINT)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.errors import StoreError, StoreWriteError
+from app.records import NamedTuple
 from app.store.document import entry_problem
 from app.store.locks import remove_lock_file
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from app.store import CredentialStore
 
 OAUTH_JSON = "oauth.json"

@@ -5,14 +5,13 @@ format), re-reads the file for every change and writes each change with one atom
 (:mod:`app.store.document`). ``async with`` waits for the lock in a worker thread and hands
 it to the task; a task cancelled meanwhile never leaves the lock held.
 
-Only the standard library is imported here (asyncio only by ``async with`` callers).
+Only the standard library is imported here, and only by a transaction (``pi-tui token`` and
+``status`` load this module and open none): threading, and asyncio for ``async with`` callers.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
 
 from app.errors import StoreCorrupt
 from app.store.document import (
@@ -32,19 +31,18 @@ from app.store.document import (
 )
 from app.store.locks import LOCK_SUFFIX, acquire_dir_lock, acquire_flock
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable
     from pathlib import Path
     from types import TracebackType
+    from typing import Any
 
     from app.store import CredentialStore
+    from app.store.locks import DirLockHeld, FlockHeld
 
-
-class Held(Protocol):
-    """A lock this process holds (either kind)."""
-
-    def check(self) -> None: ...
-    def release(self) -> None: ...
+    Held = DirLockHeld | FlockHeld  # a lock this process holds (either kind)
 
 
 def acquire(store: CredentialStore, target: Path, stop: Callable[[], bool] | None) -> Held | None:
@@ -82,6 +80,8 @@ class StoreTransaction:
         self._entered = False
         self._counted = False
         self._reserved: Reservation | None = None
+        import threading
+
         # Hands the lock from the worker thread to the task; see __aenter__.
         self._handoff = threading.Lock()
 
@@ -107,6 +107,7 @@ class StoreTransaction:
 
     async def __aenter__(self) -> StoreTransaction:
         import asyncio  # only async callers pay for it, and they have already imported it
+        import threading
 
         self._begin()
         abandoned = threading.Event()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.expiry import BUFFER_MS, expires_at_ms, is_due
 from app.mask import mask
-from app.sanitize import for_display, strip_escapes
+from app.sanitize import _CONTROLS, _ESCAPES, _INVISIBLE, for_display, strip_escapes
 from app.timefmt import duration, expiry
 
 NOW = 1_800_000_000_000
@@ -36,6 +38,14 @@ def test_mask_never_reveals_the_middle() -> None:
 def test_strip_escapes_removes_csi_osc_and_controls() -> None:
     text = "a\x1b[31mb\x1b]52;c;ZXZpbA==\x07c\x1b]8;;http://x\x1b\\d\x07\x00e\u202ef\x9b1m"
     assert strip_escapes(text) == "abcdef"
+
+
+def test_strip_escapes_has_nothing_to_remove_from_printable_text() -> None:
+    """Its shortcut (printable text is returned as it is) drops nothing its patterns would."""
+    printable = "".join(ch for ch in map(chr, range(0x110000)) if ch.isprintable())
+    assert len(printable) > 100_000
+    for pattern in (_ESCAPES, _CONTROLS, _INVISIBLE):
+        assert re.search(pattern, printable) is None, pattern
 
 
 def test_for_display_is_one_bounded_line() -> None:

@@ -184,11 +184,13 @@ def test_short_reads_the_cache_only(fake: FakeProviders, tmp_path: Path) -> None
 
 
 def test_short_imports_neither_httpx_nor_asyncio_nor_textual(fake: FakeProviders, tmp_path: Path) -> None:
+    """Nor what costs more than the rest of it: argparse, typing, threading (a tmux status line)."""
     seed(fake, store_in(tmp_path), "anthropic")
     usage(fake, tmp_path)
+    heavy = ("httpx", "asyncio", "textual", "argparse", "typing", "threading")
     probe = (
         "import sys; from app.cli import main; code = main(['usage', '--short', '--agent-dir', sys.argv[1]]);"
-        "print(sorted(m for m in ('httpx', 'asyncio', 'textual') if m in sys.modules)); sys.exit(code)"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules)); sys.exit(code)"
     )
     result = run_python("-c", probe, str(tmp_path / "agent"), env=fake.env())
     assert result.returncode == 0, result.stderr
