@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from app import providers
+from app.credentials import resolve
 from app.errors import NotLoggedIn
 from app.mask import mask
-from app.service import run_blocking
+from app.service import AuthService, run_blocking
 
 if TYPE_CHECKING:
-    from app.service import AuthService
     from app.store import CredentialStore
 
 log = logging.getLogger("pi_tui.auth")
@@ -63,14 +63,10 @@ class PiAuth(httpx.Auth):
         **options: Any,
     ) -> PiAuth:
         """Build one over ``store`` (and the ``PI_TUI_*`` overrides in ``env``) without a service at hand."""
-        from app.service import AuthService
-
         return cls(AuthService(store, env=env), provider_id, account=account, **options)
 
     def base_url(self) -> str:
         """The provider's API base for the stored login (no network)."""
-        from app.credentials import resolve
-
         info = self.service.info(self.provider_id)
         found = resolve(info, self.service.store, self.service.env)
         if found.source is None:

@@ -150,7 +150,6 @@ LAZY_ALLOWED: dict[str, tuple[frozenset[str] | None, str]] = {
 # remove a module from here once it imports at the top.
 LAZY_NOT_YET: frozenset[str] = frozenset(
     {
-        "app/auth.py",
         "app/tui/app.py",
         "app/tui/feedback.py",
         "app/tui/login.py",
