@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import check_url, url_override
 from app.errors import DeviceFlowError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import JsonResponse, models_sentence, request_json
+from app.http import JsonResponse, request_json
 from app.providers import bearer
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
+from app.providers.openai_compatible import OpenAICompatibleApi
 from app.sanitize import finite_number, for_display
 from app.tokens import entry_from_token_response
 
@@ -174,32 +175,20 @@ async def refresh(
     )
 
 
-# The token, or a stored API key, as Bearer.
-auth_headers = bearer
-
-
-def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
-    """Where API requests go (``https://api.kimi.com/coding/v1`` unless overridden)."""
-    return endpoints.api
+# Bearer to the API base, the model list as the test call (app/providers/openai_compatible.py).
+API = OpenAICompatibleApi(WHAT, API_URL)
+auth_headers, api_base = bearer, API.api_base
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The auth host and API base, each only when an override moved it."""
-    rows = []
-    if endpoints.auth != AUTH_URL:
-        rows.append(("Auth host", endpoints.auth))
-    if endpoints.api != API_URL:
-        rows.append(("API base", endpoints.api))
-    return rows
+    auth = [] if endpoints.auth == AUTH_URL else [("Auth host", endpoints.auth)]
+    return auth + API.status_rows(endpoints, entry)
 
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
-    """One real request: the model list; e.g. "OK: 1 model available"."""
-    headers = auth_headers(endpoints, entry)
-    url = f"{endpoints.api}/models"
-    return CallResult(
-        await models_sentence(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
-    )
+    """One real request: the model list, within pi's 30 s; e.g. "OK: 1 model available"."""
+    return await API.test(client, endpoints, entry, deadline=REQUEST_TIMEOUT_S)
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from app.endpoints import url_override
 from app.errors import DeviceFlowError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import models_sentence
 from app.providers import bearer
-from app.providers.base import CallResult, stored_account
+from app.providers.base import stored_account
+from app.providers.openai_compatible import OpenAICompatibleApi
 from app.sanitize import for_display
 
 if TYPE_CHECKING:
@@ -88,24 +88,9 @@ async def refresh(
     return await refresh_grant(client, endpoints.token, entry, now_ms=now_ms)
 
 
-# The token, or a stored API key, as Bearer.
-auth_headers = bearer
-
-
-def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
-    """Where API requests go (``https://api.x.ai/v1`` unless overridden)."""
-    return endpoints.api
-
-
-def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The API base, when ``PI_TUI_XAI_API_URL`` moved it."""
-    return [] if endpoints.api == API_URL else [("API base", endpoints.api)]
-
-
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
-    """One real request: the model list; e.g. "OK: 2 models available"."""
-    url = f"{endpoints.api}/models"
-    return CallResult(await models_sentence(client, url, what=WHAT, headers=auth_headers(endpoints, entry)))
+# Bearer to the API base, the model list as the test call (app/providers/openai_compatible.py).
+API = OpenAICompatibleApi(WHAT, API_URL)
+auth_headers, api_base, status_rows, test = bearer, API.api_base, API.status_rows, API.test
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
