@@ -21,7 +21,7 @@ from app.errors import AuthError, DeviceFlowError, LoginCancelled, NetworkError
 from app.flows.oauth import standard_entry
 from app.http import DEADLINE_SECONDS, oauth_error, request_json
 from app.opener import discard_pages
-from app.sanitize import finite_number, for_display, strip_escapes
+from app.sanitize import finite_number, for_display, is_token_shaped, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
@@ -176,16 +176,27 @@ class DeviceSpec(NamedTuple):
 
 
 async def poll_token_endpoint(
-    client: httpx.AsyncClient, url: str, *, what: str, data: Mapping[str, str]
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    data: Mapping[str, str],
+    deadline: float = DEADLINE_SECONDS,
 ) -> PollAnswer:
     """One RFC 8628 poll of a token endpoint that takes a form and answers JSON.
 
     Approved when the answer is a success without an error code (the provider's ``finish``
-    checks the tokens); otherwise the error code (``http_<status>`` when the server named
-    none) with the server's ``interval`` for a slow_down.
+    checks the tokens, or :func:`access_token_only` does); otherwise the error code
+    (``http_<status>`` when the server named none) with the server's ``interval`` for a slow_down.
     """
     response = await request_json(
-        client, "POST", url, what=what, data=dict(data), headers={"Accept": "application/json"}
+        client,
+        "POST",
+        url,
+        what=what,
+        deadline=deadline,
+        data=dict(data),
+        headers={"Accept": "application/json"},
     )
     body = response.data if isinstance(response.data, dict) else {}
     error, description = oauth_error(body)
@@ -194,6 +205,18 @@ async def poll_token_endpoint(
     if not error:
         error, description = f"http_{response.status}", description or f"HTTP {response.status}"
     return PollAnswer(error=error, description=description, interval=body.get("interval"))
+
+
+def access_token_only(answer: PollAnswer, missing: str) -> PollAnswer:
+    """An approval that carries a usable ``access_token``, with that token alone as its data;
+    an approval without one is the error ``no_token`` (``missing`` describes it). Any other
+    answer as it is."""
+    if not answer.approved:
+        return answer
+    token = answer.data.get("access_token")
+    if is_token_shaped(token):
+        return PollAnswer(approved=True, data={"access_token": str(token)})
+    return PollAnswer(error="no_token", description=missing)
 
 
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"

@@ -300,24 +300,12 @@ async def poll_token(
     client: httpx.AsyncClient, endpoints: Endpoints, domain: str, device_code: str
 ) -> PollAnswer:
     """Ask once whether the user has approved; GitHub answers errors with HTTP 200 or 4xx."""
-    from app.flows.device import PollAnswer
+    from app.flows.device import access_token_only, poll_token_endpoint
 
-    response = await request_json(
-        client,
-        "POST",
-        f"{endpoints.github_base(domain)}/login/oauth/access_token",
-        what=server_name(domain),
-        data={"client_id": CLIENT_ID, "device_code": device_code, "grant_type": DEVICE_GRANT_TYPE},
-        headers={"Accept": "application/json"},
-    )
-    data = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(data)
-    token = data.get("access_token")
-    if not error and response.status < 400 and is_token_shaped(token):
-        return PollAnswer(approved=True, data={"access_token": str(token)})
-    if not error and response.status < 400:
-        error, description = "no_token", "the answer had neither a token nor an error"
-    return PollAnswer(error=error, description=description, interval=data.get("interval"))
+    url = f"{endpoints.github_base(domain)}/login/oauth/access_token"
+    body = {"client_id": CLIENT_ID, "device_code": device_code, "grant_type": DEVICE_GRANT_TYPE}
+    answer = await poll_token_endpoint(client, url, what=server_name(domain), data=body)
+    return access_token_only(answer, "the answer had neither a token nor an error")
 
 
 # -- Copilot token, account, models ----------------------------------------------------

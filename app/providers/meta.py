@@ -91,27 +91,12 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
 
 async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_code: str) -> PollAnswer:
     """Ask once whether the user has approved; an approval carries the identity token."""
-    from app.flows.device import PollAnswer
+    from app.flows.device import access_token_only, poll_token_endpoint
 
-    response = await request_json(
-        client,
-        "POST",
-        f"{endpoints.auth}/oidc/device/token/",
-        what=WHAT,
-        deadline=TIMEOUT_S,
-        data={"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID},
-        headers={"Accept": "application/json"},
-    )
-    data = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(data)
-    token = data.get("access_token")
-    if not error and response.status < 400 and is_token_shaped(token):
-        return PollAnswer(approved=True, data={"access_token": str(token)})
-    if not error and response.status < 400:
-        error, description = "no_token", "the answer had no identity token"
-    elif not error:
-        error = f"HTTP {response.status}"
-    return PollAnswer(error=error, description=description, interval=data.get("interval"))
+    url = f"{endpoints.auth}/oidc/device/token/"
+    body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID}
+    answer = await poll_token_endpoint(client, url, what=WHAT, data=body, deadline=TIMEOUT_S)
+    return access_token_only(answer, "the answer had no identity token")
 
 
 def device_error(error: str, description: str) -> AuthError:
