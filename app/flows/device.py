@@ -186,7 +186,7 @@ async def poll_token_endpoint(
     """One RFC 8628 poll of a token endpoint that takes a form and answers JSON.
 
     Approved when the answer is a success without an error code (the provider's ``finish``
-    checks the tokens, or :func:`access_token_only` does); otherwise the error code
+    checks the tokens, or :func:`token_poll` does); otherwise the error code
     (``http_<status>`` when the server named none) with the server's ``interval`` for a slow_down.
     """
     response = await request_json(
@@ -207,19 +207,29 @@ async def poll_token_endpoint(
     return PollAnswer(error=error, description=description, interval=body.get("interval"))
 
 
-def access_token_only(answer: PollAnswer, missing: str) -> PollAnswer:
-    """An approval that carries a usable ``access_token``, with that token alone as its data;
-    an approval without one is the error ``no_token`` (``missing`` describes it). Any other
-    answer as it is."""
-    if not answer.approved:
-        return answer
-    token = answer.data.get("access_token")
-    if is_token_shaped(token):
-        return PollAnswer(approved=True, data={"access_token": str(token)})
-    return PollAnswer(error="no_token", description=missing)
-
-
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def token_poll(
+    token: TokenEndpoint, *, deadline: float = DEADLINE_SECONDS, missing: str = ""
+) -> Callable[[httpx.AsyncClient, DeviceCode], Awaitable[PollAnswer]]:
+    """A :class:`DeviceSpec` ``poll``: one RFC 8628 poll of ``token`` (with its client id when
+    it has one). With ``missing``, an approval must carry a usable ``access_token``, kept alone;
+    one without is the error ``no_token``, ``missing`` its description."""
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": code.device_code}
+        if token.client_id:
+            body["client_id"] = token.client_id
+        answer = await poll_token_endpoint(client, token.url, what=token.what, data=body, deadline=deadline)
+        if not missing or not answer.approved:
+            return answer
+        access = answer.data.get("access_token")
+        if is_token_shaped(access):
+            return PollAnswer(approved=True, data={"access_token": str(access)})
+        return PollAnswer(error="no_token", description=missing)
+
+    return poll
 
 
 async def start_device_request(
@@ -302,12 +312,6 @@ def standard_device_login(
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, start)
 
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": code.device_code}
-        if token.client_id:
-            body["client_id"] = token.client_id
-        return await poll_token_endpoint(client, token.url, what=token.what, data=body)
-
     async def finish(
         client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -317,7 +321,7 @@ def standard_device_login(
         provider=token.what,
         title=title,
         request_code=request_code,
-        poll=poll,
+        poll=token_poll(token),
         finish=finish,
         error=error,
         server=token.what,

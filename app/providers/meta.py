@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
+from app.flows.oauth import TokenEndpoint
 from app.http import models_sentence, oauth_error, request_json
 from app.providers import bearer
 from app.providers.base import CallResult, stored_account
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 NAME = "Meta (Muse subscription)"
 WHAT = "Meta"  # how sentences name the server
 CLIENT_ID = "1031625952748946"  # the Muse Code CLI client
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 API_VERSION = "1.0.0"
 KEY_LIFETIME_MS = 24 * 3_600_000
 TIMEOUT_S = 30.0
@@ -87,16 +87,6 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
         expires_in=clamp_expires_in(lifetime) if lifetime and lifetime > 0 else MAX_CODE_LIFETIME_S,
         interval=clamp_interval(data.get("interval")),
     )
-
-
-async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_code: str) -> PollAnswer:
-    """Ask once whether the user has approved; an approval carries the identity token."""
-    from app.flows.device import access_token_only, poll_token_endpoint
-
-    url = f"{endpoints.auth}/oidc/device/token/"
-    body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID}
-    answer = await poll_token_endpoint(client, url, what=WHAT, data=body, deadline=TIMEOUT_S)
-    return access_token_only(answer, "the answer had no identity token")
 
 
 def device_error(error: str, description: str) -> AuthError:
@@ -217,14 +207,14 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
-    """The device flow on Meta's sign-in, finished by the key mint."""
-    from app.flows.device import DeviceSpec
+    """The device flow on Meta's sign-in (an approval carries the identity token), finished by
+    the key mint."""
+    from app.flows.device import DeviceSpec, token_poll
+
+    token = TokenEndpoint(WHAT, f"{endpoints.auth}/oidc/device/token/", CLIENT_ID)
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        return await poll_token(client, endpoints, code.device_code)
 
     async def finish(
         client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
@@ -237,7 +227,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         provider=NAME,
         title=f"Log in to {NAME}",
         request_code=request_code,
-        poll=poll,
+        poll=token_poll(token, deadline=TIMEOUT_S, missing="the answer had no identity token"),
         finish=finish,
         error=device_error,
         server=WHAT,

@@ -38,7 +38,6 @@ CLIENT_ID = "pi-gateway"
 SCOPE = "gateway offline_access"
 CALLBACK_PORT = 1456
 CALLBACK_PATH = "/oauth/callback"
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 EXPIRY_SKEW_MS = 60_000
 ACCEPT = {"Accept": "application/json"}
 
