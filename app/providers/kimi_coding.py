@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import check_url, url_override
-from app.errors import DeviceFlowError, NetworkError, RefreshError
+from app.errors import NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
 from app.http import JsonResponse, request_json
 from app.providers import bearer
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.providers.openai_compatible import OpenAICompatibleApi
-from app.sanitize import finite_number, for_display
+from app.sanitize import finite_number
 from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
@@ -87,14 +87,11 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 # -- device login ----------------------------------------------------------------------
 
 
-def device_error(error: str, description: str) -> DeviceFlowError:
-    """pi's sentences for an expired or denied code; others with the server's description."""
-    if error == "expired_token":
-        return DeviceFlowError("Kimi Code device code expired. Please restart login.")
-    if error == "access_denied":
-        return DeviceFlowError("Kimi Code login was denied. Start again to retry.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"Kimi Code stopped the login ({detail}). Start again.")
+# pi's sentences for an expired or denied code; any other ends "Kimi Code stopped the login (…)".
+DEVICE_ERRORS = {
+    "expired_token": "Kimi Code device code expired. Please restart login.",
+    "access_denied": "Kimi Code login was denied. Start again to retry.",
+}
 
 
 def to_entry(data: Any, previous: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
@@ -116,7 +113,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         endpoints.device, WHAT, {"client_id": CLIENT_ID}, complete_required=True, deadline=REQUEST_TIMEOUT_S
     )
     return standard_device_login(
-        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error, to_entry=to_entry
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, errors=DEVICE_ERRORS, to_entry=to_entry
     )
 
 

@@ -89,16 +89,13 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
     )
 
 
-def device_error(error: str, description: str) -> AuthError:
-    """The sentence for an error code that ends Meta's device login."""
-    if error == "expired_token":
-        return DeviceFlowError("The code expired before it was approved on Meta; start again.")
-    if error == "access_denied":
-        return DeviceFlowError("The login was denied on Meta. Start again to retry.")
-    if error == "no_token":
-        return DeviceFlowError("Meta approved the login but sent no identity token; start again.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"Meta stopped the login ({detail}). Start again.")
+# The sentences for the error codes that end Meta's device login; any other ends "Meta stopped
+# the login (…)".
+DEVICE_ERRORS = {
+    "expired_token": "The code expired before it was approved on Meta; start again.",
+    "access_denied": "The login was denied on Meta. Start again to retry.",
+    "no_token": "Meta approved the login but sent no identity token; start again.",
+}
 
 
 # -- the key mint ------------------------------------------------------------------------
@@ -229,7 +226,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         request_code=request_code,
         poll=token_poll(token, deadline=TIMEOUT_S, missing="the answer had no identity token"),
         finish=finish,
-        error=device_error,
+        errors=DEVICE_ERRORS,
         server=WHAT,
     )
 

@@ -11,12 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
-from app.errors import DeviceFlowError
 from app.flows.oauth import TokenEndpoint, refresh_grant
 from app.providers import bearer
 from app.providers.base import stored_account
 from app.providers.openai_compatible import OpenAICompatibleApi
-from app.sanitize import for_display
 
 if TYPE_CHECKING:
     import httpx
@@ -54,14 +52,13 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
     )
 
 
-def device_error(error: str, description: str) -> DeviceFlowError:
-    """pi's sentences for a denied or expired code; others with the server's description."""
-    if error in ("access_denied", "authorization_denied"):
-        return DeviceFlowError("xAI device authorization was denied. Start again to retry.")
-    if error == "expired_token":
-        return DeviceFlowError("xAI device code expired before it was approved. Start again.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"xAI stopped the login ({detail}). Start again.")
+# pi's sentences for a denied or expired code; any other ends "xAI stopped the login (…)".
+DENIED = "xAI device authorization was denied. Start again to retry."
+DEVICE_ERRORS = {
+    "access_denied": DENIED,
+    "authorization_denied": DENIED,
+    "expired_token": "xAI device code expired before it was approved. Start again.",
+}
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
@@ -77,7 +74,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         lifetime_required=True,
     )
     return standard_device_login(
-        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, errors=DEVICE_ERRORS
     )
 
 
