@@ -6,7 +6,7 @@ it, and (optionally) its subscription usage. Optional hooks are declared here to
 without one sets it to ``None``, all in one line (``usage = offers = use_offer = None``), so no
 caller looks a hook up by name.
 
-:data:`app.providers.CHECKED` assigns every registered module to :class:`Provider` under
+:data:`app.providers.checked.CHECKED` assigns every registered module to :class:`Provider` under
 ``TYPE_CHECKING``: a module that drifts from this contract fails ``mypy app``.
 
 Light at import (no httpx, no asyncio): the registry and ``pi-tui status`` read it.
