@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from app.errors import AuthError, DeviceFlowError, LoginCancelled, NetworkError
-from app.flows.oauth import standard_entry
+from app.flows.oauth import ACCEPT_JSON, standard_entry
 from app.http import DEADLINE_SECONDS, oauth_error, request_json
 from app.opener import discard_pages
-from app.sanitize import finite_number, for_display, strip_escapes
+from app.sanitize import finite_number, for_display, is_token_shaped, strip_escapes
 
 if TYPE_CHECKING:
     import httpx
@@ -150,9 +150,10 @@ class DeviceSpec(NamedTuple):
     """What a provider tells the device flow.
 
     ``request_code(client)`` asks for a code; ``poll(client, code)`` asks once;
-    ``finish(client, answer, now_ms)`` turns an approval into ``(entry, detail lines)``;
-    ``error(code, description)`` gives the sentence for an error that ends the login
-    (expired_token, access_denied, …; :func:`default_error` when not given).
+    ``finish(client, answer, now_ms)`` turns an approval into ``(entry, detail lines)``.
+    An error code that ends the login (expired_token, access_denied, …) is said by ``errors``,
+    the provider's sentence for each code it names (:func:`default_error` with them), or by
+    ``error(code, description)`` when its sentences need more than the code.
     """
 
     provider: str
@@ -162,6 +163,7 @@ class DeviceSpec(NamedTuple):
     finish: Callable[[httpx.AsyncClient, PollAnswer, int], Awaitable[tuple[dict[str, Any], tuple[str, ...]]]]
     error: Callable[[str, str], AuthError] | None = None
     server: str = ""
+    errors: Mapping[str, str] = MappingProxyType({})
 
     @property
     def server_name(self) -> str:
@@ -172,31 +174,46 @@ class DeviceSpec(NamedTuple):
         """The sentence for an error code that ends the login."""
         if self.error is not None:
             return self.error(error, description)
-        return default_error(self.server_name, error, description)
-
-
-async def poll_token_endpoint(
-    client: httpx.AsyncClient, url: str, *, what: str, data: Mapping[str, str]
-) -> PollAnswer:
-    """One RFC 8628 poll of a token endpoint that takes a form and answers JSON.
-
-    Approved when the answer is a success without an error code (the provider's ``finish``
-    checks the tokens); otherwise the error code (``http_<status>`` when the server named
-    none) with the server's ``interval`` for a slow_down.
-    """
-    response = await request_json(
-        client, "POST", url, what=what, data=dict(data), headers={"Accept": "application/json"}
-    )
-    body = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(body)
-    if not error and response.status < 400:
-        return PollAnswer(approved=True, data=body)
-    if not error:
-        error, description = f"http_{response.status}", description or f"HTTP {response.status}"
-    return PollAnswer(error=error, description=description, interval=body.get("interval"))
+        return default_error(self.server_name, error, description, self.errors)
 
 
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def token_poll(
+    token: TokenEndpoint, *, deadline: float = DEADLINE_SECONDS, missing: str = ""
+) -> Callable[[httpx.AsyncClient, DeviceCode], Awaitable[PollAnswer]]:
+    """A :class:`DeviceSpec` ``poll``: one RFC 8628 poll of ``token`` (a form with its client id
+    when it has one, a JSON answer).
+
+    Approved when the answer is a success without an error code (the provider's ``finish``
+    checks the tokens); with ``missing``, only when it carries a usable ``access_token``, kept
+    alone (without one: the error ``no_token``, ``missing`` its description). Otherwise the error
+    code (``http_<status>`` when the server named none) with the server's ``interval`` for a
+    slow_down.
+    """
+
+    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
+        body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": code.device_code}
+        if token.client_id:
+            body["client_id"] = token.client_id
+        response = await request_json(
+            client, "POST", token.url, what=token.what, deadline=deadline, data=body, headers=ACCEPT_JSON
+        )
+        data = response.data if isinstance(response.data, dict) else {}
+        error, description = oauth_error(data)
+        if error or response.status >= 400:
+            if not error:
+                error, description = f"http_{response.status}", description or f"HTTP {response.status}"
+            return PollAnswer(error=error, description=description, interval=data.get("interval"))
+        if not missing:
+            return PollAnswer(approved=True, data=data)
+        access = data.get("access_token")
+        if is_token_shaped(access):
+            return PollAnswer(approved=True, data={"access_token": str(access)})
+        return PollAnswer(error="no_token", description=missing)
+
+    return poll
 
 
 async def start_device_request(
@@ -269,21 +286,16 @@ def standard_device_login(
     title: str,
     start: DeviceStart,
     token: TokenEndpoint,
-    error: Callable[[str, str], AuthError] | None = None,
+    errors: Mapping[str, str] = MappingProxyType({}),
     to_entry: ToEntry | None = None,
 ) -> DeviceSpec:
     """The whole RFC 8628 login of a standard provider: the start request, polling its token
-    endpoint, and the approval as pi's entry (``to_entry``, default a standard token response)."""
+    endpoint, and the approval as pi's entry (``to_entry``, default a standard token response);
+    ``errors`` are its sentences for the error codes that end it (:class:`DeviceSpec`)."""
     build = to_entry or standard_entry(token.what)
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, start)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        body = {"grant_type": DEVICE_GRANT_TYPE, "device_code": code.device_code}
-        if token.client_id:
-            body["client_id"] = token.client_id
-        return await poll_token_endpoint(client, token.url, what=token.what, data=body)
 
     async def finish(
         client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
@@ -294,19 +306,25 @@ def standard_device_login(
         provider=token.what,
         title=title,
         request_code=request_code,
-        poll=poll,
+        poll=token_poll(token),
         finish=finish,
-        error=error,
         server=token.what,
+        errors=errors,
     )
 
 
-def default_error(server: str, error: str, description: str) -> DeviceFlowError:
-    """RFC 8628's terminal errors as sentences; others with their description."""
-    if error == "expired_token":
-        return DeviceFlowError("The code expired before it was approved; start again.")
-    if error in ("access_denied", "authorization_denied"):
-        return DeviceFlowError(f"The login was denied on {server}. Start again to retry.")
+def default_error(
+    server: str, error: str, description: str, sentences: Mapping[str, str] | None = None
+) -> DeviceFlowError:
+    """The sentence for an error code that ends a device login: the one ``sentences`` gives it
+    (when there are none, RFC 8628's terminal errors in general words), any other
+    "{server} stopped the login (its description). Start again."."""
+    if not sentences:
+        denied = f"The login was denied on {server}. Start again to retry."
+        expired = "The code expired before it was approved; start again."
+        sentences = {"expired_token": expired, "access_denied": denied, "authorization_denied": denied}
+    if error in sentences:
+        return DeviceFlowError(sentences[error])
     detail = for_display(description or error or "no reason given", limit=200)
     return DeviceFlowError(f"{server} stopped the login ({detail}). Start again.")
 

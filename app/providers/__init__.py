@@ -1,7 +1,8 @@
 """The provider registry: ids (pi's), names, login methods, questions, and each one's module.
 
 Light on purpose: ``pi-tui token`` and ``pi-tui status`` read it without importing any HTTP
-code. Adding a provider is one module in this package plus one entry in :data:`PROVIDERS`.
+code. Adding a provider is one module in this package plus one entry in :data:`PROVIDERS` (and
+its name in :mod:`app.providers.checked`, where mypy holds it to the contract).
 :func:`registry` adds the custom Radius gateways pi's ``models.json`` declares (each under its
 own id, run by the radius module with its gateway in :attr:`ProviderInfo.env`).
 
@@ -39,6 +40,8 @@ from app.records import NamedTuple
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see app.records)
 if TYPE_CHECKING:
     from typing import Any
+
+    from app.providers.base import Provider
 
 AUTH_CODE = "auth_code"
 DEVICE = "device"
@@ -317,34 +320,6 @@ def _read_custom(path: str) -> tuple[dict[str, ProviderInfo], str | None]:
             env=(("PI_TUI_RADIUS_URL", gateway), ("PI_TUI_RADIUS_NAME", name)),
         )
     return found, problem
-
-
-if TYPE_CHECKING:
-    from app.providers import (
-        anthropic,
-        github_copilot,
-        kimi_coding,
-        meta,
-        openai,
-        openai_codex,
-        openrouter,
-        radius,
-        xai,
-    )
-    from app.providers.base import Provider
-
-    # mypy checks every registered module against the contract here; nothing imports them at run time.
-    CHECKED: tuple[Provider, ...] = (
-        anthropic,
-        github_copilot,
-        openai_codex,
-        xai,
-        kimi_coding,
-        openrouter,
-        meta,
-        openai,
-        radius,
-    )
 
 
 def login_hint(info: ProviderInfo) -> str:

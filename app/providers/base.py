@@ -3,9 +3,10 @@
 A provider is a module, like pi's ``OAuthProviderInterface`` objects: its endpoints, the login
 flow it describes, its refresh, how its token is sent, its test call, what the panel shows of
 it, and (optionally) its subscription usage. Optional hooks are declared here too; a module
-without one sets it to ``None`` (``usage = None``), so no caller looks a hook up by name.
+without one sets it to ``None``, all in one line (``usage = offers = use_offer = None``), so no
+caller looks a hook up by name.
 
-:data:`app.providers.CHECKED` assigns every registered module to :class:`Provider` under
+:data:`app.providers.checked.CHECKED` assigns every registered module to :class:`Provider` under
 ``TYPE_CHECKING``: a module that drifts from this contract fails ``mypy app``.
 
 Light at import (no httpx, no asyncio): the registry and ``pi-tui status`` read it.

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from app.endpoints import optional_override
 from app.errors import AuthError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.expiry import expires_at_ms
+from app.flows.oauth import TokenEndpoint
 from app.http import authorized_field, oauth_error, request_json
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
 from app.sanitize import finite_number, for_display, is_token_shaped
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 NAME = "GitHub Copilot"
 CLIENT_ID = "Iv1.b507a08c87ecfe98"
 SCOPE = "read:user"
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 API_VERSION = "2026-06-01"
 GITHUB_DOMAIN = "github.com"
 COPILOT_DEFAULT_API = "https://api.individual.githubcopilot.com"
@@ -296,30 +296,6 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints, d
     )
 
 
-async def poll_token(
-    client: httpx.AsyncClient, endpoints: Endpoints, domain: str, device_code: str
-) -> PollAnswer:
-    """Ask once whether the user has approved; GitHub answers errors with HTTP 200 or 4xx."""
-    from app.flows.device import PollAnswer
-
-    response = await request_json(
-        client,
-        "POST",
-        f"{endpoints.github_base(domain)}/login/oauth/access_token",
-        what=server_name(domain),
-        data={"client_id": CLIENT_ID, "device_code": device_code, "grant_type": DEVICE_GRANT_TYPE},
-        headers={"Accept": "application/json"},
-    )
-    data = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(data)
-    token = data.get("access_token")
-    if not error and response.status < 400 and is_token_shaped(token):
-        return PollAnswer(approved=True, data={"access_token": str(token)})
-    if not error and response.status < 400:
-        error, description = "no_token", "the answer had neither a token nor an error"
-    return PollAnswer(error=error, description=description, interval=data.get("interval"))
-
-
 # -- Copilot token, account, models ----------------------------------------------------
 
 
@@ -532,15 +508,15 @@ def check_answer(question_id: str, text: str) -> str:
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
     """The device flow against github.com or the Enterprise host in ``answers["host"]``."""
-    from app.flows.device import DeviceSpec
+    from app.flows.device import DeviceSpec, token_poll
 
     domain = normalize_domain(answers.get("host", "")) or GITHUB_DOMAIN
+    # Polled as RFC 8628 says; GitHub answers its errors with HTTP 200 or 4xx.
+    token_url = f"{endpoints.github_base(domain)}/login/oauth/access_token"
+    token = TokenEndpoint(server_name(domain), token_url, CLIENT_ID)
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints, domain)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        return await poll_token(client, endpoints, domain, code.device_code)
 
     async def finish(
         client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
@@ -554,7 +530,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         provider=NAME,
         title=f"Log in to {NAME} ({domain})",
         request_code=request_code,
-        poll=poll,
+        poll=token_poll(token, missing="the answer had neither a token nor an error"),
         finish=finish,
         error=error,
         server=server_name(domain),

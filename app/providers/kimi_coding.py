@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import check_url, url_override
-from app.errors import DeviceFlowError, NetworkError, RefreshError
+from app.errors import NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import JsonResponse, models_sentence, request_json
+from app.http import JsonResponse, request_json
 from app.providers import bearer
 from app.providers.base import CallResult, Usage, UsageWindow, stored_account
-from app.sanitize import finite_number, for_display
+from app.providers.openai_compatible import OpenAICompatibleApi
+from app.sanitize import finite_number
 from app.tokens import entry_from_token_response
 
 if TYPE_CHECKING:
@@ -86,14 +87,11 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
 # -- device login ----------------------------------------------------------------------
 
 
-def device_error(error: str, description: str) -> DeviceFlowError:
-    """pi's sentences for an expired or denied code; others with the server's description."""
-    if error == "expired_token":
-        return DeviceFlowError("Kimi Code device code expired. Please restart login.")
-    if error == "access_denied":
-        return DeviceFlowError("Kimi Code login was denied. Start again to retry.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"Kimi Code stopped the login ({detail}). Start again.")
+# pi's sentences for an expired or denied code; any other ends "Kimi Code stopped the login (…)".
+DEVICE_ERRORS = {
+    "expired_token": "Kimi Code device code expired. Please restart login.",
+    "access_denied": "Kimi Code login was denied. Start again to retry.",
+}
 
 
 def to_entry(data: Any, previous: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
@@ -115,7 +113,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         endpoints.device, WHAT, {"client_id": CLIENT_ID}, complete_required=True, deadline=REQUEST_TIMEOUT_S
     )
     return standard_device_login(
-        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error, to_entry=to_entry
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, errors=DEVICE_ERRORS, to_entry=to_entry
     )
 
 
@@ -174,43 +172,26 @@ async def refresh(
     )
 
 
-# The token, or a stored API key, as Bearer.
-auth_headers = bearer
-
-
-def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
-    """Where API requests go (``https://api.kimi.com/coding/v1`` unless overridden)."""
-    return endpoints.api
+# Bearer to the API base, the model list as the test call (app/providers/openai_compatible.py).
+API = OpenAICompatibleApi(WHAT, API_URL)
+auth_headers, api_base = bearer, API.api_base
 
 
 def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The auth host and API base, each only when an override moved it."""
-    rows = []
-    if endpoints.auth != AUTH_URL:
-        rows.append(("Auth host", endpoints.auth))
-    if endpoints.api != API_URL:
-        rows.append(("API base", endpoints.api))
-    return rows
+    auth = [] if endpoints.auth == AUTH_URL else [("Auth host", endpoints.auth)]
+    return auth + API.status_rows(endpoints, entry)
 
 
 async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
-    """One real request: the model list; e.g. "OK: 1 model available"."""
-    headers = auth_headers(endpoints, entry)
-    url = f"{endpoints.api}/models"
-    return CallResult(
-        await models_sentence(client, url, what=WHAT, headers=headers, deadline=REQUEST_TIMEOUT_S)
-    )
+    """One real request: the model list, within pi's 30 s; e.g. "OK: 1 model available"."""
+    return await API.test(client, endpoints, entry, deadline=REQUEST_TIMEOUT_S)
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-usage_from_headers = None
+usage_from_headers = check_answer = offers = use_offer = check_options = request_headers = None
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------

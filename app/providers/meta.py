@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
 from app.errors import AuthError, DeviceFlowError, NetworkError, RefreshError
+from app.flows.oauth import TokenEndpoint
 from app.http import models_sentence, oauth_error, request_json
 from app.providers import bearer
 from app.providers.base import CallResult, stored_account
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 NAME = "Meta (Muse subscription)"
 WHAT = "Meta"  # how sentences name the server
 CLIENT_ID = "1031625952748946"  # the Muse Code CLI client
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 API_VERSION = "1.0.0"
 KEY_LIFETIME_MS = 24 * 3_600_000
 TIMEOUT_S = 30.0
@@ -89,41 +89,13 @@ async def request_device_code(client: httpx.AsyncClient, endpoints: Endpoints) -
     )
 
 
-async def poll_token(client: httpx.AsyncClient, endpoints: Endpoints, device_code: str) -> PollAnswer:
-    """Ask once whether the user has approved; an approval carries the identity token."""
-    from app.flows.device import PollAnswer
-
-    response = await request_json(
-        client,
-        "POST",
-        f"{endpoints.auth}/oidc/device/token/",
-        what=WHAT,
-        deadline=TIMEOUT_S,
-        data={"grant_type": DEVICE_GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID},
-        headers={"Accept": "application/json"},
-    )
-    data = response.data if isinstance(response.data, dict) else {}
-    error, description = oauth_error(data)
-    token = data.get("access_token")
-    if not error and response.status < 400 and is_token_shaped(token):
-        return PollAnswer(approved=True, data={"access_token": str(token)})
-    if not error and response.status < 400:
-        error, description = "no_token", "the answer had no identity token"
-    elif not error:
-        error = f"HTTP {response.status}"
-    return PollAnswer(error=error, description=description, interval=data.get("interval"))
-
-
-def device_error(error: str, description: str) -> AuthError:
-    """The sentence for an error code that ends Meta's device login."""
-    if error == "expired_token":
-        return DeviceFlowError("The code expired before it was approved on Meta; start again.")
-    if error == "access_denied":
-        return DeviceFlowError("The login was denied on Meta. Start again to retry.")
-    if error == "no_token":
-        return DeviceFlowError("Meta approved the login but sent no identity token; start again.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"Meta stopped the login ({detail}). Start again.")
+# The sentences for the error codes that end Meta's device login; any other ends "Meta stopped
+# the login (…)".
+DEVICE_ERRORS = {
+    "expired_token": "The code expired before it was approved on Meta; start again.",
+    "access_denied": "The login was denied on Meta. Start again to retry.",
+    "no_token": "Meta approved the login but sent no identity token; start again.",
+}
 
 
 # -- the key mint ------------------------------------------------------------------------
@@ -232,14 +204,14 @@ def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[st
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
-    """The device flow on Meta's sign-in, finished by the key mint."""
-    from app.flows.device import DeviceSpec
+    """The device flow on Meta's sign-in (an approval carries the identity token), finished by
+    the key mint."""
+    from app.flows.device import DeviceSpec, token_poll
+
+    token = TokenEndpoint(WHAT, f"{endpoints.auth}/oidc/device/token/", CLIENT_ID)
 
     async def request_code(client: httpx.AsyncClient) -> DeviceCode:
         return await request_device_code(client, endpoints)
-
-    async def poll(client: httpx.AsyncClient, code: DeviceCode) -> PollAnswer:
-        return await poll_token(client, endpoints, code.device_code)
 
     async def finish(
         client: httpx.AsyncClient, answer: PollAnswer, now_ms: int
@@ -252,9 +224,9 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         provider=NAME,
         title=f"Log in to {NAME}",
         request_code=request_code,
-        poll=poll,
+        poll=token_poll(token, deadline=TIMEOUT_S, missing="the answer had no identity token"),
         finish=finish,
-        error=device_error,
+        errors=DEVICE_ERRORS,
         server=WHAT,
     )
 
@@ -262,10 +234,4 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-usage_from_headers = None
+usage = usage_from_headers = check_answer = offers = use_offer = check_options = request_headers = None

@@ -19,9 +19,9 @@ from urllib.parse import urlencode
 from app.endpoints import callback_port, url_override
 from app.errors import AuthError, LoginInputError, NetworkError, RefreshError
 from app.flows.oauth import TokenEndpoint, code_grant, refresh_grant
-from app.http import models_sentence
 from app.providers import bearer
-from app.providers.base import CallResult, stored_account
+from app.providers.base import stored_account
+from app.providers.openai_compatible import OpenAICompatibleApi
 from app.sanitize import finite_number, for_display, is_token_shaped
 
 if TYPE_CHECKING:
@@ -262,33 +262,12 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> A
 # -- requests --------------------------------------------------------------------------
 
 
-# The token, or a stored API key, as Bearer.
-auth_headers = bearer
-
-
-def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
-    """Where API requests go (``https://api.openai.com/v1`` unless overridden)."""
-    return endpoints.api
-
-
-def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The API base, when ``PI_TUI_OPENAI_API_URL`` moved it."""
-    return [] if endpoints.api == API_URL else [("API base", endpoints.api)]
-
-
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
-    """One real request: ``GET {api}/models``; e.g. "OK: 12 models available."."""
-    url = f"{endpoints.api}/models"
-    return CallResult(await models_sentence(client, url, what=WHAT, headers=auth_headers(endpoints, entry)))
+# Bearer to the API base, the model list as the test call (app/providers/openai_compatible.py).
+API = OpenAICompatibleApi(WHAT, API_URL)
+auth_headers, api_base, status_rows, test = bearer, API.api_base, API.status_rows, API.test
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-usage_from_headers = None
+usage = usage_from_headers = check_answer = offers = use_offer = check_options = request_headers = None

@@ -378,12 +378,7 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-# usage_from_headers: below, with usage
+check_answer = offers = use_offer = check_options = request_headers = None
 
 
 # -- subscription usage (PROVIDERS.md §11) --------------------------------------------------

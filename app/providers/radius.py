@@ -12,12 +12,12 @@ access, refresh, expires (60 s early), scope}``; an older entry's ``gatewayConfi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from app.endpoints import callback_port, url_override
-from app.errors import AuthError, DeviceFlowError
+from app.errors import AuthError
 from app.flows.oauth import ToEntry, TokenEndpoint, code_grant, refresh_grant
 from app.http import models_sentence, request_json
 from app.providers import bearer
@@ -38,7 +38,6 @@ CLIENT_ID = "pi-gateway"
 SCOPE = "gateway offline_access"
 CALLBACK_PORT = 1456
 CALLBACK_PATH = "/oauth/callback"
-DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 EXPIRY_SKEW_MS = 60_000
 ACCEPT = {"Accept": "application/json"}
 
@@ -188,18 +187,14 @@ def _browser_login(endpoints: Endpoints) -> AuthCodeSpec:
 # -- device login ----------------------------------------------------------------------
 
 
-def device_error(name: str) -> Callable[[str, str], DeviceFlowError]:
-    """RFC 8628's endings in pi's words."""
-
-    def error(code: str, description: str) -> DeviceFlowError:
-        if code == "expired_token":
-            return DeviceFlowError(f"{name}: the device code expired before it was approved. Start again.")
-        if code in ("access_denied", "authorization_denied"):
-            return DeviceFlowError(f"{name}: device authorization was denied. Start again to retry.")
-        detail = for_display(description or code or "no reason given", limit=200)
-        return DeviceFlowError(f"{name} stopped the login ({detail}). Start again.")
-
-    return error
+def device_errors(name: str) -> dict[str, str]:
+    """RFC 8628's endings in pi's words (any other ends "{name} stopped the login (…)")."""
+    denied = f"{name}: device authorization was denied. Start again to retry."
+    return {
+        "expired_token": f"{name}: the device code expired before it was approved. Start again.",
+        "access_denied": denied,
+        "authorization_denied": denied,
+    }
 
 
 def _device_login(endpoints: Endpoints) -> DeviceSpec:
@@ -215,7 +210,7 @@ def _device_login(endpoints: Endpoints) -> DeviceSpec:
         title=f"Log in to {endpoints.name}",
         start=start,
         token=token_endpoint(endpoints),
-        error=device_error(endpoints.name),
+        errors=device_errors(endpoints.name),
         to_entry=_to_entry(endpoints),
     )
 
@@ -265,10 +260,4 @@ async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str,
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-usage_from_headers = None
+usage = usage_from_headers = check_answer = offers = use_offer = check_options = request_headers = None

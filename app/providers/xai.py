@@ -11,12 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.endpoints import url_override
-from app.errors import DeviceFlowError
 from app.flows.oauth import TokenEndpoint, refresh_grant
-from app.http import models_sentence
 from app.providers import bearer
-from app.providers.base import CallResult, stored_account
-from app.sanitize import for_display
+from app.providers.base import stored_account
+from app.providers.openai_compatible import OpenAICompatibleApi
 
 if TYPE_CHECKING:
     import httpx
@@ -54,14 +52,13 @@ def endpoints(env: Mapping[str, str]) -> Endpoints:
     )
 
 
-def device_error(error: str, description: str) -> DeviceFlowError:
-    """pi's sentences for a denied or expired code; others with the server's description."""
-    if error in ("access_denied", "authorization_denied"):
-        return DeviceFlowError("xAI device authorization was denied. Start again to retry.")
-    if error == "expired_token":
-        return DeviceFlowError("xAI device code expired before it was approved. Start again.")
-    detail = for_display(description or error or "no reason given", limit=200)
-    return DeviceFlowError(f"xAI stopped the login ({detail}). Start again.")
+# pi's sentences for a denied or expired code; any other ends "xAI stopped the login (…)".
+DENIED = "xAI device authorization was denied. Start again to retry."
+DEVICE_ERRORS = {
+    "access_denied": DENIED,
+    "authorization_denied": DENIED,
+    "expired_token": "xAI device code expired before it was approved. Start again.",
+}
 
 
 def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> DeviceSpec:
@@ -77,7 +74,7 @@ def login(method_id: str, endpoints: Endpoints, answers: Mapping[str, str]) -> D
         lifetime_required=True,
     )
     return standard_device_login(
-        title=f"Log in to {NAME}", start=start, token=endpoints.token, error=device_error
+        title=f"Log in to {NAME}", start=start, token=endpoints.token, errors=DEVICE_ERRORS
     )
 
 
@@ -88,33 +85,12 @@ async def refresh(
     return await refresh_grant(client, endpoints.token, entry, now_ms=now_ms)
 
 
-# The token, or a stored API key, as Bearer.
-auth_headers = bearer
-
-
-def api_base(endpoints: Endpoints, entry: Mapping[str, Any]) -> str:
-    """Where API requests go (``https://api.x.ai/v1`` unless overridden)."""
-    return endpoints.api
-
-
-def status_rows(endpoints: Endpoints, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The API base, when ``PI_TUI_XAI_API_URL`` moved it."""
-    return [] if endpoints.api == API_URL else [("API base", endpoints.api)]
-
-
-async def test(client: httpx.AsyncClient, endpoints: Endpoints, entry: dict[str, Any]) -> CallResult:
-    """One real request: the model list; e.g. "OK: 2 models available"."""
-    url = f"{endpoints.api}/models"
-    return CallResult(await models_sentence(client, url, what=WHAT, headers=auth_headers(endpoints, entry)))
+# Bearer to the API base, the model list as the test call (app/providers/openai_compatible.py).
+API = OpenAICompatibleApi(WHAT, API_URL)
+auth_headers, api_base, status_rows, test = bearer, API.api_base, API.status_rows, API.test
 
 
 # -- the contract's account and optional hooks (app/providers/base.py) -------------------
 
 account = stored_account
-usage = None
-check_answer = None
-offers = None
-use_offer = None
-check_options = None
-request_headers = None
-usage_from_headers = None
+usage = usage_from_headers = check_answer = offers = use_offer = check_options = request_headers = None

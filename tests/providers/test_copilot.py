@@ -296,6 +296,17 @@ async def test_poll_errors_stop_with_a_sentence(
     assert fake.count("github.poll") == 1 and service.store.get(PROVIDER) is None
 
 
+async def test_a_poll_refused_without_an_error_code_names_its_status(
+    service: AuthService, fake: FakeProviders
+) -> None:
+    fake.fail("github.poll", status=404, body={"message": "Not Found"})
+    login = await service.start_login("github-copilot")
+    with pytest.raises(DeviceFlowError) as caught:
+        await run_poll(login)
+    assert str(caught.value) == "GitHub stopped the login (HTTP 404). Start again."
+    assert fake.count("github.poll") == 1 and service.store.get(PROVIDER) is None
+
+
 async def test_device_flow_disabled_refuses_to_start(service: AuthService, fake: FakeProviders) -> None:
     fake.github.disable_device_flow = True
     with pytest.raises(DeviceFlowError, match="GitHub has device login turned off"):
