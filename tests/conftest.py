@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # runs all its processes once, and would run them again on every worker).
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    keep_bytecode()
+
+
+def keep_bytecode() -> None:
+    """Bytecode caches (``__pycache__``, ignored by git) even where PYTHONDONTWRITEBYTECODE is set:
+    without them every xdist worker rewrites and compiles every test module again (about 3 s of CPU
+    each) and every pi-tui process the tests start compiles ``app`` again. Python still reads a
+    cache it may not write, so ``app`` and the helpers are compiled here, once (what ``.ci/run``
+    does for ``app``), and pytest may write its rewritten test modules' caches."""
+    if not sys.dont_write_bytecode:
+        return
+    sys.dont_write_bytecode = False
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, or the only process
+        for folder in ("app", "tests"):
+            compileall.compile_dir(TESTS.parent / folder, quiet=2)
 
 
 @pytest.hookimpl(optionalhook=True)
