@@ -119,6 +119,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_certificate_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``SSL_CERT_FILE``: the first certificate of certifi's bundle alone, for every pi-tui the
+    tests run. The fakes speak plain HTTP, so no certificate is ever checked, but each process that
+    makes a request builds its SSL context (app.http.ssl_context) from the bundle, and loading
+    certifi's ~140 certificates takes ~16 ms of CPU each time. A test that sets its own wins."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        yield
+        return
+    import certifi
+
+    bundle = Path(certifi.where()).read_text(encoding="ascii")
+    end = "-----END CERTIFICATE-----"
+    first = bundle[bundle.index("-----BEGIN CERTIFICATE-----") : bundle.index(end) + len(end)]
+    path = tmp_path_factory.mktemp("tls") / "one-ca.pem"
+    path.write_text(first + "\n", encoding="ascii")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(path))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """pi-tui's own state file lives under the test's tmp_path, never in the real home."""
