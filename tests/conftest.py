@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import gc
 import os
 import signal
 import sys
@@ -92,6 +93,14 @@ def keep_bytecode() -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, or the only process
         for folder in ("app", "tests"):
             compileall.compile_dir(TESTS.parent / folder, quiet=2)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The garbage collector spends less on a test run: what collection built (every module, every
+    test item) is frozen out of its scans, and it runs a tenth as often (a Textual app makes
+    objects by the ten thousand). About a sixth of the TUI and contract tests' CPU."""
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 @pytest.hookimpl(optionalhook=True)
