@@ -66,6 +66,22 @@ SLOW = frozenset(
     }
 )
 
+# Fast-loop tests that mostly wait out seconds of real time (a slow answer, a timeout, a held
+# lock). Under xdist they start first, so their waits overlap the rest of the run; last in
+# the run's order (tests/usage comes last), a worker waited them out alone at the end.
+FIRST = frozenset(
+    {
+        "accounts/test_login_adds_accounts.py::test_replace_drops_the_stored_login_and_the_same_account_is_never_kept_twice",
+        "flows/test_loopback_listener_under_load.py::test_a_silent_connection_is_dropped_after_a_few_seconds",
+        "flows/test_loopback_listener_under_load.py::test_hundreds_of_silent_connections_neither_starve_nor_break_the_login",
+        "tokens/test_token_path.py::test_waiting_for_a_held_lock_is_said_after_a_second_and_the_token_follows",
+        "usage/test_panel.py::test_first_frame_does_not_wait_for_a_slow_usage_answer",
+        "usage/test_panel.py::test_u_asks_again_now",
+        "usage/test_usage_cli.py::test_a_slow_answer_is_waited_for",
+        "usage/test_usage_cli.py::test_processes_started_together_ask_once",
+    }
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # A shell starts a background job (`pytest &` in a script) with Ctrl-C ignored, and every
@@ -114,9 +130,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return WORKERS_PER_CORE * cores
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The markers by folder and fixture: ``interop`` (tests/interop, the real pi on Node),
-    ``terminal`` (tmux: the ``terminal`` fixture), ``slow`` (see :data:`SLOW`)."""
+    ``terminal`` (tmux: the ``terminal`` fixture), ``slow`` (see :data:`SLOW`). Under xdist,
+    the tests of :data:`FIRST` go first."""
+    first = set()
     for item in items:
         where = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
         if where.startswith("interop/"):
@@ -126,6 +144,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         name = item.name.partition("[")[0]
         if where in SLOW or f"{where}::{name}" in SLOW:
             item.add_marker(pytest.mark.slow)
+        if f"{where}::{name}" in FIRST:
+            first.add(item)
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts alike
+        items.sort(key=lambda item: item not in first)
 
 
 @pytest.fixture(autouse=True, scope="session")
