@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import compileall
+import gc
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,22 @@ SLOW = frozenset(
     }
 )
 
+# Fast-loop tests that mostly wait out seconds of real time (a slow answer, a timeout, a held
+# lock). Under xdist they start first, so their waits overlap the rest of the run; last in
+# the run's order (tests/usage comes last), a worker waited them out alone at the end.
+FIRST = frozenset(
+    {
+        "accounts/test_login_adds_accounts.py::test_replace_drops_the_stored_login_and_the_same_account_is_never_kept_twice",
+        "flows/test_loopback_listener_under_load.py::test_a_silent_connection_is_dropped_after_a_few_seconds",
+        "flows/test_loopback_listener_under_load.py::test_hundreds_of_silent_connections_neither_starve_nor_break_the_login",
+        "tokens/test_token_path.py::test_waiting_for_a_held_lock_is_said_after_a_second_and_the_token_follows",
+        "usage/test_panel.py::test_first_frame_does_not_wait_for_a_slow_usage_answer",
+        "usage/test_panel.py::test_u_asks_again_now",
+        "usage/test_usage_cli.py::test_a_slow_answer_is_waited_for",
+        "usage/test_usage_cli.py::test_processes_started_together_ask_once",
+    }
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # A shell starts a background job (`pytest &` in a script) with Ctrl-C ignored, and every
@@ -75,6 +94,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # runs all its processes once, and would run them again on every worker).
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    keep_bytecode()
+
+
+def keep_bytecode() -> None:
+    """Bytecode caches (``__pycache__``, ignored by git) even where PYTHONDONTWRITEBYTECODE is set:
+    without them every xdist worker rewrites and compiles every test module again (about 3 s of CPU
+    each) and every pi-tui process the tests start compiles ``app`` again. Python still reads a
+    cache it may not write, so ``app`` and the helpers are compiled here, once (what ``.ci/run``
+    does for ``app``), and pytest may write its rewritten test modules' caches."""
+    if not sys.dont_write_bytecode:
+        return
+    sys.dont_write_bytecode = False
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, or the only process
+        for folder in ("app", "tests"):
+            compileall.compile_dir(TESTS.parent / folder, quiet=2)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The garbage collector spends less on a test run: what collection built (every module, every
+    test item) is frozen out of its scans, and it runs a tenth as often (a Textual app makes
+    objects by the ten thousand). About a sixth of the TUI and contract tests' CPU."""
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -88,9 +130,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return WORKERS_PER_CORE * cores
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The markers by folder and fixture: ``interop`` (tests/interop, the real pi on Node),
-    ``terminal`` (tmux: the ``terminal`` fixture), ``slow`` (see :data:`SLOW`)."""
+    ``terminal`` (tmux: the ``terminal`` fixture), ``slow`` (see :data:`SLOW`). Under xdist,
+    the tests of :data:`FIRST` go first."""
+    first = set()
     for item in items:
         where = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
         if where.startswith("interop/"):
@@ -100,6 +144,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         name = item.name.partition("[")[0]
         if where in SLOW or f"{where}::{name}" in SLOW:
             item.add_marker(pytest.mark.slow)
+        if f"{where}::{name}" in FIRST:
+            first.add(item)
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts alike
+        items.sort(key=lambda item: item not in first)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_certificate_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``SSL_CERT_FILE``: the first certificate of certifi's bundle alone, for every pi-tui the
+    tests run. The fakes speak plain HTTP, so no certificate is ever checked, but each process that
+    makes a request builds its SSL context (app.http.ssl_context) from the bundle, and loading
+    certifi's ~140 certificates takes ~16 ms of CPU each time. A test that sets its own wins."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        yield
+        return
+    import certifi
+
+    bundle = Path(certifi.where()).read_text(encoding="ascii")
+    end = "-----END CERTIFICATE-----"
+    first = bundle[bundle.index("-----BEGIN CERTIFICATE-----") : bundle.index(end) + len(end)]
+    path = tmp_path_factory.mktemp("tls") / "one-ca.pem"
+    path.write_text(first + "\n", encoding="ascii")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(path))
+        yield
 
 
 @pytest.fixture(autouse=True)

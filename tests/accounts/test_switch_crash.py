@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from app import cli
 from app.accounts import VAULT_NAME, add_account
 from app.store import WRITE_STEPS, CredentialStore
 from tests.accounts.helpers import ADA, BOB, login_entry, now_ms, read, vault_records
 from tests.fakes.server import FakeProviders
-from tests.processes import run_cli, run_python
+from tests.processes import clean_env, run_python
 
 WORKER = Path(__file__).with_name("crash_switch.py")
 WRITE = [step for step in WRITE_STEPS if step != "lock-acquired"]
@@ -64,10 +65,24 @@ def take_over_abandoned_lock(agent: Path) -> None:
         os.utime(lock, (long_ago, long_ago))
 
 
-def listed(agent: Path) -> list[tuple[str, bool]]:
-    out = run_cli("accounts", "anthropic", "--json", "--agent-dir", str(agent))
-    assert out.returncode == 0, out.stderr
-    return [(r["account"], r["active"]) for r in json.loads(out.stdout)["accounts"]]
+def pi_tui(capsys: pytest.CaptureFixture[str], *args: str, env: dict[str, str] | None = None) -> str:
+    """``pi-tui ARGS`` run after the kill, in this process (under the test's own HOME, the
+    ``home`` fixture): only the killed switch needs a process of its own; what then reads and
+    changes its files is the same code, without a start-up each time. Exit 0; returns stdout."""
+    sigterm = signal.getsignal(signal.SIGTERM)  # the switch sets a handler of its own
+    capsys.readouterr()
+    try:
+        code = cli.main(list(args), env=clean_env(env))
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+def listed(agent: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, bool]]:
+    out = pi_tui(capsys, "accounts", "anthropic", "--json", "--agent-dir", str(agent))
+    return [(r["account"], r["active"]) for r in json.loads(out)["accounts"]]
 
 
 @pytest.mark.parametrize("due", [False, True], ids=["fresh", "due"])
@@ -88,7 +103,7 @@ POINTS += [(True, n) for n in range(1, len(REFRESH_STEPS) + len(SWITCH_STEPS) + 
 
 @pytest.mark.parametrize(("due", "n"), POINTS, ids=[f"{'due' if d else 'fresh'}-{n}" for d, n in POINTS])
 def test_switch_killed_at_any_step_loses_no_account(
-    tmp_path: Path, fake: FakeProviders, due: bool, n: int
+    tmp_path: Path, fake: FakeProviders, home: Path, capsys: pytest.CaptureFixture[str], due: bool, n: int
 ) -> None:
     agent = tmp_path / "agent"
     setup(agent, fake, due=due)
@@ -107,7 +122,7 @@ def test_switch_killed_at_any_step_loses_no_account(
     switched = not refreshing and n - (len(REFRESH_STEPS) if due else 0) > PI_RENAMED
     active = ADA if switched else BOB
     # Settled as it is read: each account once, the active one as pi's file says.
-    assert sorted(listed(agent)) == sorted([(ADA, active == ADA), (BOB, active == BOB)]), step
+    assert sorted(listed(agent, capsys)) == sorted([(ADA, active == ADA), (BOB, active == BOB)]), step
     held = owners(agent, fake)
     assert held.get(BOB), f"Bob's login was lost at {step}: {held}"
     if answer_dies:
@@ -118,7 +133,6 @@ def test_switch_killed_at_any_step_loses_no_account(
 
     # The next change leaves each account in exactly one file, and both logins work.
     other = BOB if active == ADA else ADA
-    again = run_cli("switch", "anthropic", other, "--agent-dir", str(agent), env=fake.env())
-    assert again.returncode == 0, again.stderr
+    pi_tui(capsys, "switch", "anthropic", other, "--agent-dir", str(agent), env=fake.env())
     assert owners(agent, fake) == {other: ["pi"], active: ["vault"]}, step
     assert "pending" not in read(agent / VAULT_NAME)

@@ -35,6 +35,7 @@ from tests.contract.cases import (
     RENEW,
     Case,
 )
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.processes import run_cli
 
@@ -99,7 +100,7 @@ async def log_in(
         if how == CALLBACK:
             assert login.listening
             waiter = asyncio.ensure_future(login.wait_for_callback())
-            async with httpx.AsyncClient() as browser:
+            async with httpx.AsyncClient(verify=client_tls()) as browser:
                 page = await browser.get(login.url, follow_redirects=True)
             result = await asyncio.wait_for(waiter, 30)  # a failed login raises here
             assert page.status_code == 200, page.text

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.fakes.engine import FakeProviders
@@ -23,3 +26,11 @@ def fake_env(fake: FakeProviders, monkeypatch: pytest.MonkeyPatch) -> FakeProvid
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     return fake
+
+
+@functools.cache
+def client_tls() -> ssl.SSLContext:
+    """One SSL context for the tests' own httpx clients (``verify=client_tls()``). The fakes speak
+    plain HTTP, but httpx builds a context, CA bundle and all (about 20 ms of CPU), for every
+    client it makes."""
+    return httpx.create_ssl_context()

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.fakes import ENDPOINTS, FakeProviders, fixtures
+from tests.fakes.fixtures import client_tls
 
 fake = fixtures.fake
 
@@ -43,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def client(fake: FakeProviders) -> Iterator[httpx.Client]:
     """An httpx client with the fake as base URL."""
-    with httpx.Client(base_url=fake.base, timeout=5) as http:
+    with httpx.Client(verify=client_tls(), base_url=fake.base, timeout=5) as http:
         yield http
 
 
@@ -196,7 +197,7 @@ def test_starts_fast_and_stops_promptly_despite_hanging_and_dripping_handlers() 
 
     def call(path: str) -> None:
         try:
-            with httpx.stream("GET", server.base + path, timeout=30) as response:
+            with httpx.stream("GET", server.base + path, timeout=30, verify=client_tls()) as response:
                 response.read()
         except httpx.HTTPError as error:
             results.append(type(error).__name__)
@@ -266,9 +267,9 @@ def test_no_tracebacks_when_clients_disconnect(
         sock.recv(10)
     fake.fail("github.user", kind="reset")
     with pytest.raises(httpx.TransportError):
-        httpx.get(fake.base + "/github-api/user")
+        httpx.get(fake.base + "/github-api/user", verify=client_tls())
     time.sleep(0.2)
-    assert httpx.get(fake.base + "/github-api/user").status_code == 401
+    assert httpx.get(fake.base + "/github-api/user", verify=client_tls()).status_code == 401
     fake.stop()
     assert capfd.readouterr().err == ""
 
@@ -846,7 +847,7 @@ def test_hang_never_answers(fake: FakeProviders, client: httpx.Client) -> None:
 def test_drip_sends_headers_then_a_byte_at_a_time(fake: FakeProviders) -> None:
     fake.drip_interval = 0.05
     fake.fail("anthropic.messages", kind="drip")
-    with httpx.stream("POST", fake.base + "/v1/messages", timeout=2) as response:
+    with httpx.stream("POST", fake.base + "/v1/messages", timeout=2, verify=client_tls()) as response:
         assert response.status_code == 200
         assert response.headers["content-length"] == "1000000"
         received = b""
@@ -859,7 +860,7 @@ def test_drip_sends_headers_then_a_byte_at_a_time(fake: FakeProviders) -> None:
     fake.drip_interval = 1.0
     fake.fail("anthropic.messages", kind="drip")
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(fake.base + "/v1/messages", timeout=0.3)
+        httpx.post(fake.base + "/v1/messages", timeout=0.3, verify=client_tls())
 
 
 def test_global_and_per_endpoint_latency(fake: FakeProviders, client: httpx.Client) -> None:
@@ -938,7 +939,7 @@ def test_standalone_prints_base_and_env_and_stops_on_sigterm() -> None:
         line = json.loads(process.stdout.readline())
         base = line["base"]
         assert line["env"]["PI_TUI_GITHUB_URL"] == f"{base}/github"
-        with httpx.Client(base_url=base, timeout=5) as http:
+        with httpx.Client(verify=client_tls(), base_url=base, timeout=5) as http:
             assert device_code(http)["interval"] == 2
             assert http.get("/_control/counts").json()["github.device_code"] == 1
         process.send_signal(signal.SIGTERM)

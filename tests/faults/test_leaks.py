@@ -28,6 +28,7 @@ from app.errors import PiTuiError
 from app.logs import LOGGER, setup_logging
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import ANTHROPIC_CLIENT_ID, FakeProviders
 from tests.faults.conftest import HOUR_MS, make_store, now_ms
 from tests.processes import run_cli
@@ -292,7 +293,7 @@ async def test_a_parsed_token_answer_does_not_show_its_tokens_in_repr(fake: Fake
         "client_id": ANTHROPIC_CLIENT_ID,
         "refresh_token": tokens["refresh"],
     }
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=client_tls()) as client:
         answer = await request_json(
             client, "POST", fake.env()["PI_TUI_ANTHROPIC_TOKEN_URL"], what="Anthropic", json=body
         )

@@ -23,6 +23,7 @@ import httpx
 
 from app.service import AuthService
 from tests.fakes.engine import FakeProviders
+from tests.fakes.fixtures import client_tls
 from tests.integration.helpers import make_store
 from tests.processes import ROOT, clean_env
 
@@ -108,7 +109,7 @@ def test_hundreds_of_silent_connections_neither_starve_nor_break_the_login(
             fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
             assert fds < 80, f"pi-tui holds {fds} descriptors for silent connections"
             # The real browser: the provider's page sends it on to the listener.
-            page = httpx.get(url, follow_redirects=True, timeout=30)
+            page = httpx.get(url, follow_redirects=True, timeout=30, verify=client_tls())
             assert page.status_code == 200 and "Signed in to Anthropic" in page.text
             code, err = finish(proc, before)
     finally:
@@ -125,7 +126,7 @@ def test_a_browser_pre_connection_leaves_nothing_on_stderr_after_a_good_login(
     try:
         url, before = read_link(proc)
         with idle_connections(callback_port(url), 1):
-            page = httpx.get(url, follow_redirects=True, timeout=30)
+            page = httpx.get(url, follow_redirects=True, timeout=30, verify=client_tls())
             assert page.status_code == 200
             code, err = finish(proc, before)
     finally:
@@ -161,7 +162,7 @@ async def test_more_silent_connections_than_the_cap_still_let_the_redirect_throu
     waiter = asyncio.ensure_future(login.wait_for_callback())
     opened = [await asyncio.open_connection("127.0.0.1", login.listener.port) for _ in range(40)]
     try:
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=client_tls()) as browser:
             page = await asyncio.wait_for(browser.get(login.url, follow_redirects=True), 4)
         assert page.status_code == 200 and "Signed in to Anthropic" in page.text
         assert (await asyncio.wait_for(waiter, 10)).provider == "anthropic"

@@ -12,6 +12,7 @@ import pytest
 
 from app.errors import AuthError, LoginInputError, NetworkError, NotLoggedIn, RefreshError
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
 from tests.pi import refresh_like_pi, write_like_pi
@@ -47,7 +48,7 @@ async def test_login_by_loopback_callback(service: AuthService, fake: FakeProvid
     login = await service.start_login("anthropic", "browser")
     assert login.listening and login.redirect_uri.startswith("http://localhost:")
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         page = await browser.get(login.url, follow_redirects=True)
     assert page.status_code == 200 and "close this tab" in page.text
     result = await asyncio.wait_for(waiter, 10)
@@ -62,7 +63,7 @@ async def test_callback_and_paste_of_same_code_exchange_once(
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     location = fake.anthropic.redirect_for(login.url)
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         await browser.get(location.replace("localhost", "127.0.0.1"))
     result = await asyncio.wait_for(waiter, 10)
     again = await login.submit(location)
@@ -74,7 +75,7 @@ async def test_callback_with_other_state_is_ignored(service: AuthService, fake: 
     login = await service.start_login("anthropic", "browser")
     try:
         port = login.redirect_uri.split(":")[2].split("/")[0]
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=client_tls()) as browser:
             page = await browser.get(f"http://127.0.0.1:{port}/callback?code=abc&state=someone-else")
         assert page.status_code == 400 and "different login attempt" in page.text
         code, state = fake.anthropic.authorize(login.url)
@@ -88,7 +89,7 @@ async def test_denied_callback_raises_a_sentence(service: AuthService, fake: Fak
     fake.anthropic.deny_next_authorize()
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         await browser.get(login.url, follow_redirects=True)
     with pytest.raises(LoginInputError, match="did not authorize"):
         await asyncio.wait_for(waiter, 10)
@@ -288,7 +289,7 @@ async def test_callback_with_a_malformed_code_is_refused_without_exchange(
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     port = login.redirect_uri.split(":")[2].split("/")[0]
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         await browser.get(
             f"http://127.0.0.1:{port}/callback", params={"code": "abc<script>", "state": login.pkce.state}
         )

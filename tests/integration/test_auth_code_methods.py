@@ -14,6 +14,7 @@ from app import providers
 from app.errors import LoginInputError
 from app.providers import anthropic
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store
 
@@ -77,7 +78,7 @@ async def test_callback_page_says_signed_in_only_after_the_exchange(
 ) -> None:
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         page = await browser.get(login.url, follow_redirects=True)
     assert page.status_code == 200
     assert "Signed in to Anthropic. You can close this tab." in page.text
@@ -94,7 +95,7 @@ async def test_callback_page_says_the_login_failed_when_the_exchange_does(
     fake.fail("anthropic.exchange", status=400, body={"error": "invalid_grant"})
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         page = await browser.get(login.url, follow_redirects=True)
     assert page.status_code == 502
     assert "Anthropic login failed: Anthropic did not accept that code" in page.text

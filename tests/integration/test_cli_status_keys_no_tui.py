@@ -20,6 +20,7 @@ from app.providers.anthropic import authorize_url, endpoints
 from app.service import AuthService
 from app.state import BY_OTHER, BY_TOKEN
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc, seed_anthropic
 from tests.pi import refresh_like_pi, write_like_pi
@@ -199,7 +200,7 @@ async def test_a_denial_in_the_browser_does_not_send_the_user_back_to_the_spent_
     login = await service.start_login("anthropic", "browser")
     waiter = asyncio.create_task(login.wait_for_callback())
     fake.anthropic.deny_next_authorize()
-    async with httpx.AsyncClient(follow_redirects=True) as browser:
+    async with httpx.AsyncClient(verify=client_tls(), follow_redirects=True) as browser:
         await browser.get(login.url)
     with pytest.raises(LoginInputError) as caught:
         await asyncio.wait_for(waiter, 10)
@@ -370,7 +371,8 @@ def test_a_refresh_by_the_library_is_recorded_as_the_library(tmp_path: Path, fak
 def test_no_tui_login_completes_by_the_browser_on_this_machine(tmp_path: Path, fake: FakeProviders) -> None:
     proc = start_plain_login(tmp_path / "agent", fake, "anthropic", port="0")
     url = read_until(proc, lambda line: line.startswith("http"))
-    httpx.get(url, follow_redirects=True, timeout=30)  # the browser: authorize, then the redirect
+    # The browser: authorize, then the redirect.
+    httpx.get(url, follow_redirects=True, timeout=30, verify=client_tls())
     _out, err = proc.communicate(timeout=60)  # stdin still open: the listener finished the login
     assert proc.returncode == 0, err
     assert "Logged in to Anthropic (Claude Pro/Max) as user@example.com." in err

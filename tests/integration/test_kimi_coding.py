@@ -19,6 +19,7 @@ from app.flows.device import DeviceLogin, PollEvent
 from app.providers import kimi_coding
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 
@@ -357,7 +358,7 @@ async def test_pi_auth_signs_and_refreshes_on_401(service: AuthService, fake: Fa
     fake.kimi.expire_access_tokens()
     auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/kimi-api"
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.get("/models")
     assert response.status_code == 200
     first, second = fake.requests_for("kimi.models")

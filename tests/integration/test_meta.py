@@ -18,6 +18,7 @@ from app.errors import AuthError, DeviceFlowError, RefreshError
 from app.flows.device import DeviceLogin, PollEvent
 from app.mask import mask
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store, read_doc
 from tests.processes import run_cli
@@ -55,7 +56,7 @@ async def log_in(service: AuthService, fake: FakeProviders) -> DeviceLogin[Any]:
 def seed(service: AuthService, fake: FakeProviders, *, expires: int) -> dict[str, Any]:
     """A live identity token and a key minted with it, stored as pi stores them."""
     identity = fake.meta.seed_login()["access"]
-    with httpx.Client(base_url=fake.base) as http:
+    with httpx.Client(verify=client_tls(), base_url=fake.base) as http:
         answer = http.post(
             "/meta-api/muse-code/key",
             json={},
@@ -312,7 +313,7 @@ async def test_pi_auth_sends_the_key_as_bearer(service: AuthService, fake: FakeP
     entry = seed(service, fake, expires=NOW_MS + DAY_MS)
     auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/meta-api/v1"
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.get("/models")
     assert response.status_code == 200
     (sent,) = fake.requests_for("meta.models")

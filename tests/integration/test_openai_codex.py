@@ -18,6 +18,7 @@ from app import PiAuth
 from app.errors import AuthError, ConfigError, DeviceFlowError, LoginInputError, NetworkError, RefreshError
 from app.flows.device import DeviceLogin
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, read_doc
 
@@ -69,7 +70,7 @@ async def test_browser_login_through_the_listener(service: AuthService, fake: Fa
     assert query["id_token_add_organizations"] == ["true"]
     assert re.fullmatch(r"http://localhost:\d+/auth/callback", query["redirect_uri"][0])
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         page = await browser.get(login.url, follow_redirects=True)
     assert page.status_code == 200 and "Signed in to OpenAI" in page.text
     result = await asyncio.wait_for(waiter, 10)
@@ -241,7 +242,7 @@ async def test_status_rows_mask_the_account_and_the_token(service: AuthService, 
 async def test_pi_auth_sets_codex_headers_and_test_call(service: AuthService, fake: FakeProviders) -> None:
     entry = seed(service, fake, expires=now_ms() + HOUR_MS)
     auth = PiAuth(service, PROVIDER)
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.get("/wham/usage")
     assert response.status_code == 200 and response.json()["plan_type"] == "plus"
     sent = fake.requests_for("codex.usage")[0].headers

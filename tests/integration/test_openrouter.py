@@ -19,6 +19,7 @@ from app.errors import AuthError, ConfigError, LoginInputError, NetworkError
 from app.flows.auth_code import AuthCodeLogin
 from app.service import AuthService
 from app.timefmt import expiry
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import make_store, now_ms, read_doc
 
@@ -81,7 +82,7 @@ async def test_login_through_the_listener(service: AuthService, fake: FakeProvid
     assert re.fullmatch(rf"http://127\.0\.0\.1:\d+{UUID_PATH}", query["callback_url"][0])
     assert login.listening and login.listener is not None and login.listener.port != 0
     waiter = asyncio.create_task(login.wait_for_callback())
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=client_tls()) as browser:
         # The port alone is not enough: another path on it is not the login's.
         port = login.listener.port
         stray = await browser.get(f"http://127.0.0.1:{port}/oauth/callback/guess?code=abc")
@@ -192,7 +193,7 @@ async def test_pi_auth_and_test_call(
     entry = seed(service, fake)
     auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/openrouter/api/v1"
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.get("/models/user")
     assert response.status_code == 200
     assert fake.requests_for("openrouter.models")[0].headers["authorization"] == f"Bearer {entry['access']}"

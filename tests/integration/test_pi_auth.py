@@ -10,6 +10,7 @@ import pytest
 from app import PiAuth
 from app.errors import NotLoggedIn
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, seed_anthropic
 
@@ -32,7 +33,7 @@ async def test_pi_auth_signs_anthropic_requests_with_the_stored_login(
     entry = seed_anthropic(service.store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
     auth = PiAuth(service, "anthropic")
     assert auth.base_url() == fake.base
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/v1/messages", json=MESSAGE)
     assert response.status_code == 200
     (sent,) = fake.requests_for("anthropic.messages")
@@ -44,7 +45,7 @@ async def test_pi_auth_refreshes_once_on_401_and_retries(service: AuthService, f
     old = seed_anthropic(service.store, fake.anthropic.seed_login(), expires=now_ms() + HOUR_MS)
     fake.anthropic.expire_access_tokens()
     auth = PiAuth(service, "anthropic")
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/v1/messages", json=MESSAGE)
     assert response.status_code == 200
     assert fake.count("anthropic.refresh") == 1 and fake.count("anthropic.messages") == 2
@@ -56,7 +57,7 @@ def test_pi_auth_works_with_a_blocking_client_and_from_store(tmp_path: Path, fak
     store = make_store(tmp_path)
     seed_anthropic(store, fake.anthropic.seed_login(), expires=now_ms() - 1)  # due: refreshed first
     auth = PiAuth.from_store(store, "anthropic", env=fake.env())
-    with httpx.Client(auth=auth, base_url=auth.base_url()) as client:
+    with httpx.Client(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         assert client.post("/v1/messages", json=MESSAGE).status_code == 200
     assert fake.count("anthropic.refresh") == 1
 
@@ -87,7 +88,7 @@ async def test_pi_auth_sends_a_stored_api_key_the_providers_way(tmp_path: Path, 
     _store_api_key(service.store.path, key)
     auth = PiAuth(service, "anthropic")
     assert auth.base_url() == fake.base
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/v1/messages", json=MESSAGE)
     assert response.status_code == 200
     (sent,) = fake.requests_for("anthropic.messages")

@@ -20,6 +20,7 @@ from app.mask import mask
 from app.providers import xai
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 
@@ -291,7 +292,7 @@ async def test_pi_auth_signs_with_bearer_and_refreshes_on_401(
     fake.xai.expire_access_tokens()
     auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/xai-api"
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.get("/models")
     assert response.status_code == 200
     first, second = fake.requests_for("xai.models")

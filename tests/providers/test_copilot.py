@@ -35,7 +35,7 @@ from app.providers.github_copilot import (
 )
 from app.service import AuthService
 from app.store import CredentialStore
-from tests.fakes.fixtures import fake
+from tests.fakes.fixtures import client_tls, fake
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import DEVICE_SCALE, device_service, now_ms
 from tests.processes import start_together
@@ -610,7 +610,7 @@ async def test_copilot_auth_sets_every_header(service: AuthService, fake: FakePr
     entry = seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     auth = PiAuth(service, PROVIDER)
     assert auth.base_url() == f"{fake.base}/copilot"
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         plain = await client.post("/chat/completions", json=CHAT)
         agent = await client.post(
             "/chat/completions", json=CHAT, extensions={"pi_tui": {"initiator": "agent", "vision": True}}
@@ -637,7 +637,7 @@ async def test_copilot_auth_constructor_sets_initiator_and_vision(
 ) -> None:
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     auth = PiAuth(service, PROVIDER, initiator="agent", vision=True)
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         assert (await client.post("/chat/completions", json=CHAT)).status_code == 200
     assert fake.copilot.chat_headers == [
         {"openai-intent": "conversation-edits", "x-initiator": "agent", "copilot-vision-request": "true"}
@@ -652,7 +652,7 @@ async def test_copilot_auth_refreshes_once_and_retries_on_401(
     old = seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.copilot.expire_tokens()
     auth = PiAuth(service, PROVIDER)
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/chat/completions", json=CHAT)
     assert response.status_code == 200
     assert fake.count("github.copilot_token") == 1 and fake.count("copilot.chat") == 2
@@ -668,7 +668,7 @@ async def test_copilot_auth_retries_only_once(service: AuthService, fake: FakePr
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.fail("copilot.chat", status=401, body={"error": {"message": "no"}}, times=5)
     auth = PiAuth(service, PROVIDER)
-    async with httpx.AsyncClient(auth=auth, base_url=auth.base_url()) as client:
+    async with httpx.AsyncClient(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = await client.post("/chat/completions", json=CHAT)
     assert response.status_code == 401
     assert fake.count("copilot.chat") == 2 and fake.count("github.copilot_token") == 1
@@ -679,7 +679,7 @@ def test_copilot_auth_works_with_a_blocking_client(tmp_path: Path, fake: FakePro
     seed_copilot(fake, service.store, expires=now_ms() + 10 * MINUTE_MS)
     fake.copilot.expire_tokens()
     auth = PiAuth.from_store(service.store, PROVIDER, env=service.env)
-    with httpx.Client(auth=auth, base_url=auth.base_url()) as client:
+    with httpx.Client(verify=client_tls(), auth=auth, base_url=auth.base_url()) as client:
         response = client.post("/chat/completions", json=CHAT)
     assert response.status_code == 200
     assert fake.count("github.copilot_token") == 1

@@ -22,6 +22,7 @@ import pytest
 from app.errors import AuthError, ConfigError, LoginInputError, RefreshError
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 
 NOW = 1_800_000_000.0
@@ -177,7 +178,7 @@ async def test_the_callback_without_an_issued_client_fails_with_a_sentence(
     login: Any = await service.start_login("openai", "browser")
     try:
         redirect = fake.chatgpt.redirect_for(login.url).replace("&client_id=", "&other=")
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=client_tls()) as browser:
             page = await browser.get(redirect)
         assert page.status_code == 502
         with pytest.raises(LoginInputError, match="client_id"):
@@ -235,7 +236,7 @@ async def test_the_fake_is_strict_about_the_issued_client_and_resource(fake: Fak
 
     body = {"grant_type": "authorization_code", "code_verifier": "v" * 43}
     body |= {"redirect_uri": "http://127.0.0.1:1455/auth/callback", "resource": "https://api.openai.com/v1"}
-    async with httpx.AsyncClient(base_url=fake.base) as client:
+    async with httpx.AsyncClient(verify=client_tls(), base_url=fake.base) as client:
         first, _ = code()
         wrong = await client.post(url, data=body | {"code": first, "client_id": "dynamic_agent_client"})
         assert wrong.json()["error"] == "invalid_client"

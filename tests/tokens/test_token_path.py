@@ -14,6 +14,7 @@ import pytest
 from app import PiAuth
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.fakes.server import FakeProviders
 from tests.integration.helpers import HOUR_MS, make_store, now_ms, seed_anthropic
 from tests.processes import run_cli
@@ -160,7 +161,7 @@ def test_pi_auth_signs_no_request_to_another_host(
 ) -> None:
     service, key = _api_key_service(tmp_path, fake)
     url, seen = elsewhere
-    with httpx.Client(auth=PiAuth(service, "anthropic")) as client:
+    with httpx.Client(verify=client_tls(), auth=PiAuth(service, "anthropic")) as client:
         assert client.get(f"{url}/v1/models").status_code == 200
     assert seen and "x-api-key" not in seen[0] and "authorization" not in seen[0]
     assert all(key not in value for value in seen[0].values())
@@ -175,10 +176,10 @@ async def test_pi_auth_keeps_the_api_key_off_a_cross_origin_redirect(
     fake.fail("anthropic.messages", status=307, headers={"location": f"{url}/stolen"})
     auth = PiAuth(service, "anthropic")
     if asynchronous:
-        async with httpx.AsyncClient(auth=auth, follow_redirects=True) as client:
+        async with httpx.AsyncClient(verify=client_tls(), auth=auth, follow_redirects=True) as client:
             response = await client.post(f"{auth.base_url()}/v1/messages", json={})
     else:
-        with httpx.Client(auth=auth, follow_redirects=True) as client:
+        with httpx.Client(verify=client_tls(), auth=auth, follow_redirects=True) as client:
             response = client.post(f"{auth.base_url()}/v1/messages", json={})
     assert response.status_code == 200 and len(response.history) == 1
     (sent,) = fake.requests_for("anthropic.messages")

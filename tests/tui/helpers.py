@@ -59,13 +59,18 @@ def card(app: App[Any], provider: str) -> str:
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until ``condition()`` is true; fail with the screen's text otherwise."""
+    """Let the app run until ``condition()`` is true; fail with the screen's text otherwise.
+
+    Looks again after 20 ms, then a little later each time, up to every 100 ms: each look
+    refreshes the screen, and a long wait (a slow answer, a poll interval) need not cost CPU."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    delay = 0.02
     while not condition():
         if loop.time() > deadline:
             raise AssertionError(f"timed out; screen was:\n{screen_text(pilot.app)}")
-        await pilot.pause(0.02)
+        await pilot.pause(delay)
+        delay = min(delay * 1.5, 0.1)
     await pilot.pause()
 
 

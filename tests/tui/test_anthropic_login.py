@@ -11,6 +11,7 @@ import pytest
 from textual import events
 
 from app.service import AuthService
+from tests.fakes.fixtures import client_tls
 from tests.tui.helpers import (
     card,
     choose_method,
@@ -122,7 +123,7 @@ async def test_login_by_loopback_callback_needs_no_paste(service, store, fake, m
     async with app.run_test(size=(80, 24)) as pilot:
         login = await open_login(pilot)
         assert login.listening
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
+        async with httpx.AsyncClient(verify=client_tls(), follow_redirects=True) as browser:
             page = await browser.get(login.url)
         assert page.status_code == 200 and "You can close this tab" in page.text
         await wait_for_screen(pilot, "LoginDoneScreen")
@@ -169,13 +170,13 @@ async def test_denied_in_the_browser_shows_why_and_makes_a_new_link(
     async with on_login_screen(make_app, service) as (app, pilot):
         first = app.screen.login
         fake.anthropic.deny_next_authorize()
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
+        async with httpx.AsyncClient(verify=client_tls(), follow_redirects=True) as browser:
             await browser.get(first.url)
         await wait_for_text(pilot, "Anthropic did not authorize the login (The user denied access)")
         await wait_until(pilot, lambda: app.screen.login is not None and app.screen.login is not first)
         second = app.screen.login
         assert clipboard.copied == [first.url, second.url]
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
+        async with httpx.AsyncClient(verify=client_tls(), follow_redirects=True) as browser:
             await browser.get(second.url)
         await wait_for_screen(pilot, "LoginDoneScreen")
 
@@ -201,7 +202,7 @@ async def test_escape_cancels_and_closes_the_listener(service, store, fake, make
         await wait_for_screen(pilot, "StatusScreen")
         await wait_until(pilot, lambda: not login.listener._servers)
         with pytest.raises(httpx.ConnectError):
-            async with httpx.AsyncClient() as browser:
+            async with httpx.AsyncClient(verify=client_tls()) as browser:
                 await browser.get(f"http://127.0.0.1:{port}/callback")
         assert not store.path.exists()
 
@@ -229,7 +230,7 @@ async def test_quitting_during_a_login_closes_the_listener(service, make_app):
         port = app.screen.login.listener.port
         await pilot.press("ctrl+q")
     with pytest.raises(httpx.ConnectError):
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=client_tls()) as browser:
             await browser.get(f"http://127.0.0.1:{port}/callback")
 
 

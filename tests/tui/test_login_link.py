@@ -12,6 +12,7 @@ import pytest
 
 from app.service import AuthService
 from app.store import CredentialStore
+from tests.fakes.fixtures import client_tls
 from tests.tui.helpers import (
     choose_method,
     flat,
@@ -126,7 +127,7 @@ async def test_after_a_denial_copied_is_said_only_if_the_new_link_was(
         first = await on_auth_code_screen(pilot)
         clipboard.available = False  # the new link can only be sent by OSC 52, unconfirmed
         fake.anthropic.deny_next_authorize()
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
+        async with httpx.AsyncClient(verify=client_tls(), follow_redirects=True) as browser:
             await browser.get(first.url)
         await wait_for_text(pilot, "Anthropic did not authorize the login (The user denied access).")
         await wait_until(pilot, lambda: app.screen.login is not None and app.screen.login is not first)
