@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.style import Style
 from textual.widgets import Input, Static
 
+from app.tui.copying import copy_text
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.screens import SCREENS_CSS
@@ -97,7 +98,7 @@ class AuthCodeScreen(Screen[Outcome]):
     def action_copy_link(self) -> None:
         """Ctrl+Y: copy the link again (and say whether it really was)."""
         if self.login is not None:
-            self.query_one("#link-status", Static).update(self.app.copy_text(self.login.url, "Link"))
+            self.query_one("#link-status", Static).update(copy_text(self.app, self.login.url, "Link"))
 
     @work(exclusive=True, group="open", exit_on_error=False)
     async def action_open_link(self) -> None:
@@ -175,7 +176,7 @@ class AuthCodeScreen(Screen[Outcome]):
         self.query_one("#code", CodeInput).placeholder = login.spec.placeholder
         self._ready_input()
         self.run_worker(self.service.warm_up(self.provider_id), group="warm-up", exit_on_error=False)
-        status = [self.app.copy_text(login.url, "Link")]
+        status = [copy_text(self.app, login.url, "Link")]
         if open_browser:
             opened = await asyncio.to_thread(self.app.opener, login.url)
             status.append(opened.message)
