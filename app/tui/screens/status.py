@@ -91,6 +91,8 @@ class StatusScreen(Screen[None]):
         self._said = Said(None)
         # Why the accounts file beside pi's cannot be read (shown with the store note), if it cannot.
         self._vault_problem: str | None = None
+        # The list, once composed (keys are checked before it exists: a start at a select).
+        self._list: AccountList | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -100,7 +102,8 @@ class StatusScreen(Screen[None]):
         stored = self._read_stored(statuses)
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
-        yield AccountList(statuses, now_ms=now, stored=stored, glyphs=self.app.glyphs, id="accounts")
+        self._list = AccountList(statuses, now_ms=now, stored=stored, glyphs=self.app.glyphs, id="accounts")
+        yield self._list
         with VerticalScroll(id="details-scroll", can_focus=False):
             yield AccountDetails(glyphs=self.app.glyphs, id="details")
         # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
@@ -133,7 +136,8 @@ class StatusScreen(Screen[None]):
     @property
     def accounts(self) -> AccountList:
         """The list of providers."""
-        return self.query_one(AccountList)
+        assert self._list is not None, "the status screen is not composed yet"
+        return self._list
 
     # -- the message line ----------------------------------------------------------------
 
@@ -289,7 +293,7 @@ class StatusScreen(Screen[None]):
 
     def selected(self) -> AccountStatus | None:
         """The status of the provider under the cursor (None before the list exists: a start at a select)."""
-        return next((accounts.current() for accounts in self.query(AccountList).results(AccountList)), None)
+        return self._list.current() if self._list is not None else None
 
     def select(self, provider_id: str) -> None:
         """Put the cursor on ``provider_id`` (e.g. the login just made), with the file read again."""
@@ -471,10 +475,9 @@ class StatusScreen(Screen[None]):
             return self.usage_on
         if action not in ("switch", "refresh", "test", "add_account"):
             return True
-        lists = list(self.query(AccountList).results(AccountList))
-        if not lists:
+        accounts = self._list
+        if accounts is None:
             return action in ("refresh", "test")  # as before the list existed
-        accounts = lists[0]
         on_stored = accounts.current_account() is not None
         if action == "switch":
             return on_stored
