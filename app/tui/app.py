@@ -275,15 +275,17 @@ class PiTuiApp(App[int]):
 
     def confirm_logout(self, provider: str, *, leave: bool = False) -> None:
         """Ask before deleting ``provider``'s tokens; ``leave``: then exit with what happened."""
-        from app.tui.screens.confirm import ConfirmScreen
-
         info = providers.provider(provider)
         question = (
             f"Log out of {info.name}? This deletes its tokens from {display_path(self.service.store.path)}."
         )
-        self.push_screen(
-            ConfirmScreen(question, yes="Log out"), functools.partial(self._logout, provider, leave=leave)
-        )
+        self.confirm(question, "Log out", functools.partial(self._logout, provider, leave=leave))
+
+    def confirm(self, question: str, yes: str, then: Callable[[bool | None], None]) -> None:
+        """Ask ``question`` (``yes`` on its button); ``then`` gets the answer (None: backed out)."""
+        from app.tui.screens.confirm import ConfirmScreen
+
+        self.push_screen(ConfirmScreen(question, yes=yes), then)
 
     def _logout(self, provider: str, confirmed: bool | None, *, leave: bool) -> None:
         info = providers.provider(provider)

@@ -183,14 +183,6 @@ LAZY_NOT_YET: frozenset[str] = frozenset(
     {
         "app/auth.py",
         "app/tui/app.py",
-        "app/tui/feedback.py",
-        "app/tui/login.py",
-        "app/tui/run.py",
-        "app/tui/screens/auth_code_login.py",
-        "app/tui/screens/help.py",
-        "app/tui/screens/link_alone.py",
-        "app/tui/screens/status.py",
-        "app/tui/widgets/account_text.py",
     }
 )
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)

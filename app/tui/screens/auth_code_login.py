@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -19,6 +19,7 @@ from app.tui.copying import copy_text
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.screens import SCREENS_CSS
+from app.tui.screens.link_alone import LinkScreen, print_link_alone
 from app.tui.widgets.code_input import CodeInput
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
@@ -109,10 +110,6 @@ class AuthCodeScreen(Screen[Outcome]):
 
     async def action_link_alone(self) -> None:
         """Ctrl+L: the link on its own, unwrapped by the app, for selecting it in the terminal."""
-        from textual.app import SuspendNotSupported
-
-        from app.tui.screens.link_alone import LinkScreen, print_link_alone
-
         if self.login is None:
             return
         try:
