@@ -232,15 +232,12 @@ class AccountList(Widget, can_focus=True):
         # Widths from the content, so names and states are not cut while there is room; the
         # account (or, when narrow, the name) takes what is left and is the one cut. A stored
         # account's name, under its provider's, is cut at the width of the providers' names.
+        providers = [cells for line, cells in zip(lines, rows, strict=True) if not line.stored]
         natural = [
             max(
                 [
                     len(title),
-                    *(
-                        cells[title].cell_len
-                        for line, cells in zip(lines, rows, strict=True)
-                        if title != "Provider" or not line.stored
-                    ),
+                    *(cells[title].cell_len for cells in (providers if title == "Provider" else rows)),
                 ]
             )
             for title in columns
