@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from app import clipboard, providers
+from app import providers
 from app.errors import Cancelled, PiTuiError
 from app.paths import display_path
 from app.tui.feedback import describe
@@ -65,7 +65,7 @@ class PiTuiApp(App[int]):
         *,
         start: Start = "status",
         provider: str | None = None,
-        clipboard: Callable[[str], None] = clipboard.copy,
+        clipboard: Callable[[str], None] | None = None,
         opener: Callable[[str], Opened] | None = None,
         log_path: Path | None = None,
         cursor_blink: bool = True,
@@ -80,6 +80,7 @@ class PiTuiApp(App[int]):
         self.service = service
         self.start = start
         self.start_provider = provider
+        # None: the system clipboard (app.tui.copying, loaded with the screens that copy).
         self.copy_to_system_clipboard = clipboard
         self.opener = opener or self._open_in_browser
         self.log_path = log_path
@@ -204,29 +205,6 @@ class PiTuiApp(App[int]):
                 )
         yield from commands.values()
 
-    def copy_text(self, text: str, what: str) -> str:
-        """Copy ``text`` (pyperclip, else OSC 52) and say which way it went, and only what is true.
-
-        OSC 52 cannot be confirmed: the sentence says it was sent, not that it arrived.
-        """
-        try:
-            self.copy_to_system_clipboard(text)
-        except Exception:
-            pass
-        else:
-            return f"{what} copied to the clipboard."
-        self.copy_to_clipboard(text)  # Textual's own: a bare OSC 52, and kept for paste in the app
-        env = self.service.env
-        if env.get("TMUX"):
-            if self.terminal is not None:
-                self.terminal.write(clipboard.osc52(text, env))  # wrapped for tmux's passthrough
-                self.terminal.flush()
-            return (
-                f"{what} sent to your terminal through tmux (OSC 52); it arrives only with "
-                "tmux's `set -g allow-passthrough on` (or `set -g set-clipboard on`)."
-            )
-        return f"{what} sent to your terminal's clipboard (OSC 52), if your terminal accepts that."
-
     def _open_in_browser(self, url: str) -> Opened:
         """The default opener: app.opener's rules over the service's environment."""
         from app.opener import open_url  # only when a link is opened
@@ -297,15 +275,17 @@ class PiTuiApp(App[int]):
 
     def confirm_logout(self, provider: str, *, leave: bool = False) -> None:
         """Ask before deleting ``provider``'s tokens; ``leave``: then exit with what happened."""
-        from app.tui.screens.confirm import ConfirmScreen
-
         info = providers.provider(provider)
         question = (
             f"Log out of {info.name}? This deletes its tokens from {display_path(self.service.store.path)}."
         )
-        self.push_screen(
-            ConfirmScreen(question, yes="Log out"), functools.partial(self._logout, provider, leave=leave)
-        )
+        self.confirm(question, "Log out", functools.partial(self._logout, provider, leave=leave))
+
+    def confirm(self, question: str, yes: str, then: Callable[[bool | None], None]) -> None:
+        """Ask ``question`` (``yes`` on its button); ``then`` gets the answer (None: backed out)."""
+        from app.tui.screens.confirm import ConfirmScreen
+
+        self.push_screen(ConfirmScreen(question, yes=yes), then)
 
     def _logout(self, provider: str, confirmed: bool | None, *, leave: bool) -> None:
         info = providers.provider(provider)

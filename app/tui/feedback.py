@@ -6,6 +6,7 @@ import logging
 
 from app.errors import PiTuiError
 from app.mask import mask_secrets
+from app.sanitize import for_display
 
 log = logging.getLogger("pi_tui.tui")
 
@@ -15,7 +16,5 @@ def describe(error: BaseException) -> str:
     if isinstance(error, PiTuiError):
         return mask_secrets(str(error))
     log.error("unexpected error", exc_info=error)
-    from app.sanitize import for_display  # only here: compiling its patterns slows start-up
-
     detail = for_display(mask_secrets(str(error)) or type(error).__name__, limit=200)
     return f"Unexpected error: {detail}"

@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING
 from app.errors import Cancelled
 from app.login import LoginDone, LoginRequest, Outcome, run_login
 from app.providers import AUTH_CODE, Method, ProviderInfo, Question
+from app.tui.screens.auth_code_login import AuthCodeScreen
+from app.tui.screens.confirm import ChoiceScreen
+from app.tui.screens.device_code import DeviceCodeScreen
+from app.tui.screens.login_done import LoginDoneScreen
+from app.tui.screens.method_choice import MethodChoiceScreen
+from app.tui.screens.question import QuestionScreen
 
 if TYPE_CHECKING:
     from app.tui.app import PiTuiApp
@@ -25,33 +31,24 @@ class ScreenPrompter:
 
     async def decide(self, question: str, answers: tuple[tuple[str, str], ...]) -> str | None:
         """A dialog with a button (and a key: the label's first letter) per answer; Esc backs out."""
-        from app.tui.screens.confirm import ChoiceScreen
-
         keyed = tuple((answer_id, label, label[0].lower()) for answer_id, label in answers)
         chosen: str | None = await self.app.push_screen_wait(ChoiceScreen(question, keyed))
         return chosen
 
     async def answer(self, title: str, question: Question, check: Callable[[str], str]) -> str | None:
         """The question screen; it shows ``check``'s sentence and asks again."""
-        from app.tui.screens.question import QuestionScreen
-
         return await self.app.push_screen_wait(QuestionScreen(title, question, check))
 
     async def choose(
         self, info: ProviderInfo, methods: tuple[Method, ...], default: Method, why: str
     ) -> str | None:
         """The method choice screen."""
-        from app.tui.screens.method_choice import MethodChoiceScreen
-
         return await self.app.push_screen_wait(
             MethodChoiceScreen(info.name, methods, default=default.id, why=why)
         )
 
     async def run_flow(self, request: LoginRequest, other: Method | None) -> Outcome:
         """The flow's screen: the link and the paste, or the device code and its countdown."""
-        from app.tui.screens.auth_code_login import AuthCodeScreen
-        from app.tui.screens.device_code import DeviceCodeScreen
-
         if request.method.kind == AUTH_CODE:
             screen: AuthCodeScreen | DeviceCodeScreen = AuthCodeScreen(request, other=other)
         else:
@@ -66,8 +63,6 @@ class ScreenPrompter:
 async def login_in_app(app: PiTuiApp, provider_id: str, *, mode: str | None = None) -> LoginDone | None:
     """Run ``provider_id``'s login on ``app``'s screen stack (call it from a worker); the login
     just made is selected on the panel and its "Logged in" screen shown."""
-    from app.tui.screens.login_done import LoginDoneScreen
-
     try:
         done = await run_login(app.service, ScreenPrompter(app), provider_id, mode=mode)
     except Cancelled as exc:

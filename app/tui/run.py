@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from app.logs import setup_logging
 from app.service import AuthService
+from app.tui.app import PiTuiApp
+from app.tui.terminal import TerminalDriver
 
 if TYPE_CHECKING:
     from app.store import CredentialStore
@@ -28,9 +30,6 @@ def run_app(
     otherwise, so ``pi-tui login x && …`` can be scripted; started to log out, the answer to its
     question. An unexpected error ends the app with a non-zero code (the app prints its sentence).
     """
-    from app.tui.app import PiTuiApp
-    from app.tui.terminal import TerminalDriver
-
     try:
         log_path = setup_logging(env)
     except OSError:

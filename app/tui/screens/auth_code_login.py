@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -15,9 +15,11 @@ from textual.screen import Screen
 from textual.style import Style
 from textual.widgets import Input, Static
 
+from app.tui.copying import copy_text
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome, SwitchMethod
 from app.tui.screens import SCREENS_CSS
+from app.tui.screens.link_alone import LinkScreen, print_link_alone
 from app.tui.widgets.code_input import CodeInput
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
@@ -97,7 +99,7 @@ class AuthCodeScreen(Screen[Outcome]):
     def action_copy_link(self) -> None:
         """Ctrl+Y: copy the link again (and say whether it really was)."""
         if self.login is not None:
-            self.query_one("#link-status", Static).update(self.app.copy_text(self.login.url, "Link"))
+            self.query_one("#link-status", Static).update(copy_text(self.app, self.login.url, "Link"))
 
     @work(exclusive=True, group="open", exit_on_error=False)
     async def action_open_link(self) -> None:
@@ -108,10 +110,6 @@ class AuthCodeScreen(Screen[Outcome]):
 
     async def action_link_alone(self) -> None:
         """Ctrl+L: the link on its own, unwrapped by the app, for selecting it in the terminal."""
-        from textual.app import SuspendNotSupported
-
-        from app.tui.screens.link_alone import LinkScreen, print_link_alone
-
         if self.login is None:
             return
         try:
@@ -175,7 +173,7 @@ class AuthCodeScreen(Screen[Outcome]):
         self.query_one("#code", CodeInput).placeholder = login.spec.placeholder
         self._ready_input()
         self.run_worker(self.service.warm_up(self.provider_id), group="warm-up", exit_on_error=False)
-        status = [self.app.copy_text(login.url, "Link")]
+        status = [copy_text(self.app, login.url, "Link")]
         if open_browser:
             opened = await asyncio.to_thread(self.app.opener, login.url)
             status.append(opened.message)

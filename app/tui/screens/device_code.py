@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from app.timefmt import duration
+from app.tui.copying import copy_text
 from app.tui.feedback import describe
 from app.tui.outcome import LoginDone, LoginRequest, Outcome
 from app.tui.screens import SCREENS_CSS
@@ -147,7 +148,7 @@ class DeviceCodeScreen(Screen[Outcome]):
         self._tick()
 
     async def _open(self, login: DeviceLogin[LoginResult]) -> None:
-        copied = self.app.copy_text(login.user_code, "Code")
+        copied = copy_text(self.app, login.user_code, "Code")
         opened = await asyncio.to_thread(self.app.opener, login.link)
         self._show("link-status", f"{copied} {opened.message}")
 

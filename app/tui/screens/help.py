@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from app.paths import display_path
 from app.tui.screens import SCREENS_CSS
-from app.tui.screens.status import VAULT_NAME
+from app.tui.screens.status import VAULT_NAME, StatusScreen
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
 
@@ -29,8 +29,6 @@ MORE_KEYS = (
 
 def keys() -> list[tuple[str, str]]:
     """The status screen's keys (from its bindings) and the ones that work everywhere."""
-    from app.tui.screens.status import StatusScreen
-
     shown = [b for b in StatusScreen.BINDINGS if isinstance(b, Binding) and b.show]
     return [(b.key_display or b.key, b.tooltip) for b in shown] + list(MORE_KEYS)
 

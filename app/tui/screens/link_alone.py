@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -42,9 +44,6 @@ def print_link_alone(url: str) -> bool:
     False when the user pressed Ctrl-C instead (the terminal is back in its own mode, where
     Ctrl-C is a signal, not a key the app sees): they want to quit, as everywhere else.
     """
-    import signal
-    import sys
-
     sys.stdout.write(f"\n{url}\n\n")
     sys.stdout.write("(Select the link above and copy it. Press Enter to return to pi-tui.)")
     sys.stdout.flush()

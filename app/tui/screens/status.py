@@ -3,6 +3,7 @@ details, and the keys that act on it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
@@ -18,6 +19,7 @@ from app.credentials import AccountStatus, State
 from app.errors import ConfigError, PiTuiError
 from app.expiry import BUFFER_MS
 from app.paths import display_path
+from app.sanitize import for_display
 from app.timefmt import expiry
 from app.tui.feedback import describe
 from app.tui.widgets.account_details import AccountDetails
@@ -25,6 +27,7 @@ from app.tui.widgets.account_list import AccountList
 from app.tui.widgets.account_text import stored_name
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.title_bar import TitleBar
+from app.usage import UsageReport
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
     from app.accounts import AccountRow
     from app.service import AuthService
     from app.tui.app import PiTuiApp
-    from app.usage import UsageReport
 
 EMPTY = "Nothing is logged in yet. Press l to log in."
 USAGE_EVERY_MS = 60_000
@@ -91,6 +93,8 @@ class StatusScreen(Screen[None]):
         self._said = Said(None)
         # Why the accounts file beside pi's cannot be read (shown with the store note), if it cannot.
         self._vault_problem: str | None = None
+        # The list, once composed (keys are checked before it exists: a start at a select).
+        self._list: AccountList | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -100,7 +104,8 @@ class StatusScreen(Screen[None]):
         stored = self._read_stored(statuses)
         now = self.service.now_ms()
         yield Static(EMPTY, id="empty")
-        yield AccountList(statuses, now_ms=now, stored=stored, glyphs=self.app.glyphs, id="accounts")
+        self._list = AccountList(statuses, now_ms=now, stored=stored, glyphs=self.app.glyphs, id="accounts")
+        yield self._list
         with VerticalScroll(id="details-scroll", can_focus=False):
             yield AccountDetails(glyphs=self.app.glyphs, id="details")
         # Not a message: it stays for as long as it is true (until `pi-tui migrate` has run).
@@ -133,7 +138,8 @@ class StatusScreen(Screen[None]):
     @property
     def accounts(self) -> AccountList:
         """The list of providers."""
-        return self.query_one(AccountList)
+        assert self._list is not None, "the status screen is not composed yet"
+        return self._list
 
     # -- the message line ----------------------------------------------------------------
 
@@ -289,7 +295,7 @@ class StatusScreen(Screen[None]):
 
     def selected(self) -> AccountStatus | None:
         """The status of the provider under the cursor (None before the list exists: a start at a select)."""
-        return next((accounts.current() for accounts in self.query(AccountList).results(AccountList)), None)
+        return self._list.current() if self._list is not None else None
 
     def select(self, provider_id: str) -> None:
         """Put the cursor on ``provider_id`` (e.g. the login just made), with the file read again."""
@@ -366,16 +372,12 @@ class StatusScreen(Screen[None]):
 
     @work(group="accounts", exit_on_error=False)
     async def _switch(self, provider_id: str, account: str) -> None:
-        import asyncio
-
         accounts = self.service.accounts()
         was = self._usage.get(provider_id)
 
         def switch() -> tuple[AccountRow, str | None]:
             # Its own loop in a thread: the switch waits for pi's lock, the panel must not.
             return asyncio.run(accounts.switch(provider_id, account))
-
-        from app.sanitize import for_display  # names come from a file
 
         try:
             chosen, before = await asyncio.to_thread(switch)
@@ -409,16 +411,11 @@ class StatusScreen(Screen[None]):
 
     def _ask_remove(self, stored: AccountRow) -> None:
         """Ask before deleting a stored account's tokens (pi's file is not touched)."""
-        from app.tui.screens.confirm import ConfirmScreen
-
         question = (
             f"Log out of the {stored.name} account {stored_name(stored)}? This deletes its tokens "
             f"from {display_path(self.vault_path)}; pi's file is not changed."
         )
-        self.app.push_screen(
-            ConfirmScreen(question, yes="Log out"),
-            lambda confirmed: self._remove_confirmed(stored, confirmed),
-        )
+        self.app.confirm(question, "Log out", lambda confirmed: self._remove_confirmed(stored, confirmed))
 
     def _remove_confirmed(self, stored: AccountRow, confirmed: bool | None) -> None:
         if not confirmed:
@@ -428,8 +425,6 @@ class StatusScreen(Screen[None]):
 
     @work(group="accounts", exit_on_error=False)
     async def _remove(self, provider_id: str, account: str) -> None:
-        import asyncio
-
         accounts = self.service.accounts()
 
         def remove() -> AccountRow:
@@ -471,10 +466,9 @@ class StatusScreen(Screen[None]):
             return self.usage_on
         if action not in ("switch", "refresh", "test", "add_account"):
             return True
-        lists = list(self.query(AccountList).results(AccountList))
-        if not lists:
+        accounts = self._list
+        if accounts is None:
             return action in ("refresh", "test")  # as before the list existed
-        accounts = lists[0]
         on_stored = accounts.current_account() is not None
         if action == "switch":
             return on_stored
@@ -496,10 +490,6 @@ class StatusScreen(Screen[None]):
     @work(exclusive=True, group="usage", exit_on_error=False)
     async def _fetch_usage(self, refresh: bool = False) -> None:
         """Each live login's usage, one provider at a time as it arrives; a failure is its line."""
-        import asyncio
-
-        from app.usage import UsageReport
-
         self._usage_asked_ms = None
         # A due or failed login is left to r: usage never refreshes behind the user's back.
         live = [s for s in self.accounts.statuses if s.stored and s.state is State.LOGGED_IN]

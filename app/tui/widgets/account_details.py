@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.table import Table
 from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from app.credentials import AccountStatus
 from app.tui.glyphs import UNICODE, Glyphs
 from app.tui.widgets.account_text import Row, detail_rows, stored_rows
+from app.tui.widgets.cells import fit
 
 if TYPE_CHECKING:
     from app.accounts import AccountRow
     from app.usage import UsageReport
+
+# The labels' column ("Expires", "Account", …), then a space, then the value.
+LABEL_WIDTH = 12
 
 
 class AccountDetails(Widget):
@@ -66,11 +70,27 @@ class AccountDetails(Widget):
             )
         return detail_rows(self.status, self.now_ms, self.usage, dot=self.glyphs.dot)
 
-    def render(self) -> Table:
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(width=12, no_wrap=True, style=self.get_component_rich_style("account-details--label"))
-        grid.add_column(ratio=1)
+    def lines(self, width: int) -> list[Text]:
+        """The rows in ``width`` cells: the label's column, then the value, wrapped under itself."""
+        label_style = self.get_component_rich_style("account-details--label")
+        value_width = max(1, width - LABEL_WIDTH - 1)
+        lines: list[Text] = []
         for row in self.rows():
             style = self.get_component_rich_style(f"account-details--{row.style}") if row.style else ""
-            grid.add_row(Text(row.label), Text(row.value, style=style))
-        return grid
+            value = Text(row.value, style=style)
+            wrapped = value.wrap(self.app.console, value_width, justify="left", overflow="ellipsis")
+            for index, part in enumerate(wrapped):
+                label = fit(Text(row.label if index == 0 else ""), LABEL_WIDTH)
+                label.append(" ")
+                label.stylize_before(label_style)
+                lines.append(Text.assemble(label, part))
+        return lines
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return len(self.lines(width))
+
+    def render(self) -> Content:
+        lines = Text("\n").join(self.lines(self.content_region.width or self.size.width))
+        # One span where a label and its value look the same ("State  ● not logged in"), as
+        # they are drawn (and exported) as one.
+        return Content.from_rich_text(lines, console=self.app.console).simplify()

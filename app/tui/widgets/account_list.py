@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-from rich.table import Table
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -28,6 +28,7 @@ from app.tui.widgets.account_text import (
     stored_state_text,
     usage_short,
 )
+from app.tui.widgets.cells import Justify, fit, row, widths
 
 if TYPE_CHECKING:
     from app.accounts import AccountRow
@@ -221,35 +222,39 @@ class AccountList(Widget, can_focus=True):
             return ("Provider", "State", *used, "Expires")
         return ("Provider", "State", *used)
 
-    def render(self) -> Table:
+    def render(self) -> Text:
         header = self.get_component_rich_style("account-list--header", partial=True)
         cursor = self.get_component_rich_style("account-list--cursor", partial=True)
-        columns = self.columns(self.content_region.width or self.size.width)
+        width = self.content_region.width or self.size.width
+        columns = self.columns(width)
         lines = self.lines()
         rows = [self._cells(line) for line in lines]
-        table = Table.grid(padding=(0, 1), expand=True)
         # Widths from the content, so names and states are not cut while there is room; the
         # account (or, when narrow, the name) takes what is left and is the one cut. A stored
         # account's name, under its provider's, is cut at the width of the providers' names.
-        flexible = "Account" if "Account" in columns else "Provider"
-        for title in columns:
-            counted = [
-                row for line, row in zip(lines, rows, strict=True) if title != "Provider" or not line.stored
-            ]
-            widest = max([len(title), *(row[title].cell_len for row in counted)])
-            table.add_column(
-                width=None if title == flexible else widest,
-                ratio=1 if title == flexible else None,
-                no_wrap=True,
-                overflow="ellipsis",
-                justify="right" if title in ("Expires", "Used") else "left",
+        providers = [cells for line, cells in zip(lines, rows, strict=True) if not line.stored]
+        natural = [
+            max(
+                [
+                    len(title),
+                    *(cells[title].cell_len for cells in (providers if title == "Provider" else rows)),
+                ]
             )
-        table.add_row(*(Text(title, style=header) for title in columns))
+            for title in columns
+        ]
+        flexible = columns.index("Account" if "Account" in columns else "Provider")
+        sized = widths(natural, flexible, width)
+        justify: list[Justify] = ["right" if title in ("Expires", "Used") else "left" for title in columns]
+
+        def line_of(cells: list[Text], style: Style | str = "") -> Text:
+            return row([fit(cell, w, j) for cell, w, j in zip(cells, sized, justify, strict=True)], style)
+
+        shown = [line_of([Text(title, style=header) for title in columns])]
         here = (self.selected, self.selected_account)
-        for line, row in zip(lines, rows, strict=True):
-            row_style = cursor if line.key == here and self.has_focus else None
-            table.add_row(*(row[title] for title in columns), style=row_style)
-        return table
+        for line, cells in zip(lines, rows, strict=True):
+            row_style = cursor if line.key == here and self.has_focus else ""
+            shown.append(line_of([cells[title] for title in columns], row_style))
+        return Text("\n").join(shown)
 
     def _cells(self, line: Line) -> dict[str, Text]:
         marker = f"{self.glyphs.cursor} " if line.key == (self.selected, self.selected_account) else "  "

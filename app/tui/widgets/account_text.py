@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from app.credentials import AccountStatus, State
 from app.expiry import never_expires
+from app.sanitize import for_display
 from app.timefmt import duration, expiry
+from app.usage_text import bar, facts_lines, percent_text, reset_text, status_text
 
 if TYPE_CHECKING:
     from app.accounts import AccountRow
@@ -167,8 +169,6 @@ USAGE_BAR = 10
 def usage_rows(report: UsageReport, now_ms: int) -> list[Row]:
     """Every window as a bar with its reset countdown, then extra usage, plan, and the answer's
     standing (its age, or the failure in one line). Nothing here can hide the login's rows."""
-    from app.usage_text import bar, facts_lines, percent_text, reset_text, status_text
-
     rows: list[Row] = []
     if report.available and report.usage is not None:
         width = max(len(w.name) for w in report.usage.windows) if report.usage.windows else 0
@@ -210,8 +210,6 @@ def hints(status: AccountStatus) -> list[str]:
 
 def stored_name(row: AccountRow) -> str:
     """``bob@example.com (home)``: the account's name and label, cleaned (they come from a file)."""
-    from app.sanitize import for_display  # only with stored accounts: its patterns cost start-up
-
     name = for_display(row.account, limit=120)
     return f"{name} ({for_display(row.label, limit=60)})" if row.label else name
 
@@ -233,8 +231,6 @@ def stored_rows(
     row: AccountRow, now_ms: int, usage: UsageReport | None, *, where: str, hollow: str = "○"
 ) -> list[Row]:
     """Every line of a stored account's details: its name, state, where it is kept, its token."""
-    from app.sanitize import for_display
-
     rows = [Row("Account", for_display(row.account, limit=120))]
     if row.label:
         rows.append(Row("Label", for_display(row.label, limit=60)))

@@ -25,18 +25,28 @@ class KeyBar(Widget):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key"}
+    # The entries last read, until the screen says its bindings changed (as Textual's Footer,
+    # which reads them once per change): sizing and drawing the bar read them several times.
+    _shown: list[KeyItem] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._shown = None
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: object) -> None:
+        self._shown = None
         self.refresh(layout=True)
 
     def items(self) -> list[KeyItem]:
         """The entries, in binding order; keys with the same action and description share one."""
+        if self._shown is None:
+            self._shown = self._read_items()
+        return self._shown
+
+    def _read_items(self) -> list[KeyItem]:
         merged: dict[tuple[str, str], list[str]] = {}
         for active in self.screen.active_bindings.values():
             binding = active.binding
