@@ -61,8 +61,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 141
 
 
-# The commands scripts and status lines run many times a second, in their plain forms, read
-# without argparse (importing and building it cost more than the rest of `usage --short`):
+# The commands scripts and status lines run many times a second, in their plain forms, and the
+# app's start, read without argparse (importing and building it cost more than the rest of
+# `usage --short`, and a tenth of the app's own share of its first frame):
 # command -> (its positional: name, required; its options: flag -> (dest, default, takes a value)).
 _PLAIN: dict[str, tuple[tuple[str, bool] | None, dict[str, tuple[str, object, bool]]]] = {
     "token": (
@@ -84,9 +85,10 @@ _AGENT_DIR: dict[str, tuple[str, object, bool]] = {"--agent-dir": ("agent_dir", 
 
 def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
     """What argparse (:mod:`app.cli_parser`) makes of ``argv`` when it is a plain form of
-    ``token``, ``status`` or ``usage``: each option once and spelled out in full (``--opt value``
-    or ``--opt=value``), no value that starts with ``-``, only ``--agent-dir`` before the command.
-    None for anything else (help, an abbreviation, a mistake): argparse parses and explains it.
+    ``token``, ``status`` or ``usage``, or no command at all (the app): each option once and
+    spelled out in full (``--opt value`` or ``--opt=value``), no value that starts with ``-``,
+    only ``--agent-dir`` before the command. None for anything else (help, an abbreviation, a
+    mistake): argparse parses and explains it.
     """
     command: str | None = None
     given: list[str] = []
@@ -119,8 +121,8 @@ def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
         found[dest] = duration_ms(value) if dest == "min_expiry" else value
         if found[dest] is None:
             return None
-    if command is None:
-        return None
+    if command is None:  # the full-screen app: `pi-tui`, `pi-tui --agent-dir DIR`
+        return SimpleNamespace(command=None, **found)
     positional = _PLAIN[command][0]
     if positional is None:
         if given:

@@ -29,7 +29,6 @@ AGENT = [["--agent-dir", "/tmp/agent one"], ["--agent-dir=rel/agent"], ["--agent
 POSITIONALS = {"token": [["anthropic"]], "status": [[]], "usage": [[], ["github-copilot"]]}
 # Forms plain_args must leave to argparse (help, abbreviations, mistakes, odd values).
 ODD = [
-    [],
     ["--help"],
     ["token", "-h"],
     ["token", "anthropic", "--help"],
@@ -101,6 +100,9 @@ def test_plain_forms_are_read_as_argparse_reads_them() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
+        [],
+        ["--agent-dir", "/a"],
+        ["--agent-dir=/a"],
         ["token", "anthropic"],
         ["token", "anthropic", "--agent-dir", "/a"],
         ["--agent-dir", "/a", "token", "anthropic", "--min-expiry", "30m", "--account=x"],
