@@ -75,11 +75,14 @@ def plain_forms() -> Iterator[list[str]]:
                         yield [command, *middle, *agent, *positional]
 
 
+PARSER = build_parser()
+
+
 def argparse_reads(argv: list[str]) -> dict[str, object] | None:
     """argparse's namespace for ``argv`` as a dict, None when it refuses (or prints help)."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         try:
-            return vars(build_parser().parse_args(argv))
+            return vars(PARSER.parse_args(argv))
         except SystemExit:
             return None
 
