@@ -49,9 +49,8 @@ class LoginDoneScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with Vertical(id="done"):
+            # The sentence names the account (cleaned for display); it is not said twice.
             yield Static(f"{self.app.glyphs.check} {self.result.message}", id="done-message", markup=False)
-            if self.result.account:
-                yield Static(f"Account: {self.result.account}", id="done-account", markup=False)
             for line in self.details:
                 yield Static(line, classes="done-detail", markup=False)
             yield Static("Press Enter to return to the status panel.", classes="hint")
