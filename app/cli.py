@@ -64,23 +64,26 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 # The commands scripts and status lines run many times a second, in their plain forms, and the
 # app's start, read without argparse (importing and building it cost more than the rest of
 # `usage --short`, and a tenth of the app's own share of its first frame):
-# command -> (its positional: name, required; its options: flag -> (dest, default, takes a value)).
-_PLAIN: dict[str, tuple[tuple[str, bool] | None, dict[str, tuple[str, object, bool]]]] = {
+# command -> (its positional: name, required; its options: flag -> (dest, default, read)), where
+# ``read`` turns the option's value into what argparse stores (None when it is not one), and a
+# flag that takes no value has none.
+Read = Callable[[str], object]
+_PLAIN: dict[str, tuple[tuple[str, bool] | None, dict[str, tuple[str, object, Read | None]]]] = {
     "token": (
         ("provider", True),
-        {"--account": ("account", None, True), "--min-expiry": ("min_expiry", 0, True)},
+        {"--account": ("account", None, str), "--min-expiry": ("min_expiry", 0, duration_ms)},
     ),
-    "status": (None, {"--json": ("json", False, False)}),
+    "status": (None, {"--json": ("json", False, None)}),
     "usage": (
         ("provider", False),
         {
-            "--json": ("json", False, False),
-            "--refresh": ("refresh", False, False),
-            "--short": ("short", False, False),
+            "--json": ("json", False, None),
+            "--refresh": ("refresh", False, None),
+            "--short": ("short", False, None),
         },
     ),
 }
-_AGENT_DIR: dict[str, tuple[str, object, bool]] = {"--agent-dir": ("agent_dir", None, True)}
+_AGENT_DIR: dict[str, tuple[str, object, Read | None]] = {"--agent-dir": ("agent_dir", None, str)}
 
 
 def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
@@ -108,8 +111,8 @@ def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
         flag, has_value, value = arg.partition("=")
         if flag not in options or options[flag][0] in found:
             return None
-        dest, _, takes_value = options[flag]
-        if not takes_value:
+        dest, _, read = options[flag]
+        if read is None:
             if has_value:
                 return None
             found[dest] = True
@@ -118,7 +121,7 @@ def plain_args(argv: Sequence[str]) -> SimpleNamespace | None:
             value = next(words, "-")
             if value.startswith("-"):
                 return None
-        found[dest] = duration_ms(value) if dest == "min_expiry" else value
+        found[dest] = read(value)
         if found[dest] is None:
             return None
     if command is None:  # the full-screen app: `pi-tui`, `pi-tui --agent-dir DIR`
@@ -142,7 +145,9 @@ def _terminate_as_interrupt() -> None:
     cancellation of the running task, so what it has to save is saved before exit."""
     import signal
 
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    from app.store.locks import term_as_interrupt
+
+    signal.signal(signal.SIGTERM, term_as_interrupt)
 
 
 def _store(args: Args, env: Mapping[str, str]) -> CredentialStore:
@@ -166,17 +171,15 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _provider(
-    name: str | None, args: Args | None = None, env: Mapping[str, str] | None = None
-) -> ProviderInfo:
-    """The named provider; with ``args`` and ``env``, also a custom gateway of that agent dir."""
+def _provider(name: str | None, store: CredentialStore) -> ProviderInfo:
+    """The named provider: a built-in one, or a custom gateway of ``store``'s agent directory."""
     from app.providers import provider
 
     if name is None:
         from app.cli_parser import provider_ids
 
         raise ConfigError(f"Name a provider: {provider_ids()}.")
-    agent_dir = _store(args, env).path.parent if args is not None and env is not None else None
+    agent_dir = store.path.parent
     try:
         return provider(name.strip(), agent_dir)
     except ConfigError:
@@ -188,8 +191,9 @@ def _cmd_token(args: Args, env: Mapping[str, str]) -> int:
     from app.service import AuthService
     from app.state import BY_TOKEN
 
-    info = _provider(args.provider, args, env)
-    service = AuthService(_store(args, env), env=env, actor=BY_TOKEN)
+    store = _store(args, env)
+    info = _provider(args.provider, store)
+    service = AuthService(store, env=env, actor=BY_TOKEN)
     # SIGTERM takes the Ctrl-C path, so a refresh answer in flight is still saved before exit.
     _terminate_as_interrupt()
     issued = service.token_sync(info.id, min_valid_ms=args.min_expiry, on_wait=_say, account=args.account)
@@ -304,11 +308,12 @@ def _cmd_logout(args: Args, env: Mapping[str, str]) -> int:
     if args.account or args.switch_to:
         from app.accounts_cli import logout_account
 
-        return logout_account(args, env, _store(args, env), _provider(args.provider, args, env).id, _confirm)
+        store = _store(args, env)
+        return logout_account(args, env, store, _provider(args.provider, store).id, _confirm)
     if args.provider is None and not args.yes and sys.stdin.isatty():
         return _run_app(args, env, start="logout")
-    provider_id = _provider(args.provider, args, env).id
     store = _store(args, env)
+    provider_id = _provider(args.provider, store).id
     try:
         stored = _stored_kind(store, provider_id)
     except StoreCorrupt:
@@ -341,11 +346,11 @@ def _stored_kind(store: CredentialStore, provider_id: str) -> str | None:
 
 
 def _cmd_login(args: Args, env: Mapping[str, str]) -> int:
-    provider_id = _provider(args.provider, args, env).id if args.provider else None
-    if args.api_key:
-        return _api_key_login(args, env, _provider(args.provider, args, env))
-    if args.no_tui:
-        return _plain_login(args, env, _provider(args.provider, args, env).id)
+    if args.api_key or args.no_tui:
+        store = _store(args, env)
+        info = _provider(args.provider, store)  # "Name a provider" without one
+        return (_api_key_login if args.api_key else _plain_login)(args, env, store, info)
+    provider_id = _provider(args.provider, _store(args, env)).id if args.provider else None
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         name = provider_id or "PROVIDER"
         raise ConfigError(
@@ -355,13 +360,12 @@ def _cmd_login(args: Args, env: Mapping[str, str]) -> int:
     return _run_app(args, env, start="login", provider=provider_id)
 
 
-def _api_key_login(args: Args, env: Mapping[str, str], info: ProviderInfo) -> int:
+def _api_key_login(args: Args, env: Mapping[str, str], store: CredentialStore, info: ProviderInfo) -> int:
     """``login PROVIDER --api-key``: pi's ``{"type": "api_key", "key": …}`` entry, the key from stdin."""
     from app.store import AUTH_JSON
 
     if not info.api_key_vars:
         raise ConfigError(f"{info.name} takes no API key; log in with `pi-tui login {info.id}`.")
-    store = _store(args, env)
     if store.kind != AUTH_JSON:
         raise ConfigError(
             f"{store.path.name} (older pi's file) holds no API keys; with pi 0.27 or later run "
@@ -409,7 +413,7 @@ def _read_key(info: ProviderInfo, terminal: bool) -> str:
     return key
 
 
-def _plain_login(args: Args, env: Mapping[str, str], provider_id: str) -> int:
+def _plain_login(args: Args, env: Mapping[str, str], store: CredentialStore, info: ProviderInfo) -> int:
     """``login PROVIDER --no-tui``: the one login sequence with the plain-lines Prompter."""
     import asyncio
 
@@ -419,8 +423,7 @@ def _plain_login(args: Args, env: Mapping[str, str], provider_id: str) -> int:
     from app.plain_login import LineReader, PlainLogin
     from app.service import AuthService
 
-    info = _provider(provider_id, args, env)
-    store = _store(args, env)
+    provider_id = info.id
     service = AuthService(store, env=env)
     if args.method and all(m.id != args.method for m in info.methods):
         # An unknown method is a sentence before anything else is asked.
@@ -495,7 +498,7 @@ def _cmd_usage(args: Args, env: Mapping[str, str]) -> int:
 
     store = _store(args, env)
     infos = (
-        [_provider(args.provider, args, env)]
+        [_provider(args.provider, store)]
         if args.provider
         else list(registry(store.path.parent, env).values())
     )
@@ -567,15 +570,17 @@ def _usage_short(store: CredentialStore, env: Mapping[str, str], infos: list[Pro
 def _cmd_accounts(args: Args, env: Mapping[str, str]) -> int:
     from app.accounts_cli import list_command
 
-    ids = [_provider(args.provider, args, env).id] if args.provider else None
-    return list_command(args, env, _store(args, env), ids)
+    store = _store(args, env)
+    ids = [_provider(args.provider, store).id] if args.provider else None
+    return list_command(args, env, store, ids)
 
 
 def _cmd_switch(args: Args, env: Mapping[str, str]) -> int:
     from app.accounts_cli import switch_command
 
     _terminate_as_interrupt()  # a refresh answer in flight is saved before exit
-    return switch_command(args, env, _store(args, env), _provider(args.provider, args, env).id)
+    store = _store(args, env)
+    return switch_command(args, env, store, _provider(args.provider, store).id)
 
 
 _COMMANDS = {

@@ -249,7 +249,7 @@ class DirLockHeld:
             return
         with contextlib.suppress(ValueError, OSError):
             if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                self._previous_term = signal.signal(signal.SIGTERM, _term_as_interrupt)
+                self._previous_term = signal.signal(signal.SIGTERM, term_as_interrupt)
 
     def _restore_sigterm(self) -> None:
         import signal
@@ -261,7 +261,9 @@ class DirLockHeld:
                 signal.signal(signal.SIGTERM, previous)
 
 
-def _term_as_interrupt(signum: int, frame: object) -> None:
+def term_as_interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM handler that takes the Ctrl-C path: the stack unwinds, so a held lock is released
+    and (under asyncio.run, which cancels its task on SIGINT) an answer in flight is saved."""
     import signal
 
     signal.raise_signal(signal.SIGINT)

@@ -25,7 +25,7 @@ PIECES = {
     "status": [["--json"]],
     "usage": [["--short"], ["--json"], ["--refresh"]],
 }
-AGENT = [["--agent-dir", "/tmp/agent one"], ["--agent-dir=rel/agent"], ["--agent-dir="]]
+AGENT = [["--agent-dir", "agents/agent one"], ["--agent-dir=rel/agent"], ["--agent-dir="]]
 POSITIONALS = {"token": [["anthropic"]], "status": [[]], "usage": [[], ["github-copilot"]]}
 # Forms plain_args must leave to argparse (help, abbreviations, mistakes, odd values).
 ODD = [
